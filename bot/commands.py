@@ -1,0 +1,174 @@
+"""The text after `/polytomic` → a command value. Pure: no Slack, no IO.
+
+With `should_escape: true` on the slash command, Slack sends mentions as `<@U123|name>` and
+`<!subteam^S123|@handle>` and links as `<https://…|label>`, which is what is parsed here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+MAX_TEXT = 1000  # anything longer is refused before it is looked at
+ACTIONS = ("cancel", "admin")
+SubjectKind = Literal["user", "usergroup"]
+
+_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_UUID_ONLY = re.compile(rf"^{_UUID}$")
+_UUID_ANY = re.compile(_UUID)
+_LINK = re.compile(r"^<(https?://[^|>\s]+)(?:\|[^>]*)?>$")
+_BARE_URL = re.compile(r"^https?://\S+$")
+_USER = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$")
+_GROUP = re.compile(r"^<!subteam\^(S[A-Z0-9]{2,})(?:\|[^>]*)?>$")
+_RAW_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+
+
+@dataclass(frozen=True)
+class Subject:
+    kind: SubjectKind
+    id: str
+
+    @property
+    def mention(self) -> str:
+        return f"<@{self.id}>" if self.kind == "user" else f"<!subteam^{self.id}>"
+
+
+@dataclass(frozen=True)
+class SyncRef:
+    """A sync named by ID (from a UUID or a Polytomic URL) or, where allowed, by exact name."""
+
+    id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Cancel:
+    sync: SyncRef
+
+
+@dataclass(frozen=True)
+class Status:
+    sync: SyncRef
+
+
+@dataclass(frozen=True)
+class GrantCmd:
+    subject: Subject
+    action: str
+    scope: str  # a sync ID or "*"
+
+
+@dataclass(frozen=True)
+class RevokeCmd:
+    subject: Subject
+    action: str
+    scope: str
+
+
+@dataclass(frozen=True)
+class ListGrants:
+    pass
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Not a command; `problem` says why in words safe to show (it quotes no user text)."""
+
+    problem: str
+    usage: str
+
+
+Command = Help | Cancel | Status | GrantCmd | RevokeCmd | ListGrants | Invalid
+
+USAGE = {
+    "cancel": "/polytomic cancel <sync ID or Polytomic URL>",
+    "status": "/polytomic status <sync ID or Polytomic URL>",
+    "grant": "/polytomic grant <@user or @group> <cancel|admin> <sync ID or *>",
+    "revoke": "/polytomic revoke <@user or @group> <cancel|admin> <sync ID or *>",
+    "grants": "/polytomic grants",
+    "help": "/polytomic help",
+}
+
+
+def parse_sync_ref(token: str) -> SyncRef | None:
+    """A UUID, or a Polytomic URL (bare or as a Slack link) that contains the sync's UUID."""
+    if _UUID_ONLY.match(token):
+        return SyncRef(id=token.lower())
+    link = _LINK.match(token)
+    url = link.group(1) if link else token if _BARE_URL.match(token) else None
+    if url is None:
+        return None
+    ids = [m.lower() for m in _UUID_ANY.findall(url)]
+    if not ids:
+        return None
+    # A URL may hold several IDs (a model and its sync): prefer the one after a "sync" segment.
+    segments = url.split("?")[0].split("/")
+    for i, segment in enumerate(segments[:-1]):
+        if "sync" in segment.lower() and _UUID_ONLY.match(segments[i + 1]):
+            return SyncRef(id=segments[i + 1].lower())
+    return SyncRef(id=ids[0]) if len(set(ids)) == 1 else None
+
+
+def parse_subject(token: str) -> Subject | None:
+    if m := _USER.match(token):
+        return Subject("user", m.group(1))
+    if m := _GROUP.match(token):
+        return Subject("usergroup", m.group(1))
+    if _RAW_ID.match(token):  # the CLI takes bare IDs
+        return Subject("usergroup" if token.startswith("S") else "user", token)
+    return None
+
+
+def parse_scope(word: str) -> str | None:
+    if word == "*":
+        return "*"
+    ref = parse_sync_ref(word)
+    return ref.id if ref else None
+
+
+def parse(text: str) -> Command:
+    text = text.strip()
+    if len(text) > MAX_TEXT:
+        return Invalid("That command is too long.", USAGE["help"])
+    words = text.split()
+    if not words:
+        return Help()
+    verb, args = words[0].lower(), words[1:]
+    if verb == "help":
+        return Help()
+    if verb in ("cancel", "status"):
+        if len(args) != 1:
+            return Invalid(f"`{verb}` takes one sync.", USAGE[verb])
+        ref = parse_sync_ref(args[0])
+        if ref is None:
+            return Invalid("That is not a sync ID or a Polytomic URL with one in it.", USAGE[verb])
+        return Cancel(ref) if verb == "cancel" else Status(ref)
+    if verb in ("grant", "revoke"):
+        return _parse_grant(verb, args)
+    if verb == "grants":
+        return ListGrants() if not args else Invalid("`grants` takes no arguments.", USAGE["grants"])
+    return Invalid("I don't know that command.", USAGE["help"])
+
+
+def _parse_grant(verb: str, args: list[str]) -> Command:
+    usage = USAGE[verb]
+    if len(args) != 3:
+        return Invalid(f"`{verb}` takes a user or group, an action and a sync or *.", usage)
+    subject = parse_subject(args[0])
+    if subject is None:
+        return Invalid("The first argument must be a @user or @group mention.", usage)
+    action = args[1].lower()
+    if action not in ACTIONS:
+        return Invalid("The action must be one of " + ", ".join(f"`{a}`" for a in ACTIONS) + ".", usage)
+    scope = parse_scope(args[2])
+    if scope is None:
+        return Invalid("The scope must be a sync ID, a Polytomic URL with one in it, or *.", usage)
+    if verb == "grant":
+        return GrantCmd(subject, action, scope)
+    return RevokeCmd(subject, action, scope)

@@ -1,0 +1,150 @@
+"""SQLAlchemy 2 models: grants, operations (one row per cancellation) and audit events.
+
+The operations row is the single source of truth for a cancellation: every Slack message
+about it is rendered from the row, and the tracker keeps nothing in memory that the row
+does not hold, so any process can pick an operation up after a restart.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# States whose rows no longer hold an execution: a later click may create a new operation
+# for the same execution (the earlier one was refused or could not be sent).
+RELEASED_STATES = ("denied", "stale", "rejected")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both SQLite (which drops the zone) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Grant(Base):
+    __tablename__ = "grants"
+    __table_args__ = (UniqueConstraint("subject_kind", "subject_id", "action", "scope"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_kind: Mapped[str] = mapped_column(String(16))  # "user" or "usergroup"
+    subject_id: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))  # "cancel", "pause", "admin"
+    scope: Mapped[str] = mapped_column(String(64))  # a sync ID or "*"
+    granted_by: Mapped[str] = mapped_column(String(64))  # a Slack user ID, or "cli:<login>"
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Operation(Base):
+    __tablename__ = "operations"
+    __table_args__ = (
+        # One live operation per execution: the second of two clicks (double click, two
+        # people, a replayed request) loses this race in the database, whatever the process.
+        Index(
+            "uq_operations_live_execution",
+            "execution_id",
+            unique=True,
+            sqlite_where=text("state NOT IN ('denied', 'stale', 'rejected')"),
+            postgresql_where=text("state NOT IN ('denied', 'stale', 'rejected')"),
+        ),
+        Index("ix_operations_due", "finished_at", "next_poll_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), default="cancel")  # "cancel" or "cancel_and_pause"
+    sync_id: Mapped[str] = mapped_column(String(64))
+    sync_name: Mapped[str | None] = mapped_column(Text)
+    execution_id: Mapped[str] = mapped_column(String(64))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    requested_by: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    response_url: Mapped[str | None] = mapped_column(Text)  # the confirm click's; 30 min, 5 uses
+    status_ts: Mapped[str | None] = mapped_column(String(32))  # the channel status message
+    incident_channel: Mapped[str | None] = mapped_column(String(32))
+    incident_ts: Mapped[str | None] = mapped_column(String(32))  # the incident notice
+    incident_final_ts: Mapped[str | None] = mapped_column(String(32))  # outcome reply in its thread
+    incident_escalation_ts: Mapped[str | None] = mapped_column(String(32))  # "still canceling" reply
+    state: Mapped[str] = mapped_column(String(32))
+    polytomic_status: Mapped[str | None] = mapped_column(String(32))  # last status seen
+    rows_written: Mapped[int | None] = mapped_column(Integer)
+    execution_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    execution_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    execution_errors: Mapped[str | None] = mapped_column(Text)
+    cancel_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancel_attempt: Mapped[int] = mapped_column(Integer, default=1)  # bumped by "try again"
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status_digest: Mapped[str | None] = mapped_column(String(64))  # of the last view's state part
+    status_progress_digest: Mapped[str | None] = mapped_column(String(64))  # of the whole last view
+    status_edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    incident_digest: Mapped[str | None] = mapped_column(String(64))
+    status_error: Mapped[str | None] = mapped_column(Text)  # why the channel message failed
+    incident_error: Mapped[str | None] = mapped_column(Text)  # why the incident notice failed
+    notified_state: Mapped[str | None] = mapped_column(String(32))  # last state told to the requester
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # POLL_TIMEOUT from confirm
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # all effects delivered
+    next_poll_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # consecutive failed steps
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_sync_at", "sync_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))  # Slack user ID, or "cli:<login>", or "bot"
+    action: Mapped[str] = mapped_column(String(32))  # cancel, grant, revoke, status, ...
+    sync_id: Mapped[str | None] = mapped_column(String(64))
+    decision: Mapped[str | None] = mapped_column(String(16))  # "allowed", "denied" or None
+    rule: Mapped[str | None] = mapped_column(Text)  # which grant or rule decided
+    outcome: Mapped[str | None] = mapped_column(Text)
+    operation_id: Mapped[int | None] = mapped_column(Integer)
+    channel_id: Mapped[str | None] = mapped_column(String(32))

@@ -1,0 +1,142 @@
+"""Who may do what: deny by default, decided from grants and BOT_ADMINS.
+
+`decide` is pure. `Authorizer` adds the two lookups a decision needs, the grants that could
+apply (from the database) and the members of the user groups those grants name (from Slack,
+through an injected function), and fetches group members only when a group grant could matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from bot.db.engine import Database
+from bot.db.models import Grant
+
+ANY_SYNC = "*"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A grant, detached from the session."""
+
+    id: int
+    subject_kind: str
+    subject_id: str
+    action: str
+    scope: str
+
+    @property
+    def subject_mention(self) -> str:
+        return f"<@{self.subject_id}>" if self.subject_kind == "user" else f"<!subteam^{self.subject_id}>"
+
+    def describe(self) -> str:
+        where = "every sync" if self.scope == ANY_SYNC else f"sync `{self.scope}`"
+        return f"grant #{self.id}: {self.subject_mention} may {self.action} on {where}"
+
+    @classmethod
+    def of(cls, grant: Grant) -> Rule:
+        return cls(grant.id, grant.subject_kind, grant.subject_id, grant.action, grant.scope)
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    user_id: str
+    action: str
+    sync_id: str | None  # None for actions that are not about one sync (e.g. listing grants)
+    rule: str  # the rule that decided, in words (stored in the audit table)
+    grant_id: int | None = None
+    granters: tuple[str, ...] = ()  # mentions of who could grant what is missing
+
+    @property
+    def missing(self) -> str:
+        where = f"sync `{self.sync_id}` (or on `*`)" if self.sync_id else "`*`"
+        return f"`{self.action}` on {where}"
+
+
+def satisfying_actions(action: str) -> tuple[str, ...]:
+    # An admin of a scope may grant itself anything on it, so admin implies every action there.
+    return (action,) if action == "admin" else (action, "admin")
+
+
+def satisfying_scopes(sync_id: str | None) -> tuple[str, ...]:
+    return (sync_id, ANY_SYNC) if sync_id else (ANY_SYNC,)
+
+
+def decide(
+    user_id: str,
+    action: str,
+    sync_id: str | None,
+    *,
+    admins: frozenset[str],
+    rules: Sequence[Rule],
+    user_groups: frozenset[str],
+) -> Decision:
+    """Allow when the user is a bot admin, or a grant for them or one of their groups covers it."""
+    if user_id in admins:
+        return Decision(True, user_id, action, sync_id, "BOT_ADMINS")
+    actions, scopes = satisfying_actions(action), satisfying_scopes(sync_id)
+    # Prefer the most specific rule in the explanation: the exact action on the exact sync.
+    ranked = sorted(
+        (r for r in rules if r.action in actions and r.scope in scopes),
+        key=lambda r: (r.scope == ANY_SYNC, r.action != action, r.id),
+    )
+    for rule in ranked:
+        if (rule.subject_kind == "user" and rule.subject_id == user_id) or (
+            rule.subject_kind == "usergroup" and rule.subject_id in user_groups
+        ):
+            return Decision(True, user_id, action, sync_id, rule.describe(), rule.id)
+    return Decision(False, user_id, action, sync_id, "no grant", granters=granters(admins, rules, sync_id))
+
+
+def granters(admins: Iterable[str], rules: Iterable[Rule], sync_id: str | None) -> tuple[str, ...]:
+    """Who could grant a permission on this sync: bot admins, then holders of `admin` there."""
+    mentions = [f"<@{a}>" for a in sorted(admins)]
+    scopes = satisfying_scopes(sync_id)
+    for rule in rules:
+        if rule.action == "admin" and rule.scope in scopes and rule.subject_mention not in mentions:
+            mentions.append(rule.subject_mention)
+    return tuple(mentions)
+
+
+def load_rules(session: Session, actions: Sequence[str], sync_id: str | None) -> list[Rule]:
+    """The grants that could decide `actions` on this sync, plus admin grants (for granters)."""
+    scopes = satisfying_scopes(sync_id)
+    query = select(Grant).where(
+        Grant.scope.in_(scopes), or_(Grant.action.in_(actions), Grant.action == "admin")
+    )
+    return [Rule.of(g) for g in session.scalars(query.order_by(Grant.id))]
+
+
+GroupMembers = Callable[[str], frozenset[str]]
+
+
+class Authorizer:
+    """may(user, action, sync): grants from the database, group members from `group_members`."""
+
+    def __init__(self, db: Database, admins: frozenset[str], group_members: GroupMembers) -> None:
+        self.db = db
+        self.admins = admins
+        self.group_members = group_members
+
+    def may(self, user_id: str, action: str, sync_id: str | None) -> Decision:
+        # The transaction ends before any Slack call: no database lock is held across the network.
+        with self.db.transaction() as session:
+            rules = load_rules(session, satisfying_actions(action), sync_id)
+        decision = decide(user_id, action, sync_id, admins=self.admins, rules=rules, user_groups=frozenset())
+        if decision.allowed:
+            return decision
+        groups = {
+            r.subject_id
+            for r in rules
+            if r.subject_kind == "usergroup" and r.action in satisfying_actions(action)
+        }
+        # Only the groups that could grant this are looked up, each at most once.
+        member_of = frozenset(g for g in sorted(groups) if user_id in self.group_members(g))
+        if not member_of:
+            return decision
+        return decide(user_id, action, sync_id, admins=self.admins, rules=rules, user_groups=member_of)

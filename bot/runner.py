@@ -1,0 +1,169 @@
+"""Process entry points: the HTTP app under gunicorn, Socket Mode, and the tracker alone.
+
+Each one runs the tracker in its own threads (never on Bolt's listener pool), drains on
+SIGTERM within the platform's grace period, and on SQLite refuses to share the database file
+with a second live process.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+from gunicorn.app.base import BaseApplication
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings
+from bot.db import migrate
+from bot.db.engine import Database
+from bot.services import Services, build_services
+
+log = logging.getLogger("bot.runner")
+
+DRAIN_SECONDS = 7.0  # SIGTERM to exit must stay well under 10 s
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+def sqlite_guard(settings: Settings) -> IO[str] | None:
+    """Hold an exclusive lock beside the SQLite file for the life of the process.
+
+    SQLite is for one process: two trackers on one file would both think they own the
+    operations. The lock goes away with the process, however it dies.
+    """
+    if not settings.is_sqlite:
+        return None
+    database = make_url(settings.database_url).database
+    if not database or database == ":memory:":
+        return None
+    lock_path = Path(database).resolve().with_name(Path(database).name + ".lock")
+    handle = lock_path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise AlreadyRunning(
+            f"another polytomic-bot process is using {database}; SQLite allows one process "
+            "(use PostgreSQL through DATABASE_URL to run several)"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def upgrade_schema(settings: Settings) -> None:
+    db = Database(settings.database_url)
+    try:
+        migrate.upgrade(db.engine)
+    finally:
+        db.dispose()
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("signal received, draining", extra={"signal": signal.Signals(signum).name})
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    while not stop.wait(3600):
+        pass
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    """gunicorn with the bot built inside the worker, after the fork (threads don't survive it)."""
+
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self.settings = settings
+        self.options = options
+        self.services: Services | None = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 24: one socket per user
+            self.cfg.set("control_socket_disable", True)
+
+    def load(self) -> Any:
+        from bot.app import create_bolt_app
+        from bot.web import create_wsgi_app
+
+        self.services = build_services(self.settings, with_tracker=True)
+        return create_wsgi_app(create_bolt_app(self.services), self.services)
+
+
+def _post_worker_init(worker: Any) -> None:
+    services = worker.app.services
+    if services is not None:
+        services.start()
+
+
+def _worker_exit(_server: Any, worker: Any) -> None:
+    services = worker.app.services
+    if services is not None:
+        services.stop(DRAIN_SECONDS)
+
+
+def serve(settings: Settings) -> None:
+    """The HTTP app on $PORT under gunicorn, with the tracker in the same process."""
+    options = {
+        "bind": f"0.0.0.0:{settings.port}",
+        "workers": 1,  # one process per `serve`; run more `serve` processes on PostgreSQL to scale
+        "worker_class": "gthread",
+        "threads": 8,
+        "timeout": 30,
+        "graceful_timeout": int(DRAIN_SECONDS),
+        "keepalive": 5,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": settings.log_level.lower(),
+        "post_worker_init": _post_worker_init,
+        "worker_exit": _worker_exit,
+        "proc_name": "polytomic-bot",
+    }
+    _Gunicorn(settings, options).run()
+
+
+def socket_mode(settings: Settings) -> None:
+    """Socket Mode (no public URL) with the tracker in the same process."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.app import create_bolt_app
+
+    services = build_services(settings, with_tracker=True)
+    handler = SocketModeHandler(
+        create_bolt_app(services, socket_mode=True),
+        settings.slack_app_token,
+        web_client=services.slack.client,
+    )
+    services.start()
+    handler.connect()  # type: ignore[no-untyped-call]
+    log.info("socket mode connected")
+    try:
+        _wait_for_signal()
+    finally:
+        handler.close()  # type: ignore[no-untyped-call]
+        services.stop(DRAIN_SECONDS)
+
+
+def worker(settings: Settings) -> None:
+    """The tracker alone: for a separate worker process next to `serve` replicas."""
+    services = build_services(settings, with_tracker=True, responders=1)
+    services.start()
+    log.info("worker started")
+    try:
+        _wait_for_signal()
+    finally:
+        services.stop(DRAIN_SECONDS)

@@ -1,0 +1,89 @@
+"""Everything a running bot holds, built once from the settings: the wiring, in one place."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from bot.config import Settings
+from bot.db.engine import Database
+from bot.metrics import Metrics
+from bot.permissions import Authorizer
+from bot.polytomic import PolytomicClient
+from bot.responder import Responder
+from bot.slack import SlackGateway, make_web_client
+from bot.tracker import Tracker
+
+log = logging.getLogger("bot.services")
+
+
+def make_polytomic(settings: Settings, *, max_retries: int, timeout: float) -> PolytomicClient:
+    return PolytomicClient(
+        settings.polytomic_deployment_url,
+        api_key=settings.polytomic_api_key,
+        deployment_key=settings.polytomic_deployment_key,
+        organization_id=settings.polytomic_organization_id,
+        api_version=settings.polytomic_api_version,
+        timeout=timeout,
+        max_retries=max_retries,
+    )
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    polytomic: PolytomicClient  # for answers to people: a few quick retries
+    slack: SlackGateway
+    authorizer: Authorizer
+    metrics: Metrics
+    responder: Responder
+    tracker: Tracker | None = None
+    _started: bool = field(default=False, repr=False)
+
+    def nudge(self) -> None:
+        if self.tracker is not None:
+            self.tracker.nudge()
+
+    def start(self) -> None:
+        if self.tracker is not None and not self._started:
+            self.tracker.start()
+            self._started = True
+
+    def stop(self, timeout: float = 8.0) -> None:
+        """Drain: answers in progress and tracker steps finish, leases are given up."""
+        self.responder.shutdown(wait=False)
+        if self.tracker is not None:
+            self.tracker.stop(timeout)
+        self.polytomic.close()
+        self.db.dispose()
+
+
+def build_services(settings: Settings, *, with_tracker: bool, responders: int = 8) -> Services:
+    db = Database(settings.database_url)
+    metrics = Metrics()
+    slack = SlackGateway(
+        make_web_client(settings), on_error=lambda method, error: metrics.remote_error("slack", error)
+    )
+    authorizer = Authorizer(db, settings.bot_admins, slack.group_members)
+    services = Services(
+        settings=settings,
+        db=db,
+        polytomic=make_polytomic(settings, max_retries=2, timeout=5.0),
+        slack=slack,
+        authorizer=authorizer,
+        metrics=metrics,
+        responder=Responder(responders),
+    )
+    if with_tracker:
+        # The tracker's own client retries little: a failed poll is simply tried again on the
+        # next pass, and short calls let a SIGTERM drain finish within seconds.
+        services.tracker = Tracker(
+            db,
+            make_polytomic(settings, max_retries=1, timeout=5.0),
+            slack,
+            authorizer,
+            settings,
+            metrics=metrics,
+        )
+    return services

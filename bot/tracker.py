@@ -1,0 +1,597 @@
+"""The tracker: a level-triggered reconcile loop over the operations table.
+
+It claims due rows with a lease in the database, asks Polytomic what is true now, stores it,
+and brings every Slack message about the row in line with it. It keeps nothing in memory the
+row does not hold, so a restarted or different process carries on where this one stopped.
+Every write is conditional on still holding the lease, so two processes never both act on
+one row; every Slack effect is recorded on the row as it lands, so none is repeated.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
+
+from bot import audit, messages
+from bot.config import Settings
+from bot.db.engine import Database
+from bot.db.models import Operation, utcnow
+from bot.metrics import Metrics
+from bot.operations import FINAL, OUTCOMES, RELEASED, Binding, State, backoff, outcome_of, verify
+from bot.permissions import Authorizer
+from bot.polytomic import (
+    Conflict,
+    Execution,
+    Forbidden,
+    NotFound,
+    PolytomicClient,
+    PolytomicError,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+)
+from bot.slack import SlackFailure, SlackGateway, Throttled, respond
+
+log = logging.getLogger("bot.tracker")
+
+MAX_BACKOFF = 300.0  # seconds between tries when something keeps failing
+CLAIM_BATCH = 16
+
+
+class LeaseLost(Exception):
+    """Another process took this operation over (our lease expired): stop touching it."""
+
+
+def new_owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _key_error(error: PolytomicError) -> str:
+    if isinstance(error, Unauthorized):
+        return "Polytomic rejected the bot's API key (401): fix the POLYTOMIC_API_KEY setting."
+    if isinstance(error, Forbidden):
+        return "The bot's Polytomic key may not cancel this sync (403): give POLYTOMIC_API_KEY more rights."
+    if isinstance(error, NotFound):
+        return "Polytomic no longer knows this sync or run (404)."
+    return f"Polytomic refused the cancel ({error.status}): {error.message}"
+
+
+class Tracker:
+    def __init__(
+        self,
+        db: Database,
+        polytomic: PolytomicClient,
+        slack: SlackGateway,
+        authorizer: Authorizer,
+        settings: Settings,
+        *,
+        owner: str | None = None,
+        workers: int = 4,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.db = db
+        self.polytomic = polytomic
+        self.slack = slack
+        self.authorizer = authorizer
+        self.settings = settings
+        self.owner = owner or new_owner_id()
+        self.workers = workers
+        self.metrics = metrics or Metrics()
+        self.idle_wait = min(1.0, settings.poll_interval)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tracker")
+        self._inflight: set[int] = set()
+        self._inflight_changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self.last_loop_at: datetime | None = None
+        self.loop_lag: float = 0.0
+
+    # ---- the loop ------------------------------------------------------------------
+
+    def nudge(self) -> None:
+        """Look for due work now (a confirm click just landed) instead of at the next tick."""
+        self._wake.set()
+
+    def start(self) -> threading.Thread:
+        self._thread = threading.Thread(target=self.run_forever, name="tracker-loop", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def run_forever(self) -> None:
+        log.info("tracker started", extra={"owner": self.owner})
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self.tick()
+                failures = 0
+            except OperationalError as error:
+                # The database is briefly away: nothing is lost (the rows wait), try again soon.
+                failures += 1
+                log.warning("tracker cannot reach the database: %s", type(error).__name__)
+                self._stop.wait(min(30.0, 0.5 * 2**failures))
+                continue
+            except Exception:
+                log.exception("tracker tick failed")
+                self._stop.wait(1.0)
+                continue
+            self._wake.wait(self.idle_wait)
+            self._wake.clear()
+        log.info("tracker stopped", extra={"owner": self.owner})
+
+    def tick(self) -> int:
+        """Claim due operations and hand them to the workers; returns how many were claimed."""
+        now = utcnow()
+        self.last_loop_at = now
+        with self._inflight_changed:
+            free = self.workers - len(self._inflight)
+        if free <= 0:
+            return 0
+        claimed = self.claim(free)
+        for op_id in claimed:
+            with self._inflight_changed:
+                self._inflight.add(op_id)
+            self._pool.submit(self._work, op_id)
+        return len(claimed)
+
+    def _work(self, op_id: int) -> None:
+        try:
+            self.process(op_id)
+        finally:
+            with self._inflight_changed:
+                self._inflight.discard(op_id)
+                self._inflight_changed.notify_all()
+            self._wake.set()  # a worker is free: there may be more due work
+
+    def stop(self, timeout: float = 8.0) -> None:
+        """Drain: claim nothing new, let in-flight steps finish, give up every lease we hold."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with self._inflight_changed:
+            self._inflight_changed.wait_for(lambda: not self._inflight, timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.release_all()
+
+    def release_all(self) -> None:
+        try:
+            with self.db.transaction() as session:
+                session.execute(
+                    update(Operation)
+                    .where(Operation.lease_owner == self.owner)
+                    .values(lease_owner=None, lease_expires_at=None)
+                )
+        except OperationalError:
+            log.warning("could not release leases; they expire in %s s", self.settings.lease_ttl)
+
+    # ---- claiming ------------------------------------------------------------------
+
+    def claim(self, limit: int) -> list[int]:
+        now = utcnow()
+        expires = now + timedelta(seconds=self.settings.lease_ttl)
+        with self.db.transaction() as session:
+            oldest = session.scalar(
+                select(Operation.next_poll_at)
+                .where(Operation.finished_at.is_(None), Operation.next_poll_at <= now)
+                .order_by(Operation.next_poll_at)
+                .limit(1)
+            )
+            if oldest is not None:
+                # How late the most overdue operation is: grows when the tracker can't keep up.
+                self.metrics.loop_lag.set((now - oldest).total_seconds())
+            query = (
+                select(Operation.id)
+                .where(
+                    Operation.finished_at.is_(None),
+                    Operation.next_poll_at <= now,
+                    or_(Operation.lease_owner.is_(None), Operation.lease_expires_at < now),
+                )
+                .order_by(Operation.next_poll_at)
+                .limit(limit)
+                # PostgreSQL: replicas skip rows another is claiming instead of queueing on them.
+                .with_for_update(skip_locked=True)
+            )
+            ids = list(session.scalars(query))
+            if not ids:
+                self.metrics.loop_lag.set(0)
+                return []
+            # Re-check the lease in the UPDATE itself: on SQLite (no row locks) this is what
+            # makes the claim exclusive.
+            result = session.execute(
+                update(Operation)
+                .where(
+                    Operation.id.in_(ids),
+                    or_(Operation.lease_owner.is_(None), Operation.lease_expires_at < now),
+                )
+                .values(lease_owner=self.owner, lease_expires_at=expires)
+                .returning(Operation.id)
+            )
+            return [row[0] for row in result]
+
+    # ---- one operation ---------------------------------------------------------------
+
+    def process(self, op_id: int) -> None:
+        try:
+            self.reconcile(op_id)
+        except LeaseLost:
+            log.warning("lease lost", extra={"operation_id": op_id})
+        except Exception as error:
+            log.exception("operation step failed", extra={"operation_id": op_id})
+            self._release(op_id, error=f"{type(error).__name__}")
+
+    def _load(self, op_id: int) -> Operation:
+        with self.db.transaction() as session:
+            op = session.get(Operation, op_id)
+            if op is None or op.lease_owner != self.owner:
+                raise LeaseLost(op_id)
+            session.expunge(op)
+            return op
+
+    def _save(self, op: Operation, **changes: Any) -> None:
+        """Write `changes` only while we still hold the lease, and renew it."""
+        now = utcnow()
+        changes["updated_at"] = now
+        with self.db.transaction() as session:
+            result = session.execute(
+                update(Operation)
+                .where(Operation.id == op.id, Operation.lease_owner == self.owner)
+                .values(lease_expires_at=now + timedelta(seconds=self.settings.lease_ttl), **changes)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise LeaseLost(op.id)
+            if "state" in changes and changes["state"] in OUTCOMES | RELEASED:
+                self.metrics.outcomes.labels(state=str(changes["state"])).inc()
+                if changes["state"] in OUTCOMES:
+                    self.metrics.confirm_to_terminal.observe((now - op.created_at).total_seconds())
+                audit.record(
+                    session,
+                    actor=op.requested_by,
+                    action="cancel",
+                    sync_id=op.sync_id,
+                    outcome=str(changes["state"]),
+                    operation_id=op.id,
+                    channel_id=op.channel_id,
+                )
+        for name, value in changes.items():
+            setattr(op, name, value)
+
+    def _release(self, op_id: int, *, next_at: datetime | None = None, error: str | None = None) -> None:
+        values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+        if next_at is not None:
+            values["next_poll_at"] = next_at
+        if error is not None:
+            values["last_error"] = error
+            values["next_poll_at"] = utcnow() + timedelta(seconds=30)
+        with self.db.transaction() as session:
+            session.execute(
+                update(Operation)
+                .where(Operation.id == op_id, Operation.lease_owner == self.owner)
+                .values(**values)
+            )
+
+    def reconcile(self, op_id: int) -> None:
+        """Bring one operation one pass closer to done; every effect is recorded as it lands."""
+        op = self._load(op_id)
+        pass_ = _Pass(self, op)
+        pass_.run()
+        if pass_.finished:
+            self._save(op, finished_at=utcnow())
+            self._release(op_id)
+        else:
+            self._release(op_id, next_at=pass_.next_at())
+
+
+class _Pass:
+    """One reconcile pass over one operation, and when it wants to be looked at again."""
+
+    def __init__(self, tracker: Tracker, op: Operation) -> None:
+        self.t = tracker
+        self.op = op
+        self.settings = tracker.settings
+        self.now = utcnow()
+        self.wants: list[float] = []  # seconds from now at which someone wants another pass
+        self.finished = False
+        self.failed = False  # a transient failure happened: back off
+
+    def next_at(self) -> datetime:
+        if self.failed:
+            delay = backoff(self.op.attempts, base=self.settings.poll_interval, cap=MAX_BACKOFF)
+            self.wants.append(delay)
+        delay = min(self.wants) if self.wants else self.settings.poll_interval
+        return utcnow() + timedelta(seconds=max(0.05, delay))
+
+    def save(self, **changes: Any) -> None:
+        self.t._save(self.op, **changes)
+
+    def transient(self, error: str, retry_after: float | None = None) -> None:
+        self.failed = True
+        if error.startswith("Polytomic"):
+            self.t.metrics.remote_error("polytomic", "rate_limited" if retry_after else "unavailable")
+        self.save(attempts=self.op.attempts + 1, last_error=error[:500])
+        if retry_after is not None:
+            self.wants.append(retry_after)
+
+    # ---- the pass ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        op = self.op
+        if op.state == State.CONFIRMED:
+            self.authorize_and_verify()
+        if op.state == State.CANCELING and op.cancel_sent_at is None:
+            self.send_cancel()
+        if op.state == State.CANCELING and op.cancel_sent_at is not None:
+            self.poll()
+        if (
+            op.state == State.CANCELING
+            and op.escalated_at is None
+            and op.deadline_at
+            and self.now >= op.deadline_at
+        ):
+            self.save(escalated_at=self.now)
+        self.sync_channel_message()
+        self.sync_incident()
+        self.sync_requester()
+        self.finished = State(op.state) in FINAL and self.delivered()
+        if op.state == State.CANCELING:
+            self.wants.append(self.settings.poll_interval)
+
+    def delivered(self) -> bool:
+        op = self.op
+        if self.announced():
+            if op.status_error is None and self.status_view() is not None:
+                return False
+            if self.incident_due() and op.incident_final_ts is None and op.incident_error is None:
+                return False
+        return not (self.requester_due() and op.notified_state != op.state)
+
+    # ---- Polytomic -------------------------------------------------------------------
+
+    def authorize_and_verify(self) -> None:
+        op = self.op
+        try:
+            decision = self.t.authorizer.may(op.requested_by, "cancel", op.sync_id)
+        except Throttled as throttled:
+            self.transient(str(throttled), throttled.retry_after)
+            return
+        except SlackFailure as failure:
+            self.transient(f"could not check Slack user groups: {failure.error}")
+            return
+        with self.t.db.transaction() as session:
+            audit.record(
+                session,
+                actor=op.requested_by,
+                action="cancel.confirm",
+                sync_id=op.sync_id,
+                decision=decision,
+                operation_id=op.id,
+                channel_id=op.channel_id,
+            )
+        if not decision.allowed:
+            self.save(state=State.DENIED, last_error=messages.denied(decision).text)
+            return
+        try:
+            sync = self.t.polytomic.get_sync(op.sync_id)
+            status = self.t.polytomic.sync_status(op.sync_id)
+        except (Unavailable, RateLimited) as error:
+            # The cancel goes by execution ID, so it can't hit another run: go ahead and let
+            # the cancel step retry until Polytomic answers.
+            self.save(state=State.CANCELING, last_error=f"Polytomic unreachable: {error.message}"[:500])
+            self.clear_prompt()
+            return
+        except PolytomicError as error:
+            self.save(state=State.REJECTED, last_error=_key_error(error))
+            return
+        checked = verify(status, op.execution_id)
+        if checked.binding is not Binding.CURRENT:
+            self.save(
+                state=State.STALE,
+                sync_name=sync.name,
+                last_error=messages.stale(op, checked.execution, checked.binding is Binding.SUPERSEDED).text,
+            )
+            return
+        self.save(state=State.CANCELING, sync_name=sync.name, **self.execution_fields(checked.execution))
+        self.clear_prompt()
+
+    def clear_prompt(self) -> None:
+        if self.op.response_url:
+            respond(self.op.response_url, None, delete_original=True)
+
+    def execution_fields(self, execution: Execution | None) -> dict[str, Any]:
+        if execution is None:
+            return {}
+        return {
+            "polytomic_status": execution.status.value[:32] if execution.status.value else None,
+            "rows_written": execution.counts.rows_written,
+            "execution_started_at": execution.started_at or execution.created_at,
+            "execution_errors": "; ".join(execution.errors)[:2000] or None,
+        }
+
+    def send_cancel(self) -> None:
+        op = self.op
+        key = f"op-{op.id}-cancel-{op.cancel_attempt}"
+        try:
+            self.t.polytomic.cancel_execution(op.sync_id, op.execution_id, idempotency_key=key)
+        except (Unavailable, RateLimited) as error:
+            retry_after = error.retry_after if isinstance(error, RateLimited) else None
+            self.transient(f"Polytomic unreachable: {error.message}", retry_after)
+            return
+        except Conflict:
+            pass  # a duplicate with the same key is in flight at Polytomic: it acts once
+        except PolytomicError as error:
+            # Maybe the run ended just now and that is why Polytomic refused: look before rejecting.
+            if not self.poll() or self.op.state == State.CANCELING:
+                self.save(state=State.REJECTED, last_error=_key_error(error))
+            return
+        self.t.metrics.cancels_sent.inc()
+        self.save(cancel_sent_at=utcnow(), attempts=0, last_error=None)
+
+    def poll(self) -> bool:
+        """Read the execution; move to its outcome when terminal. False when Polytomic failed."""
+        op = self.op
+        try:
+            execution = self.t.polytomic.get_execution(op.sync_id, op.execution_id)
+        except RateLimited as error:
+            self.transient(f"Polytomic rate limit: {error.message}", error.retry_after)
+            return False
+        except PolytomicError as error:
+            self.transient(
+                _key_error(error) if not isinstance(error, Unavailable) else "Polytomic unreachable"
+            )
+            return False
+        fields = self.execution_fields(execution)
+        outcome = outcome_of(execution)
+        if outcome is not None:
+            fields.update(state=outcome, execution_ended_at=execution.completed_at or utcnow())
+        if op.attempts:
+            fields.update(attempts=0, last_error=None)
+        changed = {k: v for k, v in fields.items() if getattr(op, k) != v}
+        if changed:
+            self.save(**changed)
+        return True
+
+    # ---- Slack -------------------------------------------------------------------------
+
+    def announced(self) -> bool:
+        """The channel hears of an operation once it is past the confirm checks."""
+        op = self.op
+        return (
+            op.state == State.CANCELING
+            or op.state in OUTCOMES
+            or (op.state == State.REJECTED and (op.status_ts is not None or op.status_error is not None))
+        )
+
+    def incident_due(self) -> bool:
+        return bool(self.op.incident_channel) and self.announced()
+
+    def requester_due(self) -> bool:
+        """The requester hears privately when the channel can't be used, or nothing was announced."""
+        op = self.op
+        if op.response_url is None:
+            return False
+        if op.state in RELEASED and not self.announced():
+            return True
+        return op.status_error is not None
+
+    def slack(self, action: Any) -> bool:
+        """Run one Slack effect; False (and a retry planned) when Slack said wait or failed."""
+        try:
+            action()
+        except Throttled as throttled:
+            self.wants.append(throttled.retry_after)
+            return False
+        except SlackFailure as failure:
+            if failure.permanent:
+                raise
+            self.transient(f"Slack {failure.method}: {failure.error}")
+            return False
+        return True
+
+    def status_view(self) -> messages.View | None:
+        """The status message to send now, or None when what Slack shows is current enough."""
+        op = self.op
+        view = messages.status_message(op, self.now)
+        if op.status_ts is None:
+            return view
+        if messages.status_message(op, self.now, progress=False).digest() != op.status_digest:
+            return view  # the state changed: show it now
+        if view.digest() == op.status_progress_digest:
+            return None
+        # Only progress changed (rows, elapsed time): once per PROGRESS_EVERY, not every poll.
+        edited = op.status_edited_at
+        if edited is None or (self.now - edited).total_seconds() >= messages.PROGRESS_EVERY:
+            return view
+        self.wants.append(messages.PROGRESS_EVERY - (self.now - edited).total_seconds())
+        return None
+
+    def sync_channel_message(self) -> None:
+        op = self.op
+        if not self.announced() or op.status_error is not None:
+            return
+        view = self.status_view()
+        if view is None:
+            return
+        sent = {
+            "status_digest": messages.status_message(op, self.now, progress=False).digest(),
+            "status_progress_digest": view.digest(),
+            "status_edited_at": utcnow(),
+        }
+
+        def post() -> None:
+            try:
+                ts = self.t.slack.post_message(op.channel_id, view)
+            except SlackFailure as failure:
+                if not failure.permanent:
+                    raise
+                self.save(status_error=failure.error)
+                return
+            self.save(status_ts=ts, **sent)
+
+        def edit() -> None:
+            assert op.status_ts is not None
+            try:
+                self.t.slack.update_message(op.channel_id, op.status_ts, view)
+            except SlackFailure as failure:
+                if failure.error == "message_not_found":
+                    # Someone deleted it: post a fresh one and keep going.
+                    self.save(status_ts=None, status_digest=None)
+                    post()
+                    return
+                if not failure.permanent:
+                    raise
+                self.save(status_error=failure.error)
+                return
+            self.save(**sent)
+
+        self.slack(post if op.status_ts is None else edit)
+
+    def sync_incident(self) -> None:
+        op = self.op
+        if not self.incident_due() or op.incident_error is not None:
+            return
+        channel = op.incident_channel
+        assert channel is not None
+
+        def post(view: messages.View, field: str, thread_ts: str | None) -> None:
+            try:
+                ts = self.t.slack.post_message(channel, view, thread_ts=thread_ts)
+            except SlackFailure as failure:
+                if not failure.permanent:
+                    raise
+                self.save(incident_error=failure.error)
+                return
+            self.save(**{field: ts})
+
+        if op.incident_ts is None and not self.slack(
+            lambda: post(messages.incident_notice(op), "incident_ts", None)
+        ):
+            return
+        if op.incident_ts is None or op.incident_error is not None:
+            return
+        if op.state in FINAL and op.incident_final_ts is None:
+            self.slack(
+                lambda: post(messages.incident_outcome(op, self.now), "incident_final_ts", op.incident_ts)
+            )
+
+    def sync_requester(self) -> None:
+        op = self.op
+        if not self.requester_due() or op.notified_state == op.state or op.response_url is None:
+            return
+        if op.state in RELEASED and not self.announced():
+            view = messages.plain(op.last_error or "Nothing was canceled.")
+            replace = op.state == State.STALE
+        else:
+            view = messages.requester_note(op, self.now)
+            replace = False
+        respond(op.response_url, view, replace_original=replace)
+        # response_url allows 5 uses in 30 min: whether or not it took, don't try again.
+        self.save(notified_state=op.state)

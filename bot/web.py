@@ -1,0 +1,63 @@
+"""The WSGI app: /slack/events (Bolt), /healthz, /readyz and /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.db import migrate
+from bot.db.models import Operation
+from bot.services import Services
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def _plain(start_response: StartResponse, status: str, body: bytes, ctype: str = "text/plain") -> list[bytes]:
+    start_response(status, [("Content-Type", f"{ctype}; charset=utf-8"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def readiness(services: Services) -> tuple[bool, str]:
+    """Ready when the database answers and its schema is at the newest migration."""
+    try:
+        if not migrate.is_up_to_date(services.db.engine):
+            return False, "database schema is behind: run `polytomic-bot migrate`"
+        with services.db.transaction() as session:
+            in_flight = len(
+                list(session.scalars(select(Operation.id).where(Operation.finished_at.is_(None))))
+            )
+        services.metrics.in_flight.set(in_flight)
+    except SQLAlchemyError as error:
+        return False, f"database unreachable: {type(error).__name__}"
+    return True, "ready"
+
+
+def create_wsgi_app(bolt_app: App, services: Services) -> WSGIApp:
+    slack_handler = SlackRequestHandler(bolt_app, path="/slack/events")
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/slack/events":
+            return slack_handler(environ, start_response)
+        if method != "GET":
+            return _plain(start_response, "405 Method Not Allowed", b"method not allowed\n")
+        if path == "/healthz":
+            return _plain(start_response, "200 OK", b"ok\n")
+        if path == "/readyz":
+            ready, why = readiness(services)
+            return _plain(
+                start_response, "200 OK" if ready else "503 Service Unavailable", why.encode() + b"\n"
+            )
+        if path == "/metrics":
+            readiness(services)  # refreshes the in-flight gauge
+            return _plain(start_response, "200 OK", services.metrics.render(), "text/plain; version=0.0.4")
+        return _plain(start_response, "404 Not Found", b"not found\n")
+
+    return app
