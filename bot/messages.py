@@ -310,6 +310,15 @@ def stale(op: Operation, execution: Execution | None, superseded: bool) -> View:
     return plain(text)
 
 
+def released(op: Operation) -> View:
+    """Why a confirmed cancel was not sent (denied, stale) or not taken (rejected)."""
+    reason = op.last_error or "Nothing was canceled."
+    if op.state == State.REJECTED:
+        label = sync_label(op.sync_name, op.sync_id)
+        return plain(f"{label} was *not canceled*. {escape(_clip(reason, MAX_ERROR))}")
+    return plain(reason)  # built by this module (denied, stale): already safe mrkdwn
+
+
 def invalid_button() -> View:
     return plain("That button is not valid any more. Run `/polytomic cancel` again.")
 
@@ -421,17 +430,18 @@ def status_message(op: Operation, now: datetime, *, progress: bool = True) -> Vi
     notes.append(f"Sync `{escape(op.sync_id)}` · execution `{escape(op.execution_id)}`")
     blocks.append(_context("\n".join(notes)))
     if op.state == State.CANCELING and op.escalated_at is not None:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "cancel_retry",
-                "elements": [
-                    _button("Try the cancel again", RETRY_ACTION, f"{op.id}:{op.cancel_attempt}", "danger")
-                ],
-            }
-        )
+        blocks.append(_retry_actions(op))
     text = f"Cancellation of {sync_plain(op.sync_name, op.sync_id)}: {words}."
     return View(text=text, blocks=blocks)
+
+
+def _retry_actions(op: Operation) -> Block:
+    value = f"{op.id}:{op.cancel_attempt}"  # the attempt makes a second click on it a no-op
+    return {
+        "type": "actions",
+        "block_id": "cancel_retry",
+        "elements": [_button("Try the cancel again", RETRY_ACTION, value, "danger")],
+    }
 
 
 def incident_notice(op: Operation) -> View:
@@ -443,6 +453,18 @@ def incident_notice(op: Operation) -> View:
         blocks=[
             _section(text),
             _context(f"Sync `{escape(op.sync_id)}` · execution `{escape(op.execution_id)}`"),
+        ],
+    )
+
+
+def incident_escalation(op: Operation, now: datetime) -> View:
+    """Posted once in the notice's thread when the run is still canceling after POLL_TIMEOUT."""
+    headline, words = _headline(op, now)
+    return View(
+        text=f"Cancellation of {sync_plain(op.sync_name, op.sync_id)}: {words}.",
+        blocks=[
+            _section(f":warning: {headline} Polytomic has not stopped the run yet."),
+            _retry_actions(op),
         ],
     )
 

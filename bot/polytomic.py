@@ -27,6 +27,8 @@ import httpx
 
 __all__ = [
     "DEFAULT_API_VERSION",
+    "MAX_PAGE_SIZE",
+    "USER_AGENT",
     "Conflict",
     "Execution",
     "ExecutionCounts",
@@ -794,6 +796,9 @@ class PolytomicClient:
 
     def _error(self, response: httpx.Response, method: str, path: str) -> PolytomicError:
         message, key = _error_message(response)
+        if response.is_redirect:
+            # Usually a wrong POLYTOMIC_DEPLOYMENT_URL (e.g. http:// answered by a redirect).
+            message = f"unexpected redirect to {response.headers.get('Location', '?')}; check the base URL"
         message = self._redact(message)
         key = self._redact(key) if key else None
         status = response.status_code

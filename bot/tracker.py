@@ -108,6 +108,10 @@ class Tracker:
         return self._thread
 
     def run_forever(self) -> None:
+        if self.db.dialect == "sqlite":
+            # This process holds the SQLite file's lock, so any lease in it belongs to a dead
+            # process: take the work back now instead of waiting for the leases to expire.
+            self.release_all(everyone=True)
         log.info("tracker started", extra={"owner": self.owner})
         failures = 0
         while not self._stop.is_set():
@@ -163,14 +167,13 @@ class Tracker:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.release_all()
 
-    def release_all(self) -> None:
+    def release_all(self, *, everyone: bool = False) -> None:
+        query = update(Operation).values(lease_owner=None, lease_expires_at=None)
+        if not everyone:
+            query = query.where(Operation.lease_owner == self.owner)
         try:
             with self.db.transaction() as session:
-                session.execute(
-                    update(Operation)
-                    .where(Operation.lease_owner == self.owner)
-                    .values(lease_owner=None, lease_expires_at=None)
-                )
+                session.execute(query)
         except OperationalError:
             log.warning("could not release leases; they expire in %s s", self.settings.lease_ttl)
 
@@ -238,7 +241,31 @@ class Tracker:
             return op
 
     def _save(self, op: Operation, **changes: Any) -> None:
-        """Write `changes` only while we still hold the lease, and renew it."""
+        """Write `changes` only while we still hold the lease, and renew it.
+
+        A remote effect has usually just happened, so a brief database outage is waited out
+        (a few tries with backoff) rather than letting the record of that effect be lost.
+        """
+        for attempt in range(4):
+            try:
+                self._write(op, changes)
+                break
+            except OperationalError:
+                if attempt == 3 or self._stop.is_set():
+                    raise
+                log.warning("database unavailable, retrying a write", extra={"operation_id": op.id})
+                self._stop.wait(0.5 * 2**attempt)
+        if "state" in changes:
+            log.info(
+                "operation %s → %s",
+                op.state,
+                changes["state"],
+                extra={"operation_id": op.id, "sync_id": op.sync_id, "execution_id": op.execution_id},
+            )
+        for name, value in changes.items():
+            setattr(op, name, value)
+
+    def _write(self, op: Operation, changes: dict[str, Any]) -> None:
         now = utcnow()
         changes["updated_at"] = now
         with self.db.transaction() as session:
@@ -249,10 +276,9 @@ class Tracker:
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise LeaseLost(op.id)
-            if "state" in changes and changes["state"] in OUTCOMES | RELEASED:
-                self.metrics.outcomes.labels(state=str(changes["state"])).inc()
-                if changes["state"] in OUTCOMES:
-                    self.metrics.confirm_to_terminal.observe((now - op.created_at).total_seconds())
+            final = "state" in changes and changes["state"] in OUTCOMES | RELEASED
+            if final:
+                # The outcome and its audit row commit together: exactly one each.
                 audit.record(
                     session,
                     actor=op.requested_by,
@@ -262,8 +288,10 @@ class Tracker:
                     operation_id=op.id,
                     channel_id=op.channel_id,
                 )
-        for name, value in changes.items():
-            setattr(op, name, value)
+        if final:
+            self.metrics.outcomes.labels(state=str(changes["state"])).inc()
+            if changes["state"] in OUTCOMES:
+                self.metrics.confirm_to_terminal.observe((now - op.created_at).total_seconds())
 
     def _release(self, op_id: int, *, next_at: datetime | None = None, error: str | None = None) -> None:
         values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
@@ -315,8 +343,6 @@ class _Pass:
 
     def transient(self, error: str, retry_after: float | None = None) -> None:
         self.failed = True
-        if error.startswith("Polytomic"):
-            self.t.metrics.remote_error("polytomic", "rate_limited" if retry_after else "unavailable")
         self.save(attempts=self.op.attempts + 1, last_error=error[:500])
         if retry_after is not None:
             self.wants.append(retry_after)
@@ -356,6 +382,14 @@ class _Pass:
 
     # ---- Polytomic -------------------------------------------------------------------
 
+    def polytomic_error(self, error: PolytomicError) -> None:
+        self.t.metrics.remote_error("polytomic", type(error).__name__.lower())
+        log.warning(
+            "polytomic error: %s",
+            type(error).__name__,
+            extra={"operation_id": self.op.id, "status": error.status},
+        )
+
     def authorize_and_verify(self) -> None:
         op = self.op
         try:
@@ -376,6 +410,7 @@ class _Pass:
                 operation_id=op.id,
                 channel_id=op.channel_id,
             )
+        self.t.metrics.decision("cancel", decision.allowed)
         if not decision.allowed:
             self.save(state=State.DENIED, last_error=messages.denied(decision).text)
             return
@@ -383,12 +418,14 @@ class _Pass:
             sync = self.t.polytomic.get_sync(op.sync_id)
             status = self.t.polytomic.sync_status(op.sync_id)
         except (Unavailable, RateLimited) as error:
+            self.polytomic_error(error)
             # The cancel goes by execution ID, so it can't hit another run: go ahead and let
             # the cancel step retry until Polytomic answers.
             self.save(state=State.CANCELING, last_error=f"Polytomic unreachable: {error.message}"[:500])
             self.clear_prompt()
             return
         except PolytomicError as error:
+            self.polytomic_error(error)
             self.save(state=State.REJECTED, last_error=_key_error(error))
             return
         checked = verify(status, op.execution_id)
@@ -422,12 +459,14 @@ class _Pass:
         try:
             self.t.polytomic.cancel_execution(op.sync_id, op.execution_id, idempotency_key=key)
         except (Unavailable, RateLimited) as error:
+            self.polytomic_error(error)
             retry_after = error.retry_after if isinstance(error, RateLimited) else None
             self.transient(f"Polytomic unreachable: {error.message}", retry_after)
             return
         except Conflict:
             pass  # a duplicate with the same key is in flight at Polytomic: it acts once
         except PolytomicError as error:
+            self.polytomic_error(error)
             # Maybe the run ended just now and that is why Polytomic refused: look before rejecting.
             if not self.poll() or self.op.state == State.CANCELING:
                 self.save(state=State.REJECTED, last_error=_key_error(error))
@@ -441,9 +480,11 @@ class _Pass:
         try:
             execution = self.t.polytomic.get_execution(op.sync_id, op.execution_id)
         except RateLimited as error:
+            self.polytomic_error(error)
             self.transient(f"Polytomic rate limit: {error.message}", error.retry_after)
             return False
         except PolytomicError as error:
+            self.polytomic_error(error)
             self.transient(
                 _key_error(error) if not isinstance(error, Unavailable) else "Polytomic unreachable"
             )
@@ -577,6 +618,9 @@ class _Pass:
             return
         if op.incident_ts is None or op.incident_error is not None:
             return
+        if op.state == State.CANCELING and op.escalated_at is not None and op.incident_escalation_ts is None:
+            view = messages.incident_escalation(op, self.now)
+            self.slack(lambda: post(view, "incident_escalation_ts", op.incident_ts))
         if op.state in FINAL and op.incident_final_ts is None:
             self.slack(
                 lambda: post(messages.incident_outcome(op, self.now), "incident_final_ts", op.incident_ts)
@@ -587,7 +631,7 @@ class _Pass:
         if not self.requester_due() or op.notified_state == op.state or op.response_url is None:
             return
         if op.state in RELEASED and not self.announced():
-            view = messages.plain(op.last_error or "Nothing was canceled.")
+            view = messages.released(op)
             replace = op.state == State.STALE
         else:
             view = messages.requester_note(op, self.now)

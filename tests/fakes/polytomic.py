@@ -71,7 +71,7 @@ _MAX_PAGE = 50
 
 
 def rfc3339(ts: float) -> str:
-    """Unix time -> RFC 3339 UTC with microseconds, as Polytomic's Go backend writes it."""
+    """Unix time -> RFC 3339 UTC with microseconds ("2025-09-18T10:11:12.123456Z")."""
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -80,7 +80,7 @@ def _error_body(status: int, message: str) -> dict[str, Any]:
 
 
 def _parse_bool(value: str) -> bool | None:
-    # Go's strconv.ParseBool, which is what the real server uses for query flags.
+    # As lenient as Go's strconv.ParseBool; anything else is answered with a 400.
     if value in ("1", "t", "T", "true", "TRUE", "True"):
         return True
     if value in ("0", "f", "F", "false", "FALSE", "False"):
@@ -287,6 +287,7 @@ class FakeExecution:
         started = self._started_mono(now)
         rows = self._rows(now)
         update = rows // 3
+        errors = (self.errors or ["Sync failed"]) if status == "failed" else []
         return {
             "id": self.id,
             "status": status,
@@ -299,11 +300,11 @@ class FakeExecution:
                 "update": update,
                 "delete": 0,
                 "upserts": 0,
-                "error": len(self.errors) if status == "failed" else 0,
+                "error": len(errors),
                 "warnings": 0,
                 "total": rows,
             },
-            "errors": list(self.errors) if status == "failed" else [],
+            "errors": errors,
         }
 
     # -- for tests
@@ -434,7 +435,7 @@ class FakeSync:
         errors: list[str] | None = None,
         type: str = "scheduled",
     ) -> FakeExecution:
-        """A run that ended `ago - duration` seconds ago (history for status/list)."""
+        """A finished run (history): created `ago` seconds ago, it lasted `duration` seconds."""
         if status not in TERMINAL_STATUSES:
             raise ValueError(f"status must be one of {sorted(TERMINAL_STATUSES)}")
         with self._fake._lock:
@@ -448,7 +449,7 @@ class FakeSync:
                 cancel_delay=None,
                 cancel_outcome="canceled",
                 rows_per_second=0.0,
-                errors=errors if errors is not None else (["Sync failed"] if status == "failed" else None),
+                errors=errors,
                 pending_for=0.0,
                 type=type,
                 created_mono=created,
@@ -571,7 +572,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, like the real API behind its load balancer
+    protocol_version = "HTTP/1.1"  # keep-alive: clients pool connections, as they would in production
     server_version = "FakePolytomic/1.0"
     timeout = 10  # idle keep-alive connections give their thread back
     disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms stalls
@@ -655,6 +656,7 @@ class FakePolytomic:
         self.user_email = "fake-user@example.com"
         self.identity: dict[str, Any] | None = None  # set to override GET /api/me's data
         self.executions_page_size = _MAX_PAGE
+        self.internal_errors: list[str] = []  # bugs in the fake itself; assert it stays empty
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._syncs: dict[str, FakeSync] = {}
@@ -677,7 +679,7 @@ class FakePolytomic:
         server.fake = self
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-polytomic", daemon=True
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-polytomic", daemon=True
         )
         self._thread.start()
         return self
@@ -937,9 +939,11 @@ class FakePolytomic:
             return
 
         try:
-            status, answer = self._answer(handler, record)
+            status, answer = self._answer(record)
         except Exception as exc:  # a bug in the fake must show up as a 500, not a hang
             log.exception("fake polytomic crashed on %s %s", method, path)
+            with self._lock:
+                self.internal_errors.append(f"{method} {path}: {exc!r}")
             status, answer = 500, _error_body(500, f"fake polytomic error: {exc!r}")
         self._finish(record, status)
         handler.send(status, json.dumps(answer).encode(), "application/json")
@@ -949,13 +953,14 @@ class FakePolytomic:
             return False
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() == "bearer" and self.api_key:
-            return secrets.compare_digest(credentials.strip(), self.api_key)
+            return secrets.compare_digest(credentials.strip().encode(), self.api_key.encode())
         if scheme.lower() == "basic" and self.deployment_key:
             try:
                 decoded = base64.b64decode(credentials.strip(), validate=True).decode()
             except ValueError:
                 return False
-            return secrets.compare_digest(decoded, f"{self.organization_id}:{self.deployment_key}")
+            expected = f"{self.organization_id}:{self.deployment_key}"
+            return secrets.compare_digest(decoded.encode(), expected.encode())
         return False
 
     def _latency_for(self, method: str, path: str) -> float:
@@ -969,7 +974,7 @@ class FakePolytomic:
                 default=0.0,
             )
 
-    def _answer(self, handler: _Handler, record: RecordedRequest) -> _Answer:
+    def _answer(self, record: RecordedRequest) -> _Answer:
         if not self._authorized(record.header("Authorization")):
             return 401, _error_body(401, "invalid or missing API key")
         key = record.idempotency_key if record.method == "POST" else None

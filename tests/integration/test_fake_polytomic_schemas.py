@@ -146,6 +146,7 @@ def check_execution(execution: dict[str, Any]) -> None:
 def fake() -> Iterator[FakePolytomic]:
     with FakePolytomic() as server:
         yield server
+    assert server.internal_errors == []
 
 
 @pytest.fixture
@@ -446,3 +447,24 @@ def test_identity_for_bearer_and_basic_keys() -> None:
 
         wrong = base64.b64encode(f"{fake.organization_id}:nope".encode()).decode()
         check("ApiError", httpx.get(f"{fake.url}/api/me", headers={"Authorization": f"Basic {wrong}"}), 401)
+
+
+def test_idempotency_replays_and_rejects_reuse(fake: FakePolytomic, http: httpx.Client) -> None:
+    sync = fake.add_sync()
+    run = sync.start_execution(cancel_delay=None)
+    key = {"Idempotency-Key": "op-20-cancel-1"}
+    first = check(
+        "CancelSyncResponseEnvelope",
+        http.post(f"/api/syncs/{sync.id}/executions/{run.id}/cancel", headers=key),
+    )
+    again = check(
+        "CancelSyncResponseEnvelope",
+        http.post(f"/api/syncs/{sync.id}/executions/{run.id}/cancel", headers=key),
+    )
+    assert first == again == {"data": {"message": "Cancellation requested"}}
+    [one, two] = fake.cancel_requests(sync.id)
+    assert (one.replay, one.acted_on) == (False, run.id)
+    assert (two.replay, two.acted_on) == (True, None)
+    # The same key on another request is a caller bug; the fake refuses it loudly.
+    check("ApiError", http.post(f"/api/syncs/{sync.id}/cancel", headers=key), 422)
+    assert fake.effective_cancels(sync.id) == 1

@@ -43,6 +43,7 @@ DEPLOYMENT_KEY = "dk_SECRET_deployment_987654"
 def fake() -> Iterator[FakePolytomic]:
     with FakePolytomic(KEY) as server:
         yield server
+    assert server.internal_errors == []
 
 
 @pytest.fixture
@@ -397,6 +398,16 @@ def test_unreachable_server_is_unavailable(sleeps: list[float]) -> None:
 
 
 # ----------------------------------------------------------------- Polytomic's message
+
+
+def test_redirects_are_not_followed(fake: FakePolytomic, client: PolytomicClient) -> None:
+    fake.inject(
+        None, r"^/api/me$", status=301, body=b"", headers={"Location": "https://elsewhere.example/api/me"}
+    )
+    with pytest.raises(PolytomicError, match=r"unexpected redirect to https://elsewhere\.example") as excinfo:
+        client.me()
+    assert type(excinfo.value) is PolytomicError and excinfo.value.status == 301
+    assert len(fake.requests) == 1
 
 
 def test_documented_error_body(fake: FakePolytomic, client: PolytomicClient) -> None:
