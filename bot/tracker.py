@@ -86,7 +86,8 @@ class Tracker:
         self.owner = owner or new_owner_id()
         self.workers = workers
         self.metrics = metrics or Metrics()
-        self.idle_wait = min(1.0, settings.poll_interval)
+        # Wake often enough to see new work, renew leases and notice a stop.
+        self.idle_wait = min(1.0, settings.poll_interval, settings.lease_ttl / 3)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tracker")
@@ -94,7 +95,7 @@ class Tracker:
         self._inflight_changed = threading.Condition()
         self._thread: threading.Thread | None = None
         self.last_loop_at: datetime | None = None
-        self.loop_lag: float = 0.0
+        self._last_renewal: datetime | None = None
 
     # ---- the loop ------------------------------------------------------------------
 
@@ -136,6 +137,7 @@ class Tracker:
         """Claim due operations and hand them to the workers; returns how many were claimed."""
         now = utcnow()
         self.last_loop_at = now
+        self.renew_leases(now)
         with self._inflight_changed:
             free = self.workers - len(self._inflight)
         if free <= 0:
@@ -146,6 +148,27 @@ class Tracker:
                 self._inflight.add(op_id)
             self._pool.submit(self._work, op_id)
         return len(claimed)
+
+    def renew_leases(self, now: datetime) -> None:
+        """Heartbeat: keep the leases of operations still being worked on, so a slow remote call
+        never lets another process take over a live holder's work; a dead holder stops renewing
+        and its leases expire within LEASE_TTL."""
+        if (
+            self._last_renewal is not None
+            and (now - self._last_renewal).total_seconds() < self.settings.lease_ttl / 3
+        ):
+            return
+        with self._inflight_changed:
+            ids = list(self._inflight)
+        self._last_renewal = now
+        if not ids:
+            return
+        with self.db.transaction() as session:
+            session.execute(
+                update(Operation)
+                .where(Operation.id.in_(ids), Operation.lease_owner == self.owner)
+                .values(lease_expires_at=now + timedelta(seconds=self.settings.lease_ttl))
+            )
 
     def _work(self, op_id: int) -> None:
         try:
