@@ -510,6 +510,7 @@ class PolytomicClient:
         max_retry_after: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_error: Callable[[PolytomicError], None] | None = None,
     ) -> None:
         # Error texts below never echo the values: they are secrets.
         if api_key and deployment_key:
@@ -547,6 +548,7 @@ class PolytomicClient:
         self.backoff_cap = backoff_cap
         self.max_retry_after = max_retry_after
         self._sleep = sleep
+        self._on_error = on_error  # sees every failed attempt, retried or not (for metrics)
         self._http = httpx.Client(
             base_url=self.base_url,
             auth=_HeaderAuth(header),
@@ -773,6 +775,8 @@ class PolytomicClient:
                     return self._json(response, method, path)
                 error = self._error(response, method, path)
             self._log(method, path, status, started, attempt, logging.INFO)
+            if self._on_error is not None:
+                self._on_error(error)
 
             delay = self._retry_delay(error, method, attempt)
             if delay is None:
@@ -849,6 +853,14 @@ class PolytomicClient:
             attempt + 1,
             self.max_retries + 1,
         )
+
+
+def error_kind(error: PolytomicError) -> str:
+    """A short label for metrics: not_found, unauthorized, rate_limited, unavailable, …"""
+    if type(error) is PolytomicError:
+        return "error"
+    name = type(error).__name__
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
 class _Secret:

@@ -9,7 +9,7 @@ from bot.config import Settings
 from bot.db.engine import Database
 from bot.metrics import Metrics
 from bot.permissions import Authorizer
-from bot.polytomic import PolytomicClient
+from bot.polytomic import PolytomicClient, error_kind
 from bot.responder import Responder
 from bot.slack import SlackGateway, make_web_client
 from bot.tracker import Tracker
@@ -17,7 +17,12 @@ from bot.tracker import Tracker
 log = logging.getLogger("bot.services")
 
 
-def make_polytomic(settings: Settings, *, max_retries: int, timeout: float) -> PolytomicClient:
+def make_polytomic(
+    settings: Settings, *, max_retries: int, timeout: float, metrics: Metrics | None = None
+) -> PolytomicClient:
+    on_error = None
+    if metrics is not None:
+        on_error = lambda error: metrics.remote_error("polytomic", error_kind(error))  # noqa: E731
     return PolytomicClient(
         settings.polytomic_deployment_url,
         api_key=settings.polytomic_api_key,
@@ -26,6 +31,7 @@ def make_polytomic(settings: Settings, *, max_retries: int, timeout: float) -> P
         api_version=settings.polytomic_api_version,
         timeout=timeout,
         max_retries=max_retries,
+        on_error=on_error,
     )
 
 
@@ -69,7 +75,7 @@ def build_services(settings: Settings, *, with_tracker: bool, responders: int = 
     services = Services(
         settings=settings,
         db=db,
-        polytomic=make_polytomic(settings, max_retries=2, timeout=5.0),
+        polytomic=make_polytomic(settings, max_retries=2, timeout=5.0, metrics=metrics),
         slack=slack,
         authorizer=authorizer,
         metrics=metrics,
@@ -80,7 +86,7 @@ def build_services(settings: Settings, *, with_tracker: bool, responders: int = 
         # next pass, and short calls let a SIGTERM drain finish within seconds.
         services.tracker = Tracker(
             db,
-            make_polytomic(settings, max_retries=1, timeout=5.0),
+            make_polytomic(settings, max_retries=1, timeout=5.0, metrics=metrics),
             slack,
             authorizer,
             settings,

@@ -406,7 +406,6 @@ class _Pass:
     # ---- Polytomic -------------------------------------------------------------------
 
     def polytomic_error(self, error: PolytomicError) -> None:
-        self.t.metrics.remote_error("polytomic", type(error).__name__.lower())
         log.warning(
             "polytomic error: %s",
             type(error).__name__,

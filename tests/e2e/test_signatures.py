@@ -218,3 +218,43 @@ def test_a_malformed_timestamp_header_is_401(
     time.sleep(SETTLE)
     assert_untouched(slack, polytomic, tmp_path / "bot.db", [response_url], "")
     assert set(statuses.values()) == {401}, statuses
+
+
+# ---- the ack path of a correctly signed request ------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: Bolt's SingleTeamAuthorization calls auth.test on each process's first signed "
+    "request, before the listener can ack (token_verification_enabled=False only moves it from "
+    "start-up to that request): a slow Slack API makes that ack miss the 3 s window",
+)
+def test_the_first_request_is_acked_within_3_s_while_the_slack_api_is_slow(
+    start_bot, slack: FakeSlack
+) -> None:
+    bot = start_bot()
+    slack.set_latency("auth.test", 4.0)
+    url = slack.response_url("help")
+    body = slash_command_body(text="help", user_id="UADMIN", channel_id="CGENERAL", response_url=url)
+    started = time.monotonic()
+    answer = bot.post(body)
+    elapsed = time.monotonic() - started
+    assert answer.status_code == 200
+    assert "/polytomic" in answer.text
+    assert elapsed < 3.0, f"acked after {elapsed:.1f} s"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: while auth.test fails (Slack rate limit or outage), Bolt answers every request "
+    "with an 'install this app' error instead of running the listener, retrying auth.test each "
+    "time; the bot never needs auth.test to answer",
+)
+def test_a_failing_auth_test_does_not_stop_the_bot_from_answering(start_bot, slack: FakeSlack) -> None:
+    bot = start_bot()
+    slack.inject_rate_limit("auth.test", retry_after=30, times=1)
+    url = slack.response_url("help")
+    body = slash_command_body(text="help", user_id="UADMIN", channel_id="CGENERAL", response_url=url)
+    answer = bot.post(body)
+    assert answer.status_code == 200
+    assert "/polytomic cancel" in answer.text, answer.text

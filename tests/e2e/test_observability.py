@@ -1,0 +1,61 @@
+"""GET /healthz, /readyz and /metrics, and structured logs that carry the operation ID."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.e2e.test_cancel_flow import CHANNEL, confirm, final_text
+from tests.harness import SlackUser
+
+
+def metric(body: str, name: str) -> float:
+    for line in body.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{") and line.split(" ")[0] == name:
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
+def test_readyz_follows_the_schema(bot: Any, tmp_path: Path) -> None:
+    assert httpx.get(bot.url + "/healthz").text == "ok\n"
+    assert httpx.get(bot.url + "/readyz").status_code == 200
+    with sqlite3.connect(tmp_path / "bot.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'behind'")
+    answer = httpx.get(bot.url + "/readyz")
+    assert answer.status_code == 503 and "migrate" in answer.text
+    assert httpx.get(bot.url + "/healthz").status_code == 200  # alive, just not ready
+    assert httpx.post(bot.url + "/metrics").status_code == 405
+
+
+def test_metrics_and_logs_after_a_cancel(bot: Any, slack: Any, polytomic: Any) -> None:
+    sync = polytomic.add_sync(name="Measured")
+    sync.start_execution(cancel_delay=0.3)
+    polytomic.inject("GET", r"/executions/[^/]+$", status=503, times=1)
+    user = SlackUser(bot, slack, "UADMIN", CHANNEL)
+    user.command("frobnicate")
+    confirm(user, sync.id)
+    final_text(slack, "*canceled*")
+
+    body = httpx.get(bot.url + "/metrics").text
+    assert metric(body, 'polytomic_bot_commands_total{kind="cancel"}') == 1
+    assert metric(body, 'polytomic_bot_commands_total{kind="invalid"}') == 1
+    assert metric(body, 'polytomic_bot_permission_decisions_total{action="cancel",decision="allowed"}') == 2
+    assert metric(body, "polytomic_bot_cancels_sent_total") == 1
+    assert metric(body, 'polytomic_bot_outcomes_total{state="canceled"}') == 1
+    assert metric(body, "polytomic_bot_confirm_to_terminal_seconds_count") == 1
+    assert metric(body, "polytomic_bot_operations_in_flight") == 0
+    assert metric(body, 'polytomic_bot_remote_errors_total{kind="unavailable",remote="polytomic"}') >= 1
+    assert "polytomic_bot_tracker_loop_lag_seconds" in body
+
+    lines = [json.loads(line) for line in bot.logs().splitlines() if line.startswith("{")]
+    assert lines, "the bot logs JSON lines"
+    transitions = [entry for entry in lines if entry["msg"].startswith("operation ")]
+    assert {entry["msg"] for entry in transitions} >= {
+        "operation confirmed → canceling",
+        "operation canceling → canceled",
+    }
+    assert all(entry["operation_id"] == 1 and entry["sync_id"] == sync.id for entry in transitions)
