@@ -16,7 +16,8 @@ SubjectKind = Literal["user", "usergroup"]
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _UUID_ONLY = re.compile(rf"^{_UUID}$")
-_UUID_ANY = re.compile(_UUID)
+_UUID_ANY = re.compile(rf"(?<![0-9a-fA-F-]){_UUID}(?![0-9a-fA-F-])")
+_WORD = re.compile(r"<[^<>]*>|\S+")  # a Slack link or mention is one word, spaces and all
 _LINK = re.compile(r"^<(https?://[^|>\s]+)(?:\|[^>]*)?>$")
 _BARE_URL = re.compile(r"^https?://\S+$")
 _USER = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$")
@@ -108,7 +109,7 @@ def parse_sync_ref(token: str) -> SyncRef | None:
     if not ids:
         return None
     # A URL may hold several IDs (a model and its sync): prefer the one after a "sync" segment.
-    segments = url.split("?")[0].split("/")
+    segments = re.split(r"[?#]", url, maxsplit=1)[0].split("/")
     for i, segment in enumerate(segments[:-1]):
         if "sync" in segment.lower() and _UUID_ONLY.match(segments[i + 1]):
             return SyncRef(id=segments[i + 1].lower())
@@ -136,7 +137,7 @@ def parse(text: str) -> Command:
     text = text.strip()
     if len(text) > MAX_TEXT:
         return Invalid("That command is too long.", USAGE["help"])
-    words = text.split()
+    words = _WORD.findall(text)
     if not words:
         return Help()
     verb, args = words[0].lower(), words[1:]

@@ -184,7 +184,7 @@ def _database_url(env: Mapping[str, str]) -> str:
     value = normalize_database_url(value)
     try:
         url = make_url(value)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise _malformed("DATABASE_URL") from None
     if url.get_backend_name() not in ("sqlite", "postgresql"):
         raise _malformed("DATABASE_URL", "a sqlite:/// or postgres:// URL (no other database is supported)")
@@ -239,7 +239,7 @@ def load_settings(mode: Mode, environ: Mapping[str, str] | None = None) -> Setti
     port_value = _get(env, "PORT")
     port = 3000
     if port_value is not None:
-        if not port_value.isdigit() or not 1 <= int(port_value) <= 65535:
+        if not (port_value.isascii() and port_value.isdigit()) or not 1 <= int(port_value) <= 65535:
             raise _malformed("PORT")
         port = int(port_value)
 

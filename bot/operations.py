@@ -50,7 +50,7 @@ def outcome_of(execution: Execution) -> State | None:
     """The final state a terminal execution status means, or None while it is still going."""
     if execution.status.phase is not Phase.TERMINAL:
         return None
-    return State(execution.status.value)
+    return State(execution.status.value.strip().lower())
 
 
 class Binding(StrEnum):

@@ -451,6 +451,7 @@ class _Pass:
             self.save(state=State.REJECTED, last_error=_key_error(error))
             return
         checked = verify(status, op.execution_id)
+        op.sync_name = sync.name  # the note below names the sync
         if checked.binding is not Binding.CURRENT:
             self.save(
                 state=State.STALE,

@@ -80,7 +80,9 @@ def test_canceled_story(admin_bot: Any, slack: Any, polytomic: Any, tmp_path: Pa
     # The incident channel: a notice naming sync, requester and channel, then the outcome.
     [notice] = status_messages(slack, INCIDENTS)
     notice_text = all_text(notice.latest)
-    assert "Salesforce contacts" in notice_text and "<@UADMIN>" in notice_text and f"<#{CHANNEL}>" in notice_text
+    assert (
+        "Salesforce contacts" in notice_text and "<@UADMIN>" in notice_text and f"<#{CHANNEL}>" in notice_text
+    )
     wait_until(lambda: slack.thread(INCIDENTS, notice.ts))
     [reply] = slack.thread(INCIDENTS, notice.ts)
     assert "*canceled*" in all_text(reply.latest)

@@ -148,7 +148,9 @@ def test_cancel_rejected_by_polytomic_after_confirm(bot: Any, slack: Any, polyto
     assert polytomic.effective_cancels(sync.id) == 0
 
 
-def test_still_canceling_escalates_with_retry(start_bot: Any, slack: Any, polytomic: Any, tmp_path: Path) -> None:
+def test_still_canceling_escalates_with_retry(
+    start_bot: Any, slack: Any, polytomic: Any, tmp_path: Path
+) -> None:
     bot = start_bot(INCIDENT_CHANNEL=INCIDENTS, POLL_TIMEOUT="1.5")
     sync = polytomic.add_sync(name="Stuck sync")
     execution = sync.start_execution(cancel_delay=None)  # the cancel never lands
@@ -160,7 +162,7 @@ def test_still_canceling_escalates_with_retry(start_bot: Any, slack: Any, polyto
     assert retry["text"]["text"] == "Try the cancel again"
     assert len(polytomic.cancel_requests(sync.id)) == 1
 
-    _click, click_url = user.click("cancel_retry", retry["value"], message_ts=message.ts)
+    user.click("cancel_retry", retry["value"], message_ts=message.ts)
     wait_until(lambda: len(polytomic.cancel_requests(sync.id)) == 2, what="the second cancel")
     keys = [r.idempotency_key for r in polytomic.cancel_requests(sync.id)]
     assert keys[0] != keys[1]  # a new attempt, so Polytomic acts on it

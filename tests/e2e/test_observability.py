@@ -15,7 +15,7 @@ from tests.harness import SlackUser
 
 def metric(body: str, name: str) -> float:
     for line in body.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{") and line.split(" ")[0] == name:
+        if line.split(" ")[0] == name:
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"no {name} in /metrics")
 

@@ -65,7 +65,9 @@ def test_grant_to_a_user_group(bot: Any, slack: Any, polytomic: Any) -> None:
     assert "don't have permission" in answer_to(bob, f"cancel {sync.id}")
 
 
-def test_only_admins_grant_and_scoped_admins_stay_in_scope(bot: Any, slack: Any, polytomic: Any, tmp_path: Path) -> None:
+def test_only_admins_grant_and_scoped_admins_stay_in_scope(
+    bot: Any, slack: Any, polytomic: Any, tmp_path: Path
+) -> None:
     admin = SlackUser(bot, slack, "UADMIN", CHANNEL)
     erin = SlackUser(bot, slack, "UERIN", CHANNEL)
     sync = polytomic.add_sync(name="Scoped")
@@ -84,7 +86,9 @@ def test_only_admins_grant_and_scoped_admins_stay_in_scope(bot: Any, slack: Any,
     assert "<@UADMIN>" in denied and "<@UERIN>" in denied
 
 
-def test_forged_click_from_user_without_permission(bot: Any, slack: Any, polytomic: Any, tmp_path: Path) -> None:
+def test_forged_click_from_user_without_permission(
+    bot: Any, slack: Any, polytomic: Any, tmp_path: Path
+) -> None:
     sync = polytomic.add_sync(name="Guarded")
     execution = sync.start_execution()
     admin = SlackUser(bot, slack, "UADMIN", CHANNEL)

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from tests.e2e.test_cancel_flow import CHANNEL, INCIDENTS
+from tests.e2e.test_cancel_flow import INCIDENTS
 from tests.e2e.test_restarts import query
 from tests.harness import BotProcess, SlackUser, all_text, button, wait_until
 
@@ -19,7 +19,9 @@ def owner_of(bot: BotProcess) -> str:
     raise AssertionError("no tracker in " + bot.command)
 
 
-def start_cancellations(bots: list[BotProcess], slack: Any, polytomic: Any, count: int, **run: Any) -> list[Any]:
+def start_cancellations(
+    bots: list[BotProcess], slack: Any, polytomic: Any, count: int, **run: Any
+) -> list[Any]:
     """Ask each serve process in turn to cancel one of `count` running syncs."""
     syncs = []
     for i in range(count):
@@ -61,8 +63,15 @@ def assert_each_exactly_once(slack: Any, polytomic: Any, syncs: list[Any]) -> No
     assert duplicates == 0
 
 
-def test_two_web_processes_and_a_worker_share_the_work(start_bot: Any, slack: Any, polytomic: Any, postgres_url: str) -> None:
-    env = {"database_url": postgres_url, "INCIDENT_CHANNEL": INCIDENTS, "POLL_INTERVAL": "0.3", "LEASE_TTL": "3"}
+def test_two_web_processes_and_a_worker_share_the_work(
+    start_bot: Any, slack: Any, polytomic: Any, postgres_url: str
+) -> None:
+    env = {
+        "database_url": postgres_url,
+        "INCIDENT_CHANNEL": INCIDENTS,
+        "POLL_INTERVAL": "0.3",
+        "LEASE_TTL": "3",
+    }
     web_a = start_bot(**env)
     web_b = start_bot(**env)
     worker = start_bot("worker", **env)
@@ -77,8 +86,15 @@ def test_two_web_processes_and_a_worker_share_the_work(start_bot: Any, slack: An
     assert query(postgres_url, "SELECT count(*) FROM operations WHERE finished_at IS NULL") == [(0,)]
 
 
-def test_a_dead_holders_leases_are_taken_over(start_bot: Any, slack: Any, polytomic: Any, postgres_url: str) -> None:
-    env = {"database_url": postgres_url, "INCIDENT_CHANNEL": INCIDENTS, "POLL_INTERVAL": "0.3", "LEASE_TTL": "2"}
+def test_a_dead_holders_leases_are_taken_over(
+    start_bot: Any, slack: Any, polytomic: Any, postgres_url: str
+) -> None:
+    env = {
+        "database_url": postgres_url,
+        "INCIDENT_CHANNEL": INCIDENTS,
+        "POLL_INTERVAL": "0.3",
+        "LEASE_TTL": "2",
+    }
     web = start_bot(**env)
     worker = start_bot("worker", **env)
     # Slow polls, so that leases are held while the holder is killed.
@@ -93,10 +109,11 @@ def test_a_dead_holders_leases_are_taken_over(start_bot: Any, slack: Any, polyto
     victim_owner = wait_until(holder, 10, 0.02, "a process to hold a lease")
     victim = owners[victim_owner]
     victim.kill()
-    held = query(postgres_url, f"SELECT count(*) FROM operations WHERE lease_owner = '{victim_owner}'")[0][0]
+    owned = "SELECT count(*) FROM operations WHERE lease_owner = :owner"
+    held = query(postgres_url, owned, owner=victim_owner)[0][0]
     survivor = worker if victim is web else web
     wait_all_final(slack, syncs)
     assert_each_exactly_once(slack, polytomic, syncs)
-    assert query(postgres_url, f"SELECT count(*) FROM operations WHERE lease_owner = '{victim_owner}'") == [(0,)]
+    assert query(postgres_url, owned, owner=victim_owner) == [(0,)]
     assert held >= 1
     assert "→ canceled" in survivor.logs()

@@ -15,11 +15,11 @@ from tests.e2e.test_cancel_flow import CHANNEL, INCIDENTS, confirm, final_text, 
 from tests.harness import SlackUser, all_text, wait_until
 
 
-def query(database_url: str, sql: str) -> list[tuple[Any, ...]]:
+def query(database_url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
     engine = create_engine(database_url)
     try:
         with engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(text(sql))]
+            return [tuple(row) for row in conn.execute(text(sql), params)]
     finally:
         engine.dispose()
 
@@ -46,7 +46,9 @@ def env() -> dict[str, str]:
     return {"INCIDENT_CHANNEL": INCIDENTS, "POLL_INTERVAL": "0.2", "LEASE_TTL": "3"}
 
 
-def test_kill_after_confirm_before_cancel(start_bot: Any, slack: Any, polytomic: Any, env: dict[str, str]) -> None:
+def test_kill_after_confirm_before_cancel(
+    start_bot: Any, slack: Any, polytomic: Any, env: dict[str, str]
+) -> None:
     bot = start_bot(**env)
     sync = polytomic.add_sync(name="Killed early")
     sync.start_execution(cancel_delay=0.5)
@@ -67,12 +69,16 @@ def test_kill_after_confirm_before_cancel(start_bot: Any, slack: Any, polytomic:
     assert len(polytomic.cancel_requests(sync.id)) == 1
 
 
-def test_kill_after_cancel_sent(start_bot: Any, slack: Any, polytomic: Any, env: dict[str, str], sqlite_url: str) -> None:
+def test_kill_after_cancel_sent(
+    start_bot: Any, slack: Any, polytomic: Any, env: dict[str, str], sqlite_url: str
+) -> None:
     bot = start_bot(**env)
     sync = polytomic.add_sync(name="Killed after the POST")
     sync.start_execution(cancel_delay=2.0)
     confirm(SlackUser(bot, slack, "UADMIN", CHANNEL), sync.id)
-    wait_until(lambda: query(sqlite_url, "SELECT count(*) FROM operations WHERE cancel_sent_at IS NOT NULL")[0][0])
+    wait_until(
+        lambda: query(sqlite_url, "SELECT count(*) FROM operations WHERE cancel_sent_at IS NOT NULL")[0][0]
+    )
     bot.kill()
     start_bot(**env)
     final_text(slack, "*canceled*")
@@ -80,7 +86,9 @@ def test_kill_after_cancel_sent(start_bot: Any, slack: Any, polytomic: Any, env:
     assert len(polytomic.cancel_requests(sync.id)) == 1  # recorded as sent: not sent again
 
 
-def test_kill_while_the_cancel_post_is_in_flight(start_bot: Any, slack: Any, polytomic: Any, env: dict[str, str]) -> None:
+def test_kill_while_the_cancel_post_is_in_flight(
+    start_bot: Any, slack: Any, polytomic: Any, env: dict[str, str]
+) -> None:
     """Killed before the answer came back: the restart sends the cancel again with the same
     Idempotency-Key, and Polytomic acts once."""
     bot = start_bot(**env)

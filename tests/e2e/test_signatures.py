@@ -44,10 +44,10 @@ def db_count(db_path: Path, table: str) -> int:
         return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # noqa: S608
 
 
-def post_raw(bot: BotProcess, body: bytes, headers: dict[str, str], path: str = "/slack/events") -> httpx.Response:
-    return httpx.post(
-        bot.url + path, content=body, headers={"Content-Type": FORM, **headers}, timeout=10
-    )
+def post_raw(
+    bot: BotProcess, body: bytes, headers: dict[str, str], path: str = "/slack/events"
+) -> httpx.Response:
+    return httpx.post(bot.url + path, content=body, headers={"Content-Type": FORM, **headers}, timeout=10)
 
 
 def bad_requests(body: bytes, tampered: bytes) -> list[tuple[str, bytes, dict[str, str]]]:

@@ -69,7 +69,9 @@ def status_messages(slack: FakeSlack, channel: str = CHANNEL) -> list[Any]:
     return [m for m in slack.messages_in(channel) if not m.is_reply]
 
 
-def test_help_is_acked_over_the_socket(socket_bot: BotProcess, socket_mode: FakeSocketMode, slack: FakeSlack) -> None:
+def test_help_is_acked_over_the_socket(
+    socket_bot: BotProcess, socket_mode: FakeSocketMode, slack: FakeSlack
+) -> None:
     ack = help_ack(socket_mode, slack)
     assert ack.elapsed < ACK_DEADLINE
     assert ack.payload is not None and ack.payload.get("response_type", "ephemeral") == "ephemeral"

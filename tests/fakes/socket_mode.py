@@ -58,7 +58,7 @@ from tests.fakes.slack import FakeSlack
 
 __all__ = ["Ack", "FakeSocketMode", "Frame", "OpenCall", "SocketConnection"]
 
-DEFAULT_APP_TOKEN = "xapp-1-test"  # noqa: S105
+DEFAULT_APP_TOKEN = "xapp-1-test"
 
 # Headers not to pass through the Web API proxy (hop-by-hop, or recomputed).
 _SKIP_REQUEST_HEADERS = {"host", "content-length", "connection", "accept-encoding", "transfer-encoding"}
@@ -115,7 +115,9 @@ class OpenCall:
 class Ack(dict[str, Any]):
     """The ack exactly as the client sent it (``{"envelope_id", "payload"?}``), plus timing."""
 
-    def __init__(self, data: dict[str, Any], *, elapsed: float, connection_id: int, received_at: float) -> None:
+    def __init__(
+        self, data: dict[str, Any], *, elapsed: float, connection_id: int, received_at: float
+    ) -> None:
         super().__init__(data)
         self.elapsed = elapsed  # seconds between sending the envelope and receiving this ack
         self.connection_id = connection_id
@@ -176,9 +178,7 @@ class _ApiHandler(BaseHTTPRequestHandler):
         self.server.fake._serve_api(self, "GET")
 
 
-def _reply(
-    handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: list[tuple[str, str]]
-) -> None:
+def _reply(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
     try:
         handler.send_response(status)
         for key, value in headers:
@@ -225,6 +225,7 @@ class FakeSocketMode:
         self._problems: list[str] = []
         self._open_faults: list[_OpenFault] = []
         self._ids = itertools.count(1)
+        self._timers: list[threading.Timer] = []
 
         self._ws_server: Server | None = None
         self._ws_thread: threading.Thread | None = None
@@ -266,6 +267,10 @@ class FakeSocketMode:
         return self
 
     def stop(self) -> None:
+        with self._lock:
+            timers, self._timers = self._timers, []
+        for timer in timers:
+            timer.cancel()
         if self._api_server is not None:
             self._api_server.shutdown()
             self._api_server.server_close()
@@ -386,7 +391,11 @@ class FakeSocketMode:
     # ----------------------------------------------------------------- faults
 
     def inject_open_error(
-        self, error: str = "ratelimited", *, count: int = 1, status: int | None = None,
+        self,
+        error: str = "ratelimited",
+        *,
+        count: int = 1,
+        status: int | None = None,
         retry_after: int | None = None,
     ) -> None:
         """Make the next `count` apps.connections.open calls fail (429 for ratelimited)."""
@@ -489,6 +498,8 @@ class FakeSocketMode:
         if close_after is not None:
             timer = threading.Timer(close_after, self.close_connection, args=(conn.id,))
             timer.daemon = True
+            with self._lock:
+                self._timers.append(timer)
             timer.start()
         return conn.id
 
@@ -662,7 +673,11 @@ class FakeSocketMode:
             self._problem(f"forwarding {verb} {handler.path} failed: {exc!r}")
             _reply(handler, 502, b"bad gateway", [("Content-Type", "text/plain")])
             return
-        back = [(k, v) for k, v in upstream.headers.multi_items() if k.lower() not in _SKIP_RESPONSE_HEADERS]
+        back = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in upstream.headers.raw
+            if k.decode("latin-1").lower() not in _SKIP_RESPONSE_HEADERS
+        ]
         _reply(handler, upstream.status_code, upstream.content, back)
 
     def _connections_open(
@@ -695,9 +710,7 @@ class FakeSocketMode:
                 self._tickets[ticket] = False
                 url = f"{self.ws_url}?ticket={ticket}&app_id={self.app_id}"
                 body = {"ok": True, "url": url}
-            self._open_calls.append(
-                OpenCall(time.time(), token, body["ok"], body.get("error"), url, status)
-            )
+            self._open_calls.append(OpenCall(time.time(), token, body["ok"], body.get("error"), url, status))
             self._changed.notify_all()
         return status, body, headers
 

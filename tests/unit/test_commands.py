@@ -174,20 +174,10 @@ def test_tokens_that_are_not_sync_references(token: str) -> None:
     assert parse_sync_ref(token) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: commands.parse splits on whitespace before recognising <…> Slack links, so a "
-    "link whose label has a space (<https://…/syncs/ID|my sync>) is cut in two and refused",
-)
 def test_a_slack_link_whose_label_has_spaces_is_one_sync() -> None:
     assert parse(f"cancel <{BASE}/syncs/{SYNC}|Nightly orders sync>") == Cancel(SyncRef(id=SYNC))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: parse_sync_ref strips the query but not the #fragment before looking for the "
-    "segment after `syncs`, so …/models/M/syncs/S#runs is refused as ambiguous",
-)
 def test_a_fragment_does_not_hide_the_sync_segment() -> None:
     assert parse_sync_ref(f"{BASE}/models/{MODEL}/syncs/{SYNC}#runs") == SyncRef(id=SYNC)
 

@@ -229,20 +229,10 @@ def test_malformed_values(variable: str, value: str) -> None:
     assert "hunter2" not in str(error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: PORT is checked with str.isdigit(), which accepts Unicode digits such as '²' "
-    "that int() rejects: a ValueError traceback instead of a one-line ConfigError",
-)
 def test_a_unicode_digit_port_is_a_config_error() -> None:
     assert_good_error(error_of(PORT="²"), "PORT")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: _database_url catches only ArgumentError from make_url, but a non-numeric port "
-    "raises ValueError: a traceback instead of a one-line ConfigError naming DATABASE_URL",
-)
 def test_a_database_url_with_a_bad_port_is_a_config_error() -> None:
     error = error_of(DATABASE_URL="postgres://bot:hunter2@db.example:notaport/bot")
     assert_good_error(error, "DATABASE_URL", "hunter2")

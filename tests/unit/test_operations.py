@@ -101,11 +101,6 @@ def test_outcome_of_a_run_still_going_or_unknown_is_none(status: str) -> None:
     assert outcome_of(run(CONFIRMED_RUN, status)) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: outcome_of does State(status.value) on the raw string while the phase is "
-    "classified case-insensitively, so a terminal 'Canceled' raises ValueError",
-)
 def test_outcome_of_tolerates_the_case_of_a_terminal_status() -> None:
     assert outcome_of(run(CONFIRMED_RUN, "Canceled")) is State.CANCELED
 
