@@ -29,6 +29,9 @@ SUBCOMMANDS = {
     "grant": "give a permission without Slack, for bootstrapping: grant U123|S123 cancel|admin SYNC|'*'",
     "revoke": "take a permission back: revoke U123|S123 cancel|admin SYNC|'*'",
     "grants": "list every grant and the BOT_ADMINS",
+    "check": "verify the set-up (settings, Slack token and scopes, signing secret or app token, "
+    "Polytomic key, database, incident channel): one PASS/FAIL line each with the fix; "
+    "exits 1 if any fails",
 }
 
 
@@ -120,6 +123,11 @@ def _list_grants(settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "check":
+        # Reports every bad or missing setting itself instead of stopping at the first.
+        from bot import check
+
+        return check.main()
     mode = {"serve": Mode.SERVE, "socket": Mode.SOCKET, "worker": Mode.WORKER}.get(
         args.command, Mode.DATABASE
     )

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 MAX_TEXT = 1000  # anything longer is refused before it is looked at
-ACTIONS = ("cancel", "admin")
+ACTIONS = ("cancel", "pause", "admin")
+MAX_NAME = 200
+_QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»"}  # noqa: RUF001 (smart quotes Slack clients type)
 SubjectKind = Literal["user", "usergroup"]
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -78,6 +80,21 @@ class ListGrants:
 
 
 @dataclass(frozen=True)
+class ListSyncs:
+    running: bool = False
+
+
+@dataclass(frozen=True)
+class Why:
+    sync: SyncRef
+
+
+@dataclass(frozen=True)
+class Audit:
+    sync: SyncRef | None = None
+
+
+@dataclass(frozen=True)
 class Invalid:
     """Not a command; `problem` says why in words safe to show (it quotes no user text)."""
 
@@ -85,13 +102,16 @@ class Invalid:
     usage: str
 
 
-Command = Help | Cancel | Status | GrantCmd | RevokeCmd | ListGrants | Invalid
+Command = Help | Cancel | Status | GrantCmd | RevokeCmd | ListGrants | ListSyncs | Why | Audit | Invalid
 
 USAGE = {
-    "cancel": "/polytomic cancel <sync ID or Polytomic URL>",
-    "status": "/polytomic status <sync ID or Polytomic URL>",
-    "grant": "/polytomic grant <@user or @group> <cancel|admin> <sync ID or *>",
-    "revoke": "/polytomic revoke <@user or @group> <cancel|admin> <sync ID or *>",
+    "cancel": "/polytomic cancel <sync ID, Polytomic URL or exact name>",
+    "status": "/polytomic status <sync ID, Polytomic URL or exact name>",
+    "list": "/polytomic list [running]",
+    "why": "/polytomic why <sync ID, Polytomic URL or exact name>",
+    "audit": "/polytomic audit [sync ID, Polytomic URL or exact name]",
+    "grant": "/polytomic grant <@user or @group> <cancel|pause|admin> <sync ID or *>",
+    "revoke": "/polytomic revoke <@user or @group> <cancel|pause|admin> <sync ID or *>",
     "grants": "/polytomic grants",
     "help": "/polytomic help",
 }
@@ -114,6 +134,29 @@ def parse_sync_ref(token: str) -> SyncRef | None:
         if "sync" in segment.lower() and _UUID_ONLY.match(segments[i + 1]):
             return SyncRef(id=segments[i + 1].lower())
     return SyncRef(id=ids[0]) if len(set(ids)) == 1 else None
+
+
+def parse_sync_arg(rest: str) -> SyncRef | None:
+    """The sync a command is about: an ID or URL, else an exact name (quotes optional).
+
+    Slack sends `&`, `<` and `>` typed by the user as entities, so they are decoded here; a raw
+    `<` or `>` is Slack markup (a mention, a channel, a link without a sync ID) and never a name.
+    """
+    rest = rest.strip()
+    words = _WORD.findall(rest)
+    if len(words) == 1 and (ref := parse_sync_ref(words[0])) is not None:
+        return ref
+    if "<" in rest or ">" in rest or "\x00" in rest:
+        return None
+    # A URL or a sync ID among several words is a mistake, not a name.
+    if any(_BARE_URL.match(w) or _UUID_ANY.search(w) for w in words):
+        return None
+    if len(rest) >= 2 and _QUOTES.get(rest[0]) == rest[-1]:
+        rest = rest[1:-1].strip()
+    name = " ".join(rest.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").split())
+    if not name or len(name) > MAX_NAME:
+        return None
+    return SyncRef(name=name)
 
 
 def parse_subject(token: str) -> Subject | None:
@@ -141,15 +184,29 @@ def parse(text: str) -> Command:
     if not words:
         return Help()
     verb, args = words[0].lower(), words[1:]
+    rest = text[len(words[0]) :]
     if verb == "help":
         return Help()
-    if verb in ("cancel", "status"):
-        if len(args) != 1:
-            return Invalid(f"`{verb}` takes one sync.", USAGE[verb])
-        ref = parse_sync_ref(args[0])
+    if verb in ("cancel", "status", "why"):
+        if not args:
+            return Invalid(f"`{verb}` needs a sync.", USAGE[verb])
+        ref = parse_sync_arg(rest)
         if ref is None:
-            return Invalid("That is not a sync ID or a Polytomic URL with one in it.", USAGE[verb])
-        return Cancel(ref) if verb == "cancel" else Status(ref)
+            return Invalid("Name a sync by its ID, its Polytomic URL or its exact name.", USAGE[verb])
+        return Cancel(ref) if verb == "cancel" else Status(ref) if verb == "status" else Why(ref)
+    if verb == "list":
+        if not args:
+            return ListSyncs()
+        if len(args) == 1 and args[0].lower() == "running":
+            return ListSyncs(running=True)
+        return Invalid("`list` takes nothing, or `running`.", USAGE["list"])
+    if verb == "audit":
+        if not args:
+            return Audit()
+        ref = parse_sync_arg(rest)
+        if ref is None:
+            return Invalid("Name a sync by its ID, its Polytomic URL or its exact name.", USAGE["audit"])
+        return Audit(ref)
     if verb in ("grant", "revoke"):
         return _parse_grant(verb, args)
     if verb == "grants":

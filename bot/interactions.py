@@ -6,7 +6,11 @@ permission decision in the audit table.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,7 +21,7 @@ from bot.commands import GrantCmd, RevokeCmd, SyncRef
 from bot.db.models import Operation, utcnow
 from bot.operations import State
 from bot.permissions import Decision
-from bot.polytomic import PolytomicError
+from bot.polytomic import PolytomicError, Sync
 from bot.services import Services
 from bot.slack import SlackFailure, Throttled, respond
 
@@ -38,12 +42,29 @@ def _answer(req: Requester, view: messages.View, *, replace: bool = False) -> No
     respond(req.response_url, view, replace_original=replace)
 
 
+GROUP_WAIT_LIMIT = 20.0  # seconds an answer may wait out Slack's rate limit on group look-ups
+LIST_SCAN = 200  # syncs looked at by /polytomic list before it says "and more"
+
+
+def _may(svc: Services, user_id: str, action: str, sync_id: str | None) -> Decision:
+    """A decision; waits out a Slack rate limit on the group look-up (never on the ack path)."""
+    waited = 0.0
+    while True:
+        try:
+            return svc.authorizer.may(user_id, action, sync_id)
+        except Throttled as throttled:
+            if waited + throttled.retry_after > GROUP_WAIT_LIMIT:
+                raise
+            time.sleep(throttled.retry_after)
+            waited += throttled.retry_after
+
+
 def _decide(
     svc: Services, req: Requester, action: str, sync_id: str | None, audit_as: str
 ) -> Decision | None:
     """A decision, audited; None (and the user told) when Slack could not be asked about groups."""
     try:
-        decision = svc.authorizer.may(req.user_id, action, sync_id)
+        decision = _may(svc, req.user_id, action, sync_id)
     except (Throttled, SlackFailure):
         _answer(
             req, messages.plain("I couldn't check your Slack user groups just now. Try again in a minute.")
@@ -64,34 +85,204 @@ def _decide(
     return decision
 
 
+def _shows(svc: Services, user_id: str, action: str, sync_id: str) -> bool:
+    """Whether to offer a button; the click is decided (and audited) again when it comes."""
+    try:
+        return _may(svc, user_id, action, sync_id).allowed
+    except (Throttled, SlackFailure):
+        return False
+
+
+def same_name(a: str | None, b: str) -> bool:
+    return a is not None and " ".join(a.split()).casefold() == b.casefold()
+
+
+def resolve(svc: Services, req: Requester, ref: SyncRef, verb: str) -> str | None:
+    """The sync ID a command is about; by name through the list endpoint. None when the user
+    has been answered instead (no such name, or several to pick from)."""
+    if ref.id is not None:
+        return ref.id
+    assert ref.name is not None
+    try:
+        matches = [sync for sync in svc.polytomic.list_syncs() if same_name(sync.name, ref.name)]
+    except PolytomicError as error:
+        _answer(req, messages.polytomic_failure(error, None))
+        return None
+    if len(matches) == 1:
+        return matches[0].id
+    _answer(req, messages.pick_sync(matches, verb, ref.name) if matches else messages.no_such_name(ref.name))
+    return None
+
+
+def answer_help(svc: Services, req: Requester) -> None:
+    try:
+        capabilities = svc.authorizer.capabilities(req.user_id)
+    except (Throttled, SlackFailure):
+        capabilities = frozenset()  # the commands anyone may run are still worth showing
+    _answer(req, messages.help_view(capabilities))
+
+
 def answer_cancel(svc: Services, req: Requester, ref: SyncRef) -> None:
     """Show the running execution with Cancel / Keep running, or say why there is nothing to do."""
-    assert ref.id is not None
-    decision = _decide(svc, req, "cancel", ref.id, "cancel.request")
+    sync_id = resolve(svc, req, ref, "cancel")
+    if sync_id is None:
+        return
+    decision = _decide(svc, req, "cancel", sync_id, "cancel.request")
     if decision is None or not decision.allowed:
         return
     try:
-        sync = svc.polytomic.get_sync(ref.id)
-        status = svc.polytomic.sync_status(ref.id)
+        sync = svc.polytomic.get_sync(sync_id)
+        status = svc.polytomic.sync_status(sync_id)
     except PolytomicError as error:
-        _answer(req, messages.polytomic_failure(error, ref.id))
+        _answer(req, messages.polytomic_failure(error, sync_id))
         return
     current = status.current_execution
     if current is None or current.status.is_terminal or not current.id:
         _answer(req, messages.nothing_running(sync, status))
         return
-    _answer(req, messages.cancel_prompt(sync, current, current.id))
+    may_pause = _shows(svc, req.user_id, "pause", sync_id)
+    _answer(req, messages.cancel_prompt(sync, current, current.id, may_pause=may_pause))
 
 
 def answer_status(svc: Services, req: Requester, ref: SyncRef) -> None:
-    assert ref.id is not None
+    sync_id = resolve(svc, req, ref, "status")
+    if sync_id is None:
+        return
     try:
-        sync = svc.polytomic.get_sync(ref.id)
-        status = svc.polytomic.sync_status(ref.id)
+        sync = svc.polytomic.get_sync(sync_id)
+        status = svc.polytomic.sync_status(sync_id)
     except PolytomicError as error:
-        _answer(req, messages.polytomic_failure(error, ref.id))
+        _answer(req, messages.polytomic_failure(error, sync_id))
         return
     _answer(req, messages.sync_status(sync, status))
+
+
+def answer_why(svc: Services, req: Requester, ref: SyncRef) -> None:
+    sync_id = resolve(svc, req, ref, "why")
+    if sync_id is None:
+        return
+    try:
+        sync = svc.polytomic.get_sync(sync_id)
+        decisions = [_may(svc, req.user_id, action, sync_id) for action in ("cancel", "pause", "admin")]
+    except PolytomicError as error:
+        _answer(req, messages.polytomic_failure(error, sync_id))
+        return
+    except (Throttled, SlackFailure):
+        _answer(
+            req, messages.plain("I couldn't check your Slack user groups just now. Try again in a minute.")
+        )
+        return
+    _answer(req, messages.why(decisions, sync))
+
+
+def answer_audit(svc: Services, req: Requester, ref: SyncRef | None) -> None:
+    """A sync's trail for those who may cancel it; the whole trail for admins of `*`."""
+    sync_id = None if ref is None else resolve(svc, req, ref, "audit")
+    if ref is not None and sync_id is None:
+        return
+    decision = _decide(svc, req, "cancel" if sync_id else "admin", sync_id, "audit")
+    if decision is None or not decision.allowed:
+        return
+    with svc.db.transaction() as session:
+        events = audit.recent(session, sync_id=sync_id, limit=20)
+    _answer(req, messages.audit_view(events, sync_id))
+
+
+def answer_list(svc: Services, req: Requester, running_only: bool) -> None:
+    """The syncs (or those running) with their state; page tokens are followed by the client."""
+    try:
+        syncs = list(itertools.islice(svc.polytomic.list_syncs(), LIST_SCAN + 1))
+    except PolytomicError as error:
+        _answer(req, messages.polytomic_failure(error, None))
+        return
+    unseen = max(0, len(syncs) - LIST_SCAN)  # at least this many not even looked at
+    syncs = syncs[:LIST_SCAN]
+    # Every sync's status is needed to know which are running; otherwise only the shown ones'.
+    looked_at = syncs if running_only else syncs[: messages.MAX_LIST]
+    with ThreadPoolExecutor(8, thread_name_prefix="list") as pool:
+        lines = list(pool.map(lambda sync: _line(svc, sync), looked_at))
+    if running_only:
+        lines = [line for line in lines if line.current is not None and line.current.status.is_active]
+    shown = lines[: messages.MAX_LIST]
+    hidden = len(lines) - len(shown) + unseen + (0 if running_only else len(syncs) - len(looked_at))
+    shown = [
+        dataclasses.replace(line, may_cancel=_shows(svc, req.user_id, "cancel", line.sync.id))
+        if line.current is not None and line.current.status.is_active
+        else line
+        for line in shown
+    ]
+    _answer(req, messages.sync_list(shown, running_only=running_only, hidden=hidden, now=utcnow()))
+
+
+def _line(svc: Services, sync: Sync) -> messages.SyncLine:
+    try:
+        status = svc.polytomic.sync_status(sync.id)
+    except PolytomicError as error:
+        return messages.SyncLine(sync, None, error=error.message or type(error).__name__)
+    return messages.SyncLine(sync, status.current_execution)
+
+
+def answer_pick(svc: Services, req: Requester, verb: str, sync_id: str) -> None:
+    """A choice among syncs of the same name: go on with the command the user typed."""
+    ref = SyncRef(id=sync_id)
+    if verb == "cancel":
+        answer_cancel(svc, req, ref)
+    elif verb == "status":
+        answer_status(svc, req, ref)
+    elif verb == "why":
+        answer_why(svc, req, ref)
+    elif verb == "audit":
+        answer_audit(svc, req, ref)
+    else:
+        _answer(req, messages.invalid_button())
+
+
+def answer_resume(svc: Services, req: Requester, op_id: int) -> None:
+    """Resume the schedule a cancel-and-pause paused: once, by someone who may pause it."""
+    with svc.db.transaction() as session:
+        op = session.get(Operation, op_id)
+    if op is None or op.paused_at is None:
+        _answer(req, messages.invalid_button())
+        return
+    decision = _decide(svc, req, "pause", op.sync_id, "resume")
+    if decision is None or not decision.allowed:
+        return
+    now = utcnow()
+    with svc.db.transaction() as session:
+        # Of several clicks, one wins the row; only the winner talks to Polytomic.
+        won = session.execute(
+            update(Operation)
+            .where(Operation.id == op_id, Operation.paused_at.is_not(None), Operation.resumed_at.is_(None))
+            .values(resumed_at=now, resumed_by=req.user_id, updated_at=now)
+        ).rowcount  # type: ignore[attr-defined]
+    if not won:
+        _answer(req, messages.plain("The schedule was already resumed."))
+        return
+    try:
+        svc.polytomic.set_active(op.sync_id, True, idempotency_key=f"op-{op.id}-resume")
+    except PolytomicError as error:
+        with svc.db.transaction() as session:
+            session.execute(
+                update(Operation).where(Operation.id == op_id).values(resumed_at=None, resumed_by=None)
+            )
+        _answer(req, messages.polytomic_failure(error, op.sync_id))
+        return
+    with svc.db.transaction() as session:
+        # Hand the row back to the tracker so it re-renders the status message from it.
+        session.execute(
+            update(Operation).where(Operation.id == op_id).values(finished_at=None, next_poll_at=now)
+        )
+        audit.record(
+            session,
+            actor=req.user_id,
+            action="resume",
+            sync_id=op.sync_id,
+            outcome="schedule resumed",
+            operation_id=op.id,
+            channel_id=req.channel_id,
+        )
+    svc.nudge()
+    _answer(req, messages.plain(f"Resumed the schedule of {messages.sync_label(op.sync_name, op.sync_id)}."))
 
 
 def answer_grant_change(svc: Services, req: Requester, cmd: GrantCmd | RevokeCmd) -> None:

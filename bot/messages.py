@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.commands import USAGE, Invalid
-from bot.db.models import Operation
-from bot.operations import State, elapsed_seconds
+from bot.db.models import AuditEvent, Operation
+from bot.operations import OUTCOMES, State, elapsed_seconds
 from bot.permissions import Decision, Rule
 from bot.polytomic import (
     Execution,
@@ -35,8 +35,13 @@ from bot.polytomic import (
 Block = dict[str, Any]
 
 CONFIRM_ACTION = "cancel_confirm"
+PAUSE_CONFIRM_ACTION = "cancel_pause_confirm"
 DISMISS_ACTION = "cancel_dismiss"
 RETRY_ACTION = "cancel_retry"
+RESUME_ACTION = "resume_schedule"
+PICK_ACTION = "sync_pick"  # one of several syncs with the same name
+LIST_CANCEL_ACTION = "list_cancel"  # "Cancel…" next to a running sync in /polytomic list
+MAX_LIST = 20  # syncs shown in one /polytomic list answer
 
 MAX_NAME = 150
 MAX_ERROR = 500
@@ -141,25 +146,38 @@ def confirm_value(sync_id: str, execution_id: str) -> str:
     return json.dumps({"s": sync_id, "e": execution_id}, separators=(",", ":"))
 
 
-def cancel_prompt(sync: Sync, execution: Execution, execution_id: str) -> View:
-    label = sync_label(sync.name, sync.id)
-    plain = sync_plain(sync.name, sync.id)
-    value = confirm_value(sync.id, execution_id)
-    confirm = {
-        "title": {"type": "plain_text", "text": "Cancel this sync run?"},
-        "text": {
-            "type": "plain_text",
-            "text": _clip(
-                f"Polytomic will stop the run of {sync.name or sync.id} now. Rows already written stay.",
-                300,
-            ),
-        },
-        "confirm": {"type": "plain_text", "text": "Cancel the run"},
+def _confirm_dialog(title: str, text: str, confirm: str) -> Block:
+    return {
+        "title": {"type": "plain_text", "text": _clip(title, 100)},
+        "text": {"type": "plain_text", "text": _clip(text, 300)},
+        "confirm": {"type": "plain_text", "text": _clip(confirm, 30)},
         "deny": {"type": "plain_text", "text": "Keep it running"},
         "style": "danger",
     }
+
+
+def cancel_prompt(sync: Sync, execution: Execution, execution_id: str, *, may_pause: bool = False) -> View:
+    label = sync_label(sync.name, sync.id)
+    plain = sync_plain(sync.name, sync.id)
+    value = confirm_value(sync.id, execution_id)
+    # plain_text is never parsed for mentions or links, so the name goes in as it is.
     cancel_button = _button("Cancel sync", CONFIRM_ACTION, value, style="danger")
-    cancel_button["confirm"] = confirm
+    cancel_button["confirm"] = _confirm_dialog(
+        "Cancel this sync run?",
+        f"Polytomic will stop the run of {sync.name or sync.id} now. Rows already written stay.",
+        "Cancel the run",
+    )
+    buttons = [cancel_button]
+    if may_pause:
+        pause_button = _button("Cancel and pause the schedule", PAUSE_CONFIRM_ACTION, value, style="danger")
+        pause_button["confirm"] = _confirm_dialog(
+            "Cancel the run and pause the schedule?",
+            f"Polytomic will stop the run of {sync.name or sync.id} now and start no new scheduled "
+            "runs until someone resumes the schedule.",
+            "Cancel and pause",
+        )
+        buttons.append(pause_button)
+    buttons.append(_button("Keep running", DISMISS_ACTION, value))
     return View(
         text=f"{plain} is running. Cancel it?",
         blocks=[
@@ -168,7 +186,7 @@ def cancel_prompt(sync: Sync, execution: Execution, execution_id: str) -> View:
             {
                 "type": "actions",
                 "block_id": "cancel_prompt",
-                "elements": [cancel_button, _button("Keep running", DISMISS_ACTION, value)],
+                "elements": buttons,
             },
         ],
     )
@@ -238,16 +256,49 @@ def usage(invalid: Invalid) -> View:
     return plain(f"{invalid.problem}\nUsage: `{invalid.usage}`\nSee `/polytomic help` for every command.")
 
 
-def help_view() -> View:
-    lines = [
-        "*/polytomic* stops a misbehaving Polytomic sync from Slack.",
-        f"• `{USAGE['cancel']}`: show the running execution and offer to cancel it",
-        f"• `{USAGE['status']}`: the current and last run, and the next scheduled one",
-        f"• `{USAGE['grant']}`: give a permission (needs `admin`)",
-        f"• `{USAGE['revoke']}`: take one back (needs `admin`)",
-        f"• `{USAGE['grants']}`: who may do what",
-        "Example: `/polytomic cancel 248df4b7-aa70-47b8-a036-33ac447e668d` (or paste the sync's URL).",
-    ]
+EXAMPLE_ID = "248df4b7-aa70-47b8-a036-33ac447e668d"
+
+# (subcommand, the permission it needs somewhere, what it does, an example)
+HELP: tuple[tuple[str, str | None, str, str], ...] = (
+    (
+        "cancel",
+        "cancel",
+        "show the running execution and offer to cancel it",
+        f"/polytomic cancel {EXAMPLE_ID}",
+    ),
+    ("list", None, "the syncs, or only those running, with a cancel button", "/polytomic list running"),
+    (
+        "status",
+        None,
+        "the current and last run, and the next scheduled one",
+        '/polytomic status "Nightly orders"',
+    ),
+    (
+        "why",
+        None,
+        "which grant lets you cancel a sync, or which one is missing",
+        f"/polytomic why {EXAMPLE_ID}",
+    ),
+    ("audit", "cancel", "recent decisions and outcomes, newest first", f"/polytomic audit {EXAMPLE_ID}"),
+    ("grant", "admin", "give a permission", f"/polytomic grant @data-oncall cancel {EXAMPLE_ID}"),
+    ("revoke", "admin", "take a permission back", "/polytomic revoke @alice cancel *"),
+    ("grants", None, "who may do what", "/polytomic grants"),
+    ("help", None, "this list", "/polytomic help"),
+)
+
+
+def help_view(capabilities: frozenset[str]) -> View:
+    """The subcommands this person may run, each with an example."""
+    lines = ["*/polytomic* stops a misbehaving Polytomic sync from Slack. What you can run:"]
+    for name, needs, what, example in HELP:
+        if needs is None or needs in capabilities:
+            lines.append(f"• `{USAGE[name]}`: {what}. Example: `{example}`")
+    if "pause" in capabilities:
+        lines.append("The cancel prompt also offers *Cancel and pause the schedule*.")
+    if "cancel" not in capabilities:
+        lines.append(
+            "You can't cancel syncs yet: ask a bot admin for the `cancel` permission (`/polytomic grants`)."
+        )
     return plain("\n".join(lines))
 
 
@@ -369,6 +420,8 @@ _OUTCOME_WORDS = {
 def _headline(op: Operation, now: datetime) -> tuple[str, str]:
     """(mrkdwn headline, plain words of the state) for the status message."""
     label = sync_label(op.sync_name, op.sync_id)
+    if op.kind == "cancel_and_pause":
+        label += " (and a pause of its schedule)"
     who = user(op.requested_by)
     state = State(op.state)
     took = elapsed_seconds(op.cancel_sent_at or op.created_at, op.execution_ended_at)
@@ -420,19 +473,42 @@ def status_message(op: Operation, now: datetime, *, progress: bool = True) -> Vi
     headline, words = _headline(op, now)
     blocks: list[Block] = [_section(headline)]
     notes: list[str] = []
-    if op.state == State.CANCELING and progress:
+    if op.state == State.CANCELING:
         if op.cancel_sent_at is None and op.last_error:
             notes.append(f"Waiting for Polytomic to take the cancel: {escape(_clip(op.last_error, 200))}")
-        elif op.polytomic_status:
-            notes.append(f"Polytomic status: {escape(op.polytomic_status)} · {rows(op.rows_written)} so far")
+        elif progress:
+            waited = duration(elapsed_seconds(op.created_at, now))
+            seen = f" · Polytomic status: {escape(op.polytomic_status)}" if op.polytomic_status else ""
+            notes.append(f"Canceling for {waited}{seen} · {rows(op.rows_written)} so far")
+    notes.extend(_schedule_notes(op))
     if op.incident_error:
         notes.append(f":warning: The incident channel notice failed: {escape(op.incident_error)}")
     notes.append(f"Sync `{escape(op.sync_id)}` · execution `{escape(op.execution_id)}`")
     blocks.append(_context("\n".join(notes)))
     if op.state == State.CANCELING and op.escalated_at is not None:
         blocks.append(_retry_actions(op))
+    if op.state in OUTCOMES and op.paused_at is not None and op.resumed_at is None:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "resume",
+                "elements": [_button("Resume schedule", RESUME_ACTION, str(op.id))],
+            }
+        )
     text = f"Cancellation of {sync_plain(op.sync_name, op.sync_id)}: {words}."
     return View(text=text, blocks=blocks)
+
+
+def _schedule_notes(op: Operation) -> list[str]:
+    if op.kind != "cancel_and_pause":
+        return []
+    if op.resumed_at is not None:
+        return [f"Schedule paused, then resumed by {user(op.resumed_by or '?')} {when(op.resumed_at)}."]
+    if op.paused_at is not None:
+        return ["Schedule paused: no new scheduled runs until someone resumes it."]
+    if op.pause_error is not None:
+        return [f":warning: The schedule could not be paused: {escape(_clip(op.pause_error, 200))}"]
+    return ["The schedule will be paused once the cancel is sent."]
 
 
 def _retry_actions(op: Operation) -> Block:
@@ -487,3 +563,105 @@ def requester_note(op: Operation, now: datetime) -> View:
         text=f"Cancellation of {sync_plain(op.sync_name, op.sync_id)}: {words}.",
         blocks=[_section(headline + invite)],
     )
+
+
+# ---- operators' views: list, pick, why, audit -------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncLine:
+    """One sync in /polytomic list: what Polytomic said, and whether this person may cancel it."""
+
+    sync: Sync
+    current: Execution | None  # the active execution, if any
+    may_cancel: bool = False
+    error: str | None = None  # its status could not be read
+
+
+def _running_for(execution: Execution, now: datetime) -> str:
+    started = execution.started_at or execution.created_at
+    return duration(elapsed_seconds(started, now))
+
+
+def sync_list(lines: Sequence[SyncLine], *, running_only: bool, hidden: int, now: datetime) -> View:
+    """At most MAX_LIST syncs; `hidden` counts the ones left out (cut, or not looked at)."""
+    what = "running syncs" if running_only else "syncs"
+    if not lines:
+        text = "No sync is running right now." if running_only else "Polytomic has no syncs."
+        return plain(text)
+    blocks: list[Block] = [
+        _section(f"*{len(lines) + hidden} {what}*" if hidden else f"*{len(lines)} {what}*")
+    ]
+    for line in lines:
+        sync = line.sync
+        target = f" → {escape(_clip(sync.target_object, 60))}" if sync.target_object else ""
+        if line.error:
+            state = f"status unknown ({escape(_clip(line.error, 80))})"
+        elif line.current is not None and line.current.status.is_active:
+            state = f"*{escape(line.current.status.value)}* for {_running_for(line.current, now)}"
+        else:
+            state = "not running" + (" · schedule paused" if sync.active is False else "")
+        block = _section(f"{sync_label(sync.name, sync.id)}{target}\n{state} · `{escape(sync.id)}`")
+        if line.may_cancel and line.current is not None and line.current.status.is_active:
+            block["accessory"] = _button("Cancel…", LIST_CANCEL_ACTION, sync.id, style="danger")
+        blocks.append(block)
+    if hidden:
+        blocks.append(_context(f"…and {hidden} more not shown. Name a sync to see it: `{USAGE['status']}`"))
+    summary = f"{len(lines) + hidden} {what}" + (f" ({hidden} not shown)" if hidden else "")
+    return View(text=summary + ".", blocks=blocks)
+
+
+def pick_sync(matches: Sequence[Sync], verb: str, name: str) -> View:
+    """Several syncs have that name: one button each, leading to `verb` on that one."""
+    blocks: list[Block] = [
+        _section(f"{len(matches)} syncs are named *{escape(_clip(name, MAX_NAME))}*. Which one?")
+    ]
+    for sync in matches[:MAX_LIST]:
+        value = json.dumps({"v": verb, "s": sync.id}, separators=(",", ":"))
+        target = f" → {escape(_clip(sync.target_object, 60))}" if sync.target_object else ""
+        block = _section(f"{sync_label(sync.name, sync.id)}{target} · `{escape(sync.id)}`")
+        block["accessory"] = _button("Choose", PICK_ACTION, value)
+        blocks.append(block)
+    return View(
+        text=f"{len(matches)} syncs are named {escape(_clip(name, MAX_NAME))}: pick one.", blocks=blocks
+    )
+
+
+def no_such_name(name: str) -> View:
+    return plain(
+        f"No sync is named *{escape(_clip(name, MAX_NAME))}* (names must match exactly, "
+        "case aside). `/polytomic list` shows them all."
+    )
+
+
+def why(decisions: Sequence[Decision], sync: Sync) -> View:
+    """For each action: the grant that allows it, or what is missing and who may grant it."""
+    lines = [f"Your permissions on {sync_label(sync.name, sync.id)}:"]
+    for decision in decisions:
+        if decision.allowed:
+            lines.append(f"• `{decision.action}`: allowed by {decision.rule}")
+        else:
+            who = ", ".join(decision.granters) if decision.granters else "a bot admin (BOT_ADMINS)"
+            lines.append(
+                f"• `{decision.action}`: not allowed; you need {decision.missing}. Who can grant it: {who}"
+            )
+    return plain("\n".join(lines))
+
+
+def audit_view(events: Sequence[AuditEvent], sync_id: str | None) -> View:
+    where = f" for sync `{escape(sync_id)}`" if sync_id else ""
+    if not events:
+        return plain(f"Nothing in the audit trail{where} yet.")
+    lines = [f"*Audit trail{where}*, newest first:"]
+    for event in events:
+        parts = [when(event.at), user(event.actor), f"`{escape(event.action)}`"]
+        if event.sync_id and not sync_id:
+            parts.append(f"sync `{escape(event.sync_id)}`")
+        if event.decision:
+            parts.append(
+                f"*{event.decision}*" + (f" ({escape(_clip(event.rule or '', 120))})" if event.rule else "")
+            )
+        if event.outcome:
+            parts.append(f"→ {escape(_clip(event.outcome, 120))}")
+        lines.append("• " + " · ".join(parts))
+    return plain("\n".join(lines))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from bot.commands import ACTIONS
 from bot.db.engine import Database
 from bot.db.models import Grant
 
@@ -140,3 +141,18 @@ class Authorizer:
         if not member_of:
             return decision
         return decide(user_id, action, sync_id, admins=self.admins, rules=rules, user_groups=member_of)
+
+    def capabilities(self, user_id: str) -> frozenset[str]:
+        """Every action the user holds somewhere (on some sync or on `*`): what help offers."""
+        if user_id in self.admins:
+            return frozenset(ACTIONS)
+        with self.db.transaction() as session:
+            grants = [Rule.of(g) for g in session.scalars(select(Grant))]
+        held: set[str] = set()
+        groups = sorted({g.subject_id for g in grants if g.subject_kind == "usergroup"})
+        member_of = {g for g in groups if user_id in self.group_members(g)}
+        for rule in grants:
+            mine = rule.subject_id == user_id if rule.subject_kind == "user" else rule.subject_id in member_of
+            if mine:
+                held.update(ACTIONS if rule.action == "admin" else (rule.action,))
+        return frozenset(held)

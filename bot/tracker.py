@@ -55,14 +55,15 @@ def new_owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _key_error(error: PolytomicError) -> str:
+def _key_error(error: PolytomicError, doing: str = "cancel") -> str:
+    """Why Polytomic said no, naming the setting to fix when it is the bot's own key."""
     if isinstance(error, Unauthorized):
         return "Polytomic rejected the bot's API key (401): fix the POLYTOMIC_API_KEY setting."
     if isinstance(error, Forbidden):
-        return "The bot's Polytomic key may not cancel this sync (403): give POLYTOMIC_API_KEY more rights."
+        return f"The bot's Polytomic key may not {doing} this sync (403): give POLYTOMIC_API_KEY more rights."
     if isinstance(error, NotFound):
         return "Polytomic no longer knows this sync or run (404)."
-    return f"Polytomic refused the cancel ({error.status}): {error.message}"
+    return f"Polytomic refused to {doing} ({error.status}): {error.message}"
 
 
 class Tracker:
@@ -380,6 +381,8 @@ class _Pass:
             self.send_cancel()
         if op.state == State.CANCELING and op.cancel_sent_at is not None:
             self.poll()
+        if self.pause_due():
+            self.pause()
         if (
             op.state == State.CANCELING
             and op.escalated_at is None
@@ -396,6 +399,8 @@ class _Pass:
 
     def delivered(self) -> bool:
         op = self.op
+        if self.pause_due():
+            return False
         if self.announced():
             if op.status_error is None and self.status_view() is not None:
                 return False
@@ -414,28 +419,31 @@ class _Pass:
 
     def authorize_and_verify(self) -> None:
         op = self.op
-        try:
-            decision = self.t.authorizer.may(op.requested_by, "cancel", op.sync_id)
-        except Throttled as throttled:
-            self.transient(str(throttled), throttled.retry_after)
-            return
-        except SlackFailure as failure:
-            self.transient(f"could not check Slack user groups: {failure.error}")
-            return
-        with self.t.db.transaction() as session:
-            audit.record(
-                session,
-                actor=op.requested_by,
-                action="cancel.confirm",
-                sync_id=op.sync_id,
-                decision=decision,
-                operation_id=op.id,
-                channel_id=op.channel_id,
-            )
-        self.t.metrics.decision("cancel", decision.allowed)
-        if not decision.allowed:
-            self.save(state=State.DENIED, last_error=messages.denied(decision).text)
-            return
+        # Cancel-and-pause needs both permissions; the first one missing decides the denial.
+        actions = ("cancel", "pause") if op.kind == "cancel_and_pause" else ("cancel",)
+        for action in actions:
+            try:
+                decision = self.t.authorizer.may(op.requested_by, action, op.sync_id)
+            except Throttled as throttled:
+                self.transient(str(throttled), throttled.retry_after)
+                return
+            except SlackFailure as failure:
+                self.transient(f"could not check Slack user groups: {failure.error}")
+                return
+            with self.t.db.transaction() as session:
+                audit.record(
+                    session,
+                    actor=op.requested_by,
+                    action=f"{action}.confirm",
+                    sync_id=op.sync_id,
+                    decision=decision,
+                    operation_id=op.id,
+                    channel_id=op.channel_id,
+                )
+            self.t.metrics.decision(action, decision.allowed)
+            if not decision.allowed:
+                self.save(state=State.DENIED, last_error=messages.denied(decision).text)
+                return
         try:
             sync = self.t.polytomic.get_sync(op.sync_id)
             status = self.t.polytomic.sync_status(op.sync_id)
@@ -522,6 +530,47 @@ class _Pass:
         if changed:
             self.save(**changed)
         return True
+
+    def pause_due(self) -> bool:
+        """Cancel-and-pause: once the cancel is sent, pause the schedule (pausing alone would
+        not stop the run in progress), whatever the run's outcome."""
+        op = self.op
+        return (
+            op.kind == "cancel_and_pause"
+            and op.cancel_sent_at is not None
+            and op.paused_at is None
+            and op.pause_error is None
+            and (op.state == State.CANCELING or op.state in OUTCOMES)
+        )
+
+    def pause(self) -> None:
+        op = self.op
+        try:
+            self.t.polytomic.set_active(op.sync_id, False, idempotency_key=f"op-{op.id}-pause")
+        except (Unavailable, RateLimited) as error:
+            self.polytomic_error(error)
+            self.transient(f"Polytomic unreachable: {error.message}", getattr(error, "retry_after", None))
+            return
+        except PolytomicError as error:
+            self.polytomic_error(error)
+            self.save(pause_error=_key_error(error, "pause"))
+            self.record("pause", "failed")
+            return
+        self.save(paused_at=utcnow())
+        self.record("pause", "paused")
+
+    def record(self, action: str, outcome: str) -> None:
+        op = self.op
+        with self.t.db.transaction() as session:
+            audit.record(
+                session,
+                actor=op.requested_by,
+                action=action,
+                sync_id=op.sync_id,
+                outcome=outcome,
+                operation_id=op.id,
+                channel_id=op.channel_id,
+            )
 
     # ---- Slack -------------------------------------------------------------------------
 

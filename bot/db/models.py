@@ -115,7 +115,10 @@ class Operation(Base):
     cancel_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancel_attempt: Mapped[int] = mapped_column(Integer, default=1)  # bumped by "try again"
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # schedule paused (cancel_and_pause)
+    pause_error: Mapped[str | None] = mapped_column(Text)
+    resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resumed_by: Mapped[str | None] = mapped_column(String(32))
     status_digest: Mapped[str | None] = mapped_column(String(64))  # of the last view's state part
     status_progress_digest: Mapped[str | None] = mapped_column(String(64))  # of the whole last view
     status_edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -68,7 +68,7 @@ def parse_confirm_value(value: str) -> tuple[str, str] | None:
     return sync_id, execution_id
 
 
-def handle_confirm(services: Services, ack: Ack, body: dict[str, Any]) -> None:
+def handle_confirm(services: Services, ack: Ack, body: dict[str, Any], kind: str = "cancel") -> None:
     req = _requester(body)
     target = parse_confirm_value(_action_value(body))
     if req is None or target is None:
@@ -82,7 +82,7 @@ def handle_confirm(services: Services, ack: Ack, body: dict[str, Any]) -> None:
         with services.db.transaction() as session:
             session.add(
                 Operation(
-                    kind="cancel",
+                    kind=kind,
                     sync_id=sync_id,
                     execution_id=execution_id,
                     team_id=req.team_id,
@@ -139,10 +139,64 @@ def handle_retry(services: Services, ack: Ack, body: dict[str, Any]) -> None:
     )
 
 
+def handle_resume(services: Services, ack: Ack, body: dict[str, Any]) -> None:
+    ack()
+    req = _requester(body)
+    value = _action_value(body)
+    if req is None:
+        return
+    if not value.isdigit() or len(value) > 12:
+        services.responder.submit(respond, req.response_url, messages.invalid_button())
+        return
+    services.responder.submit(interactions.answer_resume, services, req, int(value))
+
+
+def handle_pick(services: Services, ack: Ack, body: dict[str, Any]) -> None:
+    """A sync chosen among several of one name, or "Cancel…" next to a sync in a list."""
+    ack()
+    req = _requester(body)
+    if req is None:
+        return
+    action_id = ((body.get("actions") or [{}])[0]).get("action_id")
+    value = _action_value(body)
+    verb, sync_id = ("cancel", value) if action_id == messages.LIST_CANCEL_ACTION else _pick_value(value)
+    if verb is None or not _UUID.match(sync_id):
+        services.responder.submit(respond, req.response_url, messages.invalid_button())
+        return
+    services.responder.submit(interactions.answer_pick, services, req, verb, sync_id)
+
+
+def _pick_value(value: str) -> tuple[str | None, str]:
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return None, ""
+    if not isinstance(data, dict) or not isinstance(data.get("s"), str):
+        return None, ""
+    verb = data.get("v")
+    return (verb if verb in ("cancel", "status", "why", "audit") else None), data["s"]
+
+
 def register(app: App, services: Services) -> None:
     @app.action(messages.CONFIRM_ACTION)
     def on_confirm(ack: Ack, body: dict[str, Any]) -> None:
         handle_confirm(services, ack, body)
+
+    @app.action(messages.PAUSE_CONFIRM_ACTION)
+    def on_pause_confirm(ack: Ack, body: dict[str, Any]) -> None:
+        handle_confirm(services, ack, body, kind="cancel_and_pause")
+
+    @app.action(messages.RESUME_ACTION)
+    def on_resume(ack: Ack, body: dict[str, Any]) -> None:
+        handle_resume(services, ack, body)
+
+    @app.action(messages.PICK_ACTION)
+    def on_pick(ack: Ack, body: dict[str, Any]) -> None:
+        handle_pick(services, ack, body)
+
+    @app.action(messages.LIST_CANCEL_ACTION)
+    def on_list_cancel(ack: Ack, body: dict[str, Any]) -> None:
+        handle_pick(services, ack, body)
 
     @app.action(messages.DISMISS_ACTION)
     def on_dismiss(ack: Ack, body: dict[str, Any]) -> None:

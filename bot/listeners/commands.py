@@ -21,10 +21,6 @@ def handle_command(services: Services, ack: Ack, body: dict[str, Any]) -> None:
         view = messages.usage(command)
         ack(text=view.text, blocks=view.blocks)
         return
-    if isinstance(command, parsing.Help):
-        view = messages.help_view()
-        ack(text=view.text, blocks=view.blocks)
-        return
     ack()
     # Everything below waits on Polytomic or Slack, so it runs after the ack, off Bolt's pool.
     req = Requester(
@@ -33,14 +29,25 @@ def handle_command(services: Services, ack: Ack, body: dict[str, Any]) -> None:
         response_url=str(body["response_url"]),
         team_id=body.get("team_id"),
     )
-    if isinstance(command, parsing.Cancel):
-        services.responder.submit(interactions.answer_cancel, services, req, command.sync)
-    elif isinstance(command, parsing.Status):
-        services.responder.submit(interactions.answer_status, services, req, command.sync)
-    elif isinstance(command, parsing.GrantCmd | parsing.RevokeCmd):
-        services.responder.submit(interactions.answer_grant_change, services, req, command)
-    elif isinstance(command, parsing.ListGrants):
-        services.responder.submit(interactions.answer_grants, services, req)
+    submit = services.responder.submit
+    match command:
+        case parsing.Help():
+            # Lists only what this person may run, which needs their groups: after the ack.
+            submit(interactions.answer_help, services, req)
+        case parsing.Cancel(sync=ref):
+            submit(interactions.answer_cancel, services, req, ref)
+        case parsing.Status(sync=ref):
+            submit(interactions.answer_status, services, req, ref)
+        case parsing.Why(sync=ref):
+            submit(interactions.answer_why, services, req, ref)
+        case parsing.Audit(sync=maybe_ref):
+            submit(interactions.answer_audit, services, req, maybe_ref)
+        case parsing.ListSyncs(running=running):
+            submit(interactions.answer_list, services, req, running)
+        case parsing.GrantCmd() | parsing.RevokeCmd():
+            submit(interactions.answer_grant_change, services, req, command)
+        case parsing.ListGrants():
+            submit(interactions.answer_grants, services, req)
 
 
 def register(app: App, services: Services) -> None:

@@ -174,9 +174,20 @@ def test_status_command(admin_bot: Any, slack: Any, polytomic: Any) -> None:
     assert polytomic.cancel_requests() == []
 
 
-def test_help_is_immediate_and_ephemeral(bot: Any, slack: Any) -> None:
-    ack, _url = SlackUser(bot, slack, "UNOBODY", CHANNEL).command("help")
+def test_help_lists_what_the_caller_may_run(bot: Any, slack: Any) -> None:
+    nobody = SlackUser(bot, slack, "UNOBODY", CHANNEL)
+    ack, url = nobody.command("help")
     assert ack.status_code == 200
-    body = ack.json()
-    assert "cancel" in body["text"] and "grant" in body["text"]
-    assert body.get("response_type", "ephemeral") == "ephemeral"
+    text = all_text(nobody.answers(url)[0])
+    assert "/polytomic status" in text and "/polytomic list" in text and "/polytomic why" in text
+    assert "/polytomic cancel <" not in text and "/polytomic grant <" not in text
+    assert "/polytomic audit" not in text
+    assert "ask a bot admin for the `cancel` permission" in text
+    assert "Example:" in text
+
+    admin = SlackUser(bot, slack, "UADMIN", CHANNEL)
+    _ack, url = admin.command("help")
+    text = all_text(admin.answers(url)[0])
+    for sub in ("cancel", "list", "status", "why", "audit", "grant", "revoke", "grants", "help"):
+        assert f"/polytomic {sub}" in text
+    assert "Cancel and pause the schedule" in text

@@ -6,6 +6,15 @@ is sent by a different bot admin, so that a grant, operation or audit row it wro
 would be traced to it, and the clicks aim at a sync that really is running, so that a value
 wrongly accepted would show up as traffic to Polytomic.
 
+Two kinds of bad command:
+* `usage`: not a command at all (Slack markup where a sync or subject belongs, wrong
+  arguments, unknown subcommand, too long). Answered in the ack with a short usage text;
+  Polytomic hears nothing.
+* `name`: plain words where a sync belongs. Since syncs may be named (`cancel <exact name>`),
+  these are looked up through Polytomic's sync list (a read) and answered "no sync is named
+  ...", the name shown escaped. Polytomic sees reads of the list and nothing else.
+Both change nothing: no grant, no operation, no audit row, no channel message.
+
 The last test runs a sync whose *Polytomic* name is hostile through the whole cancel.
 """
 
@@ -24,7 +33,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync
+from tests.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync, RecordedRequest
 from tests.fakes.signing import block_actions_body, slash_command_body
 from tests.fakes.slack import FakeSlack
 from tests.harness import (
@@ -43,33 +52,39 @@ UUID = "248df4b7-aa70-47b8-a036-33ac447e668d"
 # What must never reach a person as live mrkdwn: channel pings and disguised links.
 FORBIDDEN = ("<!channel>", "<!here>", "<!everyone>", "<https://evil", "<!subteam")
 
-# (case id, command text, substrings of that text that the answer must not repeat)
-COMMANDS: list[tuple[str, str, tuple[str, ...]]] = [
-    ("channel", "cancel <!channel>", ()),
-    ("here", "cancel <!here>", ()),
-    ("everyone", "cancel <!everyone>", ()),
-    ("link-labelled-with-a-uuid", f"cancel <https://evil.example|{UUID}>", ("evil.example", UUID)),
-    ("link-to-a-uuid-less-url", "cancel <https://evil.example/syncs/x|click>", ("evil.example", "click")),
-    ("grant-to-channel", "grant <!channel> cancel *", ()),
-    ("grant-with-a-link-as-scope", "grant <@U0GRANTEE> admin <https://evil.example|*>", ("evil.example",)),
-    ("grant-escaped-ping-as-scope", "grant <@U0GRANTEE> cancel &lt;!channel&gt;", ("&lt;!channel",)),
-    ("revoke-here", "revoke <!here> admin *", ()),
-    ("grant-unknown-action", "grant <@U0GRANTEE> destroy *", ("destroy",)),
-    ("grant-missing-scope", "grant <@U0GRANTEE> cancel", ()),
-    ("cancel-missing-argument", "cancel", ()),
-    ("cancel-two-arguments", "cancel a b", ()),
-    ("cancel-uuid-then-ping", f"cancel {UUID} <!channel>", (UUID,)),
-    ("status-ping", "status <!here>", ()),
-    ("grants-with-arguments", "grants <!everyone>", ()),
-    ("unknown-subcommand", "frobnicate", ("frobnicate",)),
-    ("ping-as-subcommand", "<!channel> please", ("please",)),
-    ("very-long", ("cancel " + "<!channel> " * 500)[:5000], ()),
-    ("non-ascii", "cancel キャンセル🚀", ("キャンセル", "🚀")),
-    ("ampersand-and-gt", "cancel a&b>c", ("a&b>c", "&b", "b>c")),
-    ("escaped-link", "cancel &lt;https://evil.example|x&gt;", ("evil.example",)),
+# (case id, kind, command text, substrings of that text the answer must not repeat as typed)
+COMMANDS: list[tuple[str, str, str, tuple[str, ...]]] = [
+    ("channel", "usage", "cancel <!channel>", ()),
+    ("here", "usage", "cancel <!here>", ()),
+    ("everyone", "usage", "cancel <!everyone>", ()),
+    ("link-labelled-with-a-uuid", "usage", f"cancel <https://evil.example|{UUID}>", ("evil.example", UUID)),
+    ("link-to-a-uuid-less-url", "usage", "cancel <https://evil.example/syncs/x|click>", ("evil.example",)),
+    ("grant-to-channel", "usage", "grant <!channel> cancel *", ()),
+    ("grant-link-as-scope", "usage", "grant <@U0GRANTEE> admin <https://evil.example|*>", ("evil.example",)),
+    ("grant-escaped-ping-as-scope", "usage", "grant <@U0GRANTEE> cancel &lt;!channel&gt;", ("&lt;!channel",)),
+    ("revoke-here", "usage", "revoke <!here> admin *", ()),
+    ("grant-unknown-action", "usage", "grant <@U0GRANTEE> destroy *", ("destroy",)),
+    ("grant-missing-scope", "usage", "grant <@U0GRANTEE> cancel", ()),
+    ("cancel-missing-argument", "usage", "cancel", ()),
+    ("cancel-uuid-then-ping", "usage", f"cancel {UUID} <!channel>", (UUID,)),
+    ("status-ping", "usage", "status <!here>", ()),
+    ("grants-with-arguments", "usage", "grants <!everyone>", ()),
+    ("unknown-subcommand", "usage", "frobnicate", ("frobnicate",)),
+    ("ping-as-subcommand", "usage", "<!channel> please", ("please",)),
+    ("very-long", "usage", ("cancel " + "<!channel> " * 500)[:5000], ()),
+    ("raw-ampersand-and-gt", "usage", "cancel a&b>c", ("a&b>c", "b>c")),
+    # Plain words: a sync name to look up, and none has it.
+    ("cancel-two-words", "name", "cancel a b", ()),
+    ("non-ascii", "name", "cancel キャンセル🚀", ()),
+    ("typed-ampersand-and-gt", "name", "cancel a&amp;b&gt;c", ("a&b>c", "b>c")),
+    ("typed-ping", "name", "cancel &lt;!channel&gt;", ()),
+    ("typed-link", "name", "status &lt;https://evil.example|click&gt;", ()),
+    ("typed-here-quoted", "name", 'cancel "&lt;!here&gt; *x*"', ()),
 ]
+USAGE_CASES = [c for c in COMMANDS if c[1] == "usage"]
+NAME_CASES = [c for c in COMMANDS if c[1] == "name"]
 
-# (case id, button value builder) for confirm clicks; {s} and {e} are the running sync/run.
+# (case id, button value) for confirm clicks; {s} and {e} are the running sync and run.
 CLICKS: list[tuple[str, str]] = [
     ("not-json", "cancel it {{"),
     ("empty", ""),
@@ -138,6 +153,10 @@ def web_api_calls(slack: FakeSlack) -> list[str]:
     return [c.describe() for c in slack.requests if c.method not in ("response_url", "auth.test")]
 
 
+def describe(requests: list[RecordedRequest]) -> list[str]:
+    return [f"{r.method} {r.path}" for r in requests]
+
+
 def message_about(slack: FakeSlack, channel: str, sync: FakeSync, *, replies: bool = True) -> Any:
     for message in slack.messages_in(channel):
         if sync.id in all_text(message.latest) and (replies or not message.is_reply):
@@ -163,16 +182,16 @@ class Barrage:
     db_path: Path
     sync: FakeSync
     execution: FakeExecution
-    commands: dict[str, Sent] = field(default_factory=dict)
-    clicks: dict[str, Sent] = field(default_factory=dict)
+    sent: dict[str, Sent] = field(default_factory=dict)
+    # What Polytomic had seen once the usage commands and the clicks had settled.
+    polytomic_after_usage_and_clicks: list[RecordedRequest] = field(default_factory=list)
 
 
-def command_user(i: int) -> str:
-    return f"UCMD{i:02d}"
+def sender(i: int) -> str:
+    return f"UBAD{i:02d}"
 
 
-def click_user(i: int) -> str:
-    return f"UCLK{i:02d}"
+CASES = [c[0] for c in COMMANDS] + [f"click:{c[0]}" for c in CLICKS]
 
 
 @pytest.fixture(scope="module")
@@ -181,36 +200,54 @@ def barrage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Barrage]:
     slack = FakeSlack().start()
     polytomic = FakePolytomic(api_key=POLYTOMIC_KEY).start()
     # Every sender is a bot admin: a bad command wrongly taken as valid would really act.
-    admins = ["UADMIN"] + [command_user(i) for i in range(len(COMMANDS))]
-    admins += [click_user(i) for i in range(len(CLICKS))]
+    senders = {case: sender(i) for i, case in enumerate(CASES)}
     db_path = workdir / "bot.db"
-    env = base_env(slack, polytomic, f"sqlite:///{db_path}", BOT_ADMINS=",".join(admins))
+    env = base_env(
+        slack, polytomic, f"sqlite:///{db_path}", BOT_ADMINS=",".join(["UADMIN", *senders.values()])
+    )
     bot = BotProcess("serve", env, workdir, free_port())
     try:
         bot.start()
         sync = polytomic.add_sync(name="Contacts to Salesforce")
         execution = sync.start_execution(cancel_delay=0.2)  # runs until canceled
         world = Barrage(bot, slack, polytomic, db_path, sync, execution)
-        for i, (case, text, _) in enumerate(COMMANDS):
+
+        def command(case: str, text: str) -> None:
             url = slack.response_url(f"command {case}")
             body = slash_command_body(
-                text=text, user_id=command_user(i), channel_id="CGENERAL", response_url=url
+                text=text, user_id=senders[case], channel_id="CGENERAL", response_url=url
             )
-            world.commands[case] = Sent(command_user(i), url, bot.post(body))
-        for i, (case, template) in enumerate(CLICKS):
+            world.sent[case] = Sent(senders[case], url, bot.post(body))
+
+        # Phase 1: what must not reach Polytomic at all.
+        for case, _, text, _ in USAGE_CASES:
+            command(case, text)
+        for case, template in CLICKS:
             url = slack.response_url(f"click {case}")
-            value = template.format(s=sync.id, e=execution.id)
             body = block_actions_body(
-                user_id=click_user(i),
+                user_id=senders[f"click:{case}"],
                 action_id="cancel_confirm",
-                value=value,
+                value=template.format(s=sync.id, e=execution.id),
                 channel_id="CGENERAL",
                 response_url=url,
             )
-            world.clicks[case] = Sent(click_user(i), url, bot.post(body))
-        for case, sent in world.clicks.items():
-            wait_until(lambda sent=sent: slack.responses(sent.response_url), what=f"the answer to {case}")
+            world.sent[f"click:{case}"] = Sent(senders[f"click:{case}"], url, bot.post(body))
+        for case, _ in CLICKS:
+            url = world.sent[f"click:{case}"].response_url
+            wait_until(lambda url=url: slack.responses(url), what=f"the answer to {case}")
         time.sleep(SETTLE)  # settle: anything wrongly started has had time to show
+        world.polytomic_after_usage_and_clicks = polytomic.requests
+
+        # Phase 2: names to look up (reads of the sync list are expected).
+        for case, _, text, _ in NAME_CASES:
+            command(case, text)
+        for case, _, _, _ in NAME_CASES:
+            sent = world.sent[case]
+            wait_until(
+                lambda sent=sent: sent.answer.content or slack.responses(sent.response_url),
+                what=f"the answer to {case}",
+            )
+        time.sleep(SETTLE)
         yield world
     finally:
         bot.stop()
@@ -219,20 +256,30 @@ def barrage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Barrage]:
 
 
 def assert_nothing_changed(world: Barrage, user: str) -> None:
-    assert world.polytomic.requests == [], [f"{r.method} {r.path}" for r in world.polytomic.requests]
     assert web_api_calls(world.slack) == []
     assert world.slack.messages_in("CGENERAL") == []
+    assert world.polytomic.cancel_requests() == []
+    writes = [r for r in world.polytomic.requests if r.method != "GET"]
+    assert writes == [], describe(writes)
     assert world.execution.is_active and not world.execution.cancel_requested
     assert db_rows(world.db_path, "SELECT count(*) FROM grants") == [(0,)]
     assert db_rows(world.db_path, "SELECT count(*) FROM operations") == [(0,)]
     assert db_rows(world.db_path, "SELECT actor, action FROM audit_events WHERE actor = ?", (user,)) == []
 
 
-@pytest.mark.parametrize(("case", "text", "echoes"), COMMANDS, ids=[c[0] for c in COMMANDS])
+def assert_not_echoed(answer: dict[str, Any], echoes: tuple[str, ...]) -> None:
+    shown = all_text(answer)
+    for bad in FORBIDDEN:
+        assert bad not in shown, f"{bad!r} in {shown!r}"
+    for echo in echoes:
+        assert echo not in shown, f"{echo!r} echoed in {shown!r}"
+
+
+@pytest.mark.parametrize(("case", "kind", "text", "echoes"), USAGE_CASES, ids=[c[0] for c in USAGE_CASES])
 def test_bad_command_gets_a_short_usage_answer_and_changes_nothing(
-    barrage: Barrage, case: str, text: str, echoes: tuple[str, ...]
+    barrage: Barrage, case: str, kind: str, text: str, echoes: tuple[str, ...]
 ) -> None:
-    sent = barrage.commands[case]
+    sent = barrage.sent[case]
     assert sent.answer.status_code == 200, sent.answer.text
     answer = sent.answer.json()
     # Answered in the ack itself: ephemeral (Slack's default for a slash command reply).
@@ -241,33 +288,55 @@ def test_bad_command_gets_a_short_usage_answer_and_changes_nothing(
     assert len(all_text(answer)) < 600, all_text(answer)
     # Not strict: the usage line's own placeholders are unescaped (see the xfail test below).
     assert_inert(answer, case, strict=False)
-    shown = all_text(answer)
-    for bad in FORBIDDEN:
-        assert bad not in shown
-    for echo in echoes:
-        assert echo not in shown, f"{echo!r} echoed in {shown!r}"
-    # Nothing was said later through the response_url either.
+    assert_not_echoed(answer, echoes)
+    # Nothing was said later through the response_url either, and Polytomic heard nothing.
     assert barrage.slack.responses(sent.response_url) == []
+    assert barrage.polytomic_after_usage_and_clicks == [], describe(barrage.polytomic_after_usage_and_clicks)
+    assert_nothing_changed(barrage, sent.user)
+
+
+@pytest.mark.parametrize(("case", "kind", "text", "echoes"), NAME_CASES, ids=[c[0] for c in NAME_CASES])
+def test_words_in_place_of_a_sync_find_no_sync_and_change_nothing(
+    barrage: Barrage, case: str, kind: str, text: str, echoes: tuple[str, ...]
+) -> None:
+    sent = barrage.sent[case]
+    assert sent.answer.status_code == 200, sent.answer.text
+    later = barrage.slack.responses(sent.response_url)
+    if sent.answer.content:  # refused as a usage error, in the ack: also fine
+        answers = [sent.answer.json()]
+        assert later == []
+        assert "Usage:" in answers[0]["text"]
+    else:
+        answers = later
+        assert len(answers) == 1, answers
+        assert answers[0]["response_type"] == "ephemeral"
+        assert "No sync" in answers[0]["text"], answers[0]["text"]
+        assert_inert(answers[0], case)
+    assert len(all_text(answers[0])) < 600
+    assert_not_echoed(answers[0], echoes)
+    # Polytomic was only read (the sync list), never written to.
+    assert all(r.method == "GET" for r in barrage.polytomic.requests), describe(barrage.polytomic.requests)
     assert_nothing_changed(barrage, sent.user)
 
 
 @pytest.mark.parametrize(("case", "template"), CLICKS, ids=[c[0] for c in CLICKS])
 def test_bad_button_value_is_refused_and_changes_nothing(barrage: Barrage, case: str, template: str) -> None:
-    sent = barrage.clicks[case]
+    sent = barrage.sent[f"click:{case}"]
     assert sent.answer.status_code == 200, sent.answer.text
     answers = barrage.slack.responses(sent.response_url)
     assert len(answers) == 1, answers
     assert "not valid" in answers[0]["text"]
     assert answers[0]["response_type"] == "ephemeral"
     assert_inert(answers[0], case)
+    assert barrage.polytomic_after_usage_and_clicks == [], describe(barrage.polytomic_after_usage_and_clicks)
     assert_nothing_changed(barrage, sent.user)
 
 
 def test_the_barrage_left_the_database_empty(barrage: Barrage) -> None:
-    """Across every case together: no grant, no operation, no audit event, no Polytomic call."""
+    """Across every case together: no grant, no operation, no audit event, no Polytomic write."""
     for table in ("grants", "operations", "audit_events"):
         assert db_rows(barrage.db_path, f"SELECT * FROM {table}") == [], table  # noqa: S608
-    assert barrage.polytomic.requests == []
+    assert all(r.method == "GET" for r in barrage.polytomic.requests)
     assert web_api_calls(barrage.slack) == []
 
 
@@ -279,11 +348,13 @@ def test_the_barrage_left_the_database_empty(barrage: Barrage) -> None:
 def test_usage_and_help_answers_escape_their_own_placeholders(barrage: Barrage) -> None:
     url = barrage.slack.response_url("help")
     body = slash_command_body(text="help", user_id="UADMIN", channel_id="CGENERAL", response_url=url)
-    help_answer = barrage.bot.post(body)
-    assert help_answer.status_code == 200
-    assert "/polytomic cancel" in help_answer.json()["text"] + all_text(help_answer.json())
-    assert_inert(barrage.commands["cancel-missing-argument"].answer.json(), "usage")
-    assert_inert(help_answer.json(), "help")
+    assert barrage.bot.post(body).status_code == 200
+    help_answer = wait_until(lambda: barrage.slack.responses(url), what="the help answer")[0]
+    assert "/polytomic cancel" in all_text(help_answer)
+    usage_answer = barrage.sent["cancel-missing-argument"].answer.json()
+    assert "/polytomic cancel" in all_text(usage_answer)
+    assert_inert(usage_answer, "usage")
+    assert_inert(help_answer, "help")
 
 
 @pytest.mark.xfail(

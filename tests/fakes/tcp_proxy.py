@@ -54,7 +54,9 @@ class _Pair:
 class TcpProxy:
     """127.0.0.1:<ephemeral> → target. Thread-safe; counters for tests to look at."""
 
-    def __init__(self, target: tuple[str, int] = ("127.0.0.1", 5432), *, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self, target: tuple[str, int] = ("127.0.0.1", 5432), *, connect_timeout: float = 5.0
+    ) -> None:
         self.target = target
         self.connect_timeout = connect_timeout
         self._lock = threading.Lock()

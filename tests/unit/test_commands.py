@@ -18,6 +18,7 @@ from bot.commands import (
     Status,
     Subject,
     SyncRef,
+    Why,
     parse,
     parse_scope,
     parse_subject,
@@ -94,7 +95,7 @@ def test_every_action_is_accepted(action: str) -> None:
     assert command.action == action
 
 
-@pytest.mark.parametrize("action", ["pause", "delete", "*", "cancel,admin", "Cancel!"])
+@pytest.mark.parametrize("action", ["delete", "*", "cancel,admin", "Cancel!"])
 def test_unknown_actions_are_refused(action: str) -> None:
     command = parse(f"grant <@U123> {action} *")
     assert isinstance(command, Invalid)
@@ -313,7 +314,6 @@ MALFORMED = [
     "cancel " + "a" * 5000,
     "cancel " + SYNC + " " + "<!channel> " * 600,
     "キャンセル 🚀",
-    "cancel 🚀",
     "取り消し 248df4b7",
     "cancel\x00" + SYNC,
     "cancel " + SYNC + "\x00",
@@ -324,10 +324,26 @@ MALFORMED = [
     "",
     " \n ",
     "cancel " + SYNC + "\n" + SYNC,
-    "status &lt;!channel&gt;",
-    "cancel `rm -rf /`",
-    "cancel ' OR 1=1 --",
 ]
+
+# Anything else after cancel/status/why is an exact sync name to look up, shown escaped if at
+# all; Slack's entities are decoded so that the name compares with Polytomic's.
+NAMES = {
+    "cancel 🚀": "🚀",
+    "status &lt;!channel&gt;": "<!channel>",
+    "cancel `rm -rf /`": "`rm -rf /`",
+    "cancel ' OR 1=1 --": "' OR 1=1 --",
+    'cancel "Nightly   Orders"': "Nightly Orders",
+    "why “Orders & co”": "Orders & co",
+    "cancel a &amp; b": "a & b",
+}
+
+
+@pytest.mark.parametrize(("text", "name"), NAMES.items())
+def test_other_words_are_a_sync_name(text: str, name: str) -> None:
+    command = parse(text)
+    assert isinstance(command, Cancel | Status | Why)
+    assert command.sync == SyncRef(name=name)
 
 
 def _words(text: str) -> list[str]:
@@ -348,7 +364,7 @@ def test_malformed_input_is_invalid_and_never_echoed(text: str) -> None:
         own_words = set(" ".join(USAGE.values()).split()) | set(command.problem.split())
         assert text.strip() not in shown
         for word in _words(text):
-            if word not in own_words:
+            if not any(word in own for own in own_words):
                 assert word not in shown, word
         for marker in ("<!", "<@U", "<http", "\x00", "キャンセル", "🚀", "evil"):
             assert marker not in shown
