@@ -152,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         runner.upgrade_schema(settings)
         {"serve": runner.serve, "socket": runner.socket_mode, "worker": runner.worker}[args.command](settings)
+    except runner.StartupError as error:
+        print(f"polytomic-bot: {error}", file=sys.stderr)
+        return 2
     finally:
         if lock is not None:
             lock.close()

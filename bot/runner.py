@@ -32,6 +32,10 @@ class AlreadyRunning(Exception):
     pass
 
 
+class StartupError(Exception):
+    """A one-line reason the process cannot start (never holding a secret)."""
+
+
 def sqlite_guard(settings: Settings) -> IO[str] | None:
     """Hold an exclusive lock beside the SQLite file for the life of the process.
 
@@ -138,18 +142,27 @@ def serve(settings: Settings) -> None:
 
 def socket_mode(settings: Settings) -> None:
     """Socket Mode (no public URL) with the tracker in the same process."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
 
     from bot.app import create_bolt_app
+    from bot.socket_mode import make_handler
 
+    assert settings.slack_app_token is not None
     services = build_services(settings, with_tracker=True)
-    handler = SocketModeHandler(
-        create_bolt_app(services, socket_mode=True),
-        settings.slack_app_token,
-        web_client=services.slack.client,
+    handler = make_handler(
+        create_bolt_app(services, socket_mode=True), settings.slack_app_token, services.slack.client
     )
     services.start()
-    handler.connect()  # type: ignore[no-untyped-call]
+    try:
+        handler.connect()  # type: ignore[no-untyped-call]
+    except SlackApiError as error:
+        services.stop(DRAIN_SECONDS)
+        data = error.response.data if error.response is not None else None
+        code = data.get("error", "error") if isinstance(data, dict) else "error"
+        raise StartupError(
+            f"Slack refused SLACK_APP_TOKEN ({code}): it should hold an app-level token "
+            "with connections:write"
+        ) from None
     log.info("socket mode connected")
     try:
         _wait_for_signal()

@@ -184,7 +184,7 @@ def test_repeated_grant_and_revoke_change_nothing_and_are_audited(tmp_path: Path
         (("grant", "C123", "cancel", "*"), "subject"),
         (("grant", "U123", "cancel", "everything"), "scope"),
         (("revoke", "U123", "cancel", "not-a-sync"), "scope"),
-        (("grant", "U123", "pause", "*"), "action"),
+        (("grant", "U123", "delete", "*"), "action"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_clear_line(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
