@@ -267,18 +267,21 @@ class Tracker:
     def _save(self, op: Operation, **changes: Any) -> None:
         """Write `changes` only while we still hold the lease, and renew it.
 
-        A remote effect has usually just happened, so a brief database outage is waited out
-        (a few tries with backoff) rather than letting the record of that effect be lost.
+        A remote effect has usually just happened, so a database outage is waited out rather
+        than letting the record of that effect be lost (which would repeat the effect). Only a
+        shutdown gives up, and the lease, still ours, makes the row wait for the next holder.
         """
-        for attempt in range(4):
+        attempt = 0
+        while True:
             try:
                 self._write(op, changes)
                 break
             except OperationalError:
-                if attempt == 3 or self._stop.is_set():
+                if self._stop.is_set():
                     raise
+                attempt += 1
                 log.warning("database unavailable, retrying a write", extra={"operation_id": op.id})
-                self._stop.wait(0.5 * 2**attempt)
+                self._stop.wait(min(5.0, 0.25 * 2**attempt))
         if "state" in changes:
             log.info(
                 "operation %s → %s",
@@ -354,12 +357,14 @@ class _Pass:
         self.wants: list[float] = []  # seconds from now at which someone wants another pass
         self.finished = False
         self.failed = False  # a transient failure happened: back off
+        self.not_before = 0.0  # seconds: a Retry-After the remote asked for
 
     def next_at(self) -> datetime:
-        if self.failed:
-            delay = backoff(self.op.attempts, base=self.settings.poll_interval, cap=MAX_BACKOFF)
-            self.wants.append(delay)
         delay = min(self.wants) if self.wants else self.settings.poll_interval
+        if self.failed:
+            # Something failed: back off, and never sooner than a Retry-After we were given.
+            delay = max(delay, backoff(self.op.attempts, base=self.settings.poll_interval, cap=MAX_BACKOFF))
+            delay = max(delay, self.not_before)
         return utcnow() + timedelta(seconds=max(0.05, delay))
 
     def save(self, **changes: Any) -> None:
@@ -369,7 +374,7 @@ class _Pass:
         self.failed = True
         self.save(attempts=self.op.attempts + 1, last_error=error[:500])
         if retry_after is not None:
-            self.wants.append(retry_after)
+            self.not_before = max(self.not_before, retry_after)
 
     # ---- the pass ----------------------------------------------------------------------
 

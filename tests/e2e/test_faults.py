@@ -30,13 +30,6 @@ from tests.fakes.tcp_proxy import TcpProxy
 from tests.harness import BOT_TOKEN, SlackUser, all_text, button, wait_until
 
 CANCELED = "*canceled* after"
-RETRY_BUG = (
-    "BUG: bot/tracker.py _Pass.next_at takes min() of `wants`, so once the client has given up "
-    "on a 429, the Retry-After appended by transient() loses to the poll_interval that run() "
-    "appends for every CANCELING pass (and to the backoff): the next request comes ~0.1-0.2 s "
-    "later. Retry-After must be a lower bound (max), not one candidate among others."
-)
-
 
 # ---- helpers ------------------------------------------------------------------------------
 
@@ -236,7 +229,7 @@ def test_polytomic_connection_resets(
     "times",
     [
         pytest.param(1, id="client-retry"),
-        pytest.param(2, id="tracker-retry", marks=pytest.mark.xfail(strict=True, reason=RETRY_BUG)),
+        pytest.param(2, id="tracker-retry"),
     ],
 )
 def test_polytomic_429_on_polls(
@@ -260,7 +253,7 @@ def test_polytomic_429_on_polls(
     "times",
     [
         pytest.param(1, id="client-retry"),
-        pytest.param(2, id="tracker-retry", marks=pytest.mark.xfail(strict=True, reason=RETRY_BUG)),
+        pytest.param(2, id="tracker-retry"),
     ],
 )
 def test_polytomic_429_on_cancel_post(
@@ -524,17 +517,7 @@ def test_database_briefly_unreachable(
     assert bot.proc.poll() is None
 
 
-DB_DUPLICATE_BUG = (
-    "BUG: bot/tracker.py Tracker._save retries a write for ~3.5 s (0.5+1+2 s) and then gives up "
-    "although the Slack post it records has already happened; the pass dies, the lease expires, "
-    "and the next pass posts the same message again (here: the incident outcome reply twice; "
-    "cut at the status post, the status message twice). An outage longer than the retry window "
-    "after any Slack post duplicates it."
-)
-
-
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason=DB_DUPLICATE_BUG)
 def test_database_cut_right_after_a_slack_post(
     db_proxy: tuple[TcpProxy, str],
     start_bot: Any,
