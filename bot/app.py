@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_bolt import App
+from slack_bolt.authorization import AuthorizeResult
 
 from bot.listeners import register
 from bot.services import Services
@@ -10,15 +13,24 @@ from bot.services import Services
 
 def create_bolt_app(services: Services, *, socket_mode: bool = False) -> App:
     settings = services.settings
+
+    def authorize(
+        enterprise_id: str | None, team_id: str | None, user_id: str | None, **_: Any
+    ) -> AuthorizeResult:
+        # One workspace, one bot token from the settings. Bolt's default for a single token
+        # calls auth.test on a process's first request, before the listener can ack: a slow or
+        # rate-limited Slack API would then cost that ack its 3 seconds, or fail the request.
+        return AuthorizeResult(
+            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=settings.slack_bot_token
+        )
+
     app = App(
-        token=settings.slack_bot_token,
-        client=services.slack.client,
+        client=services.slack.client,  # carries the bot token and SLACK_API_URL
+        authorize=authorize,
         # HTTP requests are verified by Bolt against the signing secret (v0 HMAC, 5-minute
         # window); Socket Mode has no signatures, the app token authenticates the socket.
         signing_secret=None if socket_mode else settings.slack_signing_secret,
         request_verification_enabled=not socket_mode,
-        # No auth.test at start-up: a Slack hiccup must not stop the process; `check` tests it.
-        token_verification_enabled=False,
     )
     register(app, services)
     return app

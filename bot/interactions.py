@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from bot import audit, grants, messages
 from bot.commands import GrantCmd, RevokeCmd, SyncRef
-from bot.db.models import Operation, utcnow
+from bot.db.models import NOT_HOLDING, Operation, utcnow
 from bot.operations import State
 from bot.permissions import Decision
 from bot.polytomic import PolytomicError, Sync
@@ -312,16 +312,14 @@ def answer_grants(svc: Services, req: Requester) -> None:
     _answer(req, messages.grants_list(grants.list_rules(svc.db), svc.settings.bot_admins))
 
 
-def answer_duplicate(svc: Services, req: Requester, execution_id: str) -> None:
+def holder_of(svc: Services, execution_id: str) -> Operation | None:
+    """The operation that holds this run (is canceling it, or has), if any."""
     with svc.db.transaction() as session:
-        op = session.scalars(
-            select(Operation)
-            .where(Operation.execution_id == execution_id)
-            .order_by(Operation.id.desc())
-            .limit(1)
+        return session.scalars(
+            select(Operation).where(
+                Operation.execution_id == execution_id, Operation.state.not_in(NOT_HOLDING)
+            )
         ).first()
-    if op is not None:
-        _answer(req, messages.already_requested(op))
 
 
 def answer_retry(svc: Services, req: Requester, op_id: int, attempt: int) -> None:

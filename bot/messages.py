@@ -253,7 +253,10 @@ def plain(text: str) -> View:
 
 
 def usage(invalid: Invalid) -> View:
-    return plain(f"{invalid.problem}\nUsage: `{invalid.usage}`\nSee `/polytomic help` for every command.")
+    # Placeholders such as <sync ID> would be read by Slack as links: escaped like everything else.
+    return plain(
+        f"{invalid.problem}\nUsage: `{escape(invalid.usage)}`\nSee `/polytomic help` for every command."
+    )
 
 
 EXAMPLE_ID = "248df4b7-aa70-47b8-a036-33ac447e668d"
@@ -292,7 +295,7 @@ def help_view(capabilities: frozenset[str]) -> View:
     lines = ["*/polytomic* stops a misbehaving Polytomic sync from Slack. What you can run:"]
     for name, needs, what, example in HELP:
         if needs is None or needs in capabilities:
-            lines.append(f"• `{USAGE[name]}`: {what}. Example: `{example}`")
+            lines.append(f"• `{escape(USAGE[name])}`: {what}. Example: `{escape(example)}`")
     if "pause" in capabilities:
         lines.append("The cancel prompt also offers *Cancel and pause the schedule*.")
     if "cancel" not in capabilities:
@@ -383,7 +386,7 @@ def grants_list(rules: Sequence[Rule], admins: frozenset[str]) -> View:
     if admins:
         lines.append("Bot admins (every permission): " + ", ".join(user(a) for a in sorted(admins)))
     if not rules:
-        lines.append("No grants yet. A bot admin can add one with `" + USAGE["grant"] + "`.")
+        lines.append("No grants yet. A bot admin can add one with `" + escape(USAGE["grant"]) + "`.")
     for rule in rules:
         lines.append("• " + rule.describe())
     return plain("\n".join(lines))
@@ -606,7 +609,9 @@ def sync_list(lines: Sequence[SyncLine], *, running_only: bool, hidden: int, now
             block["accessory"] = _button("Cancel…", LIST_CANCEL_ACTION, sync.id, style="danger")
         blocks.append(block)
     if hidden:
-        blocks.append(_context(f"…and {hidden} more not shown. Name a sync to see it: `{USAGE['status']}`"))
+        blocks.append(
+            _context(f"…and {hidden} more not shown. Name a sync to see it: `{escape(USAGE['status'])}`")
+        )
     summary = f"{len(lines) + hidden} {what}" + (f" ({hidden} not shown)" if hidden else "")
     return View(text=summary + ".", blocks=blocks)
 

@@ -2,10 +2,12 @@
 
     confirmed ──authorize+verify──▶ canceling ──poll──▶ canceled | completed | failed | interrupted
         │                              │
-        ├─▶ denied   (clicker may not)  └─▶ rejected (Polytomic refused the cancel)
-        └─▶ stale    (run ended or a newer one started before the click)
+        ├─▶ denied    (clicker may not)  └─▶ rejected (Polytomic refused the cancel)
+        ├─▶ stale     (run ended or a newer one started before the click)
+        └─▶ duplicate (another click for the same run reached canceling first)
 
-`denied`, `stale` and `rejected` release the execution: a later click may try again.
+Only `canceling` and the outcomes hold the execution (a partial unique index): a later click
+may try again after `denied`, `stale` or `rejected`.
 An operation is *finished* (finished_at set) once every Slack effect of its final state has
 been delivered; until then the tracker keeps coming back to it.
 """
@@ -30,14 +32,15 @@ class State(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+    DUPLICATE = "duplicate"  # another click for the same run got there first
 
 
 OUTCOMES = frozenset({State.CANCELED, State.COMPLETED, State.FAILED, State.INTERRUPTED})
-RELEASED = frozenset({State.DENIED, State.STALE, State.REJECTED})
+RELEASED = frozenset({State.DENIED, State.STALE, State.REJECTED, State.DUPLICATE})
 FINAL = OUTCOMES | RELEASED
 
 _TRANSITIONS: dict[State, frozenset[State]] = {
-    State.CONFIRMED: frozenset({State.CANCELING, State.DENIED, State.STALE, State.REJECTED}),
+    State.CONFIRMED: frozenset({State.CANCELING, State.DENIED, State.STALE, State.REJECTED, State.DUPLICATE}),
     State.CANCELING: OUTCOMES | {State.REJECTED},
 }
 

@@ -19,12 +19,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot import audit, messages
 from bot.config import Settings
 from bot.db.engine import Database
-from bot.db.models import Operation, utcnow
+from bot.db.models import NOT_HOLDING, Operation, utcnow
 from bot.metrics import Metrics
 from bot.operations import FINAL, OUTCOMES, RELEASED, Binding, State, backoff, outcome_of, verify
 from bot.permissions import Authorizer
@@ -456,8 +456,8 @@ class _Pass:
             self.polytomic_error(error)
             # The cancel goes by execution ID, so it can't hit another run: go ahead and let
             # the cancel step retry until Polytomic answers.
-            self.save(state=State.CANCELING, last_error=f"Polytomic unreachable: {error.message}"[:500])
-            self.clear_prompt()
+            if self.take_execution(last_error=f"Polytomic unreachable: {error.message}"[:500]):
+                self.clear_prompt()
             return
         except PolytomicError as error:
             self.polytomic_error(error)
@@ -472,8 +472,28 @@ class _Pass:
                 last_error=messages.stale(op, checked.execution, checked.binding is Binding.SUPERSEDED).text,
             )
             return
-        self.save(state=State.CANCELING, sync_name=sync.name, **self.execution_fields(checked.execution))
-        self.clear_prompt()
+        if self.take_execution(sync_name=sync.name, **self.execution_fields(checked.execution)):
+            self.clear_prompt()
+
+    def take_execution(self, **fields: Any) -> bool:
+        """confirmed → canceling, which only one operation per execution can hold (the partial
+        unique index): of two clicks on one run, the second becomes a duplicate and sends nothing."""
+        try:
+            self.save(state=State.CANCELING, **fields)
+        except IntegrityError:
+            with self.t.db.transaction() as session:
+                winner = session.scalars(
+                    select(Operation).where(
+                        Operation.execution_id == self.op.execution_id,
+                        Operation.state.not_in(NOT_HOLDING),
+                    )
+                ).first()
+            note = (
+                messages.already_requested(winner).text if winner else "Someone else is canceling this run."
+            )
+            self.save(state=State.DUPLICATE, last_error=note)
+            return False
+        return True
 
     def clear_prompt(self) -> None:
         if self.op.response_url:

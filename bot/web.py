@@ -45,9 +45,22 @@ def create_wsgi_app(bolt_app: App, services: Services) -> WSGIApp:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/slack/events":
+            # slack_sdk's verifier raises on a timestamp that is not a number (a 500); it is as
+            # unsigned as a missing one.
+            timestamp = str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""))
+            if method == "POST" and not (timestamp.isascii() and timestamp.isdigit()):
+                body = b'{"error": "invalid request"}'  # what Bolt answers a bad signature
+                start_response(
+                    "401 Unauthorized",
+                    [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+                )
+                return [body]
             return slack_handler(environ, start_response)
+        if path not in ("/healthz", "/readyz", "/metrics"):
+            return _plain(start_response, "404 Not Found", b"not found\n")
         if method != "GET":
-            return _plain(start_response, "405 Method Not Allowed", b"method not allowed\n")
+            start_response("405 Method Not Allowed", [("Allow", "GET"), ("Content-Type", "text/plain")])
+            return [b"method not allowed\n"]
         if path == "/healthz":
             return _plain(start_response, "200 OK", b"ok\n")
         if path == "/readyz":
@@ -55,9 +68,7 @@ def create_wsgi_app(bolt_app: App, services: Services) -> WSGIApp:
             return _plain(
                 start_response, "200 OK" if ready else "503 Service Unavailable", why.encode() + b"\n"
             )
-        if path == "/metrics":
-            readiness(services)  # refreshes the in-flight gauge
-            return _plain(start_response, "200 OK", services.metrics.render(), "text/plain; version=0.0.4")
-        return _plain(start_response, "404 Not Found", b"not found\n")
+        readiness(services)  # refreshes the in-flight gauge
+        return _plain(start_response, "200 OK", services.metrics.render(), "text/plain; version=0.0.4")
 
     return app

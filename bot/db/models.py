@@ -23,9 +23,11 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-# States whose rows no longer hold an execution: a later click may create a new operation
-# for the same execution (the earlier one was refused or could not be sent).
-RELEASED_STATES = ("denied", "stale", "rejected")
+# Rows in these states don't hold their execution: a confirmed click is not yet authorized, and
+# the others were refused, too late, not taken by Polytomic, or lost the race to another click.
+# Every other row does, and the partial unique index below lets only one do so at a time.
+NOT_HOLDING = ("confirmed", "denied", "stale", "rejected", "duplicate")
+_HOLDING = text("state NOT IN (" + ", ".join(f"'{state}'" for state in NOT_HOLDING) + ")")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -80,14 +82,16 @@ class Grant(Base):
 class Operation(Base):
     __tablename__ = "operations"
     __table_args__ = (
-        # One live operation per execution: the second of two clicks (double click, two
-        # people, a replayed request) loses this race in the database, whatever the process.
+        # One live operation per execution: of two clicks (a double click, two people, a
+        # replayed request) only one can move to canceling; the other loses in the database,
+        # whatever the process. A click holds nothing until it is authorized, so a click by
+        # someone without permission can't keep out one that has it.
         Index(
             "uq_operations_live_execution",
             "execution_id",
             unique=True,
-            sqlite_where=text("state NOT IN ('denied', 'stale', 'rejected')"),
-            postgresql_where=text("state NOT IN ('denied', 'stale', 'rejected')"),
+            sqlite_where=_HOLDING,
+            postgresql_where=_HOLDING,
         ),
         Index("ix_operations_due", "finished_at", "next_poll_at"),
     )

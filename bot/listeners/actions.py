@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 from bot import interactions, messages
 from bot.db.models import Operation, utcnow
@@ -54,11 +54,13 @@ def _action_value(body: dict[str, Any]) -> str:
 
 def parse_confirm_value(value: str) -> tuple[str, str] | None:
     """(sync ID, execution ID) from a confirm button, or None if it is not one of ours."""
+    if len(value) > 2000:  # more than any Slack button can carry
+        return None
     try:
         data = json.loads(value)
     except ValueError:
         return None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or set(data) != {"s", "e"}:
         return None
     sync_id, execution_id = data.get("s"), data.get("e")
     if not (isinstance(sync_id, str) and _UUID.match(sync_id)):
@@ -79,6 +81,13 @@ def handle_confirm(services: Services, ack: Ack, body: dict[str, Any], kind: str
     sync_id, execution_id = target
     now = utcnow()
     try:
+        holder = interactions.holder_of(services, execution_id)
+        if holder is not None:
+            # Already being canceled: say so at once. (A click racing this check still loses
+            # later, when it tries to take the run: the database decides, not this read.)
+            ack()
+            services.responder.submit(respond, req.response_url, messages.already_requested(holder))
+            return
         with services.db.transaction() as session:
             session.add(
                 Operation(
@@ -99,10 +108,6 @@ def handle_confirm(services: Services, ack: Ack, body: dict[str, Any], kind: str
                     attempts=0,
                 )
             )
-    except IntegrityError:
-        ack()
-        services.responder.submit(interactions.answer_duplicate, services, req, execution_id)
-        return
     except OperationalError:
         log.warning("could not record a confirm click: database unavailable")
         ack()

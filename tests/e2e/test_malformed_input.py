@@ -286,8 +286,7 @@ def test_bad_command_gets_a_short_usage_answer_and_changes_nothing(
     assert answer.get("response_type", "ephemeral") == "ephemeral"
     assert "Usage:" in answer["text"]
     assert len(all_text(answer)) < 600, all_text(answer)
-    # Not strict: the usage line's own placeholders are unescaped (see the xfail test below).
-    assert_inert(answer, case, strict=False)
+    assert_inert(answer, case)
     assert_not_echoed(answer, echoes)
     # Nothing was said later through the response_url either, and Polytomic heard nothing.
     assert barrage.slack.responses(sent.response_url) == []
@@ -340,11 +339,6 @@ def test_the_barrage_left_the_database_empty(barrage: Barrage) -> None:
     assert web_api_calls(barrage.slack) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: usage and help answers put raw placeholders such as `<sync ID or Polytomic URL>` "
-    "in mrkdwn; Slack parses `<...>` as a link/mention, so they must be written &lt;...&gt;",
-)
 def test_usage_and_help_answers_escape_their_own_placeholders(barrage: Barrage) -> None:
     url = barrage.slack.response_url("help")
     body = slash_command_body(text="help", user_id="UADMIN", channel_id="CGENERAL", response_url=url)
@@ -357,11 +351,6 @@ def test_usage_and_help_answers_escape_their_own_placeholders(barrage: Barrage) 
     assert_inert(help_answer, "help")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: parse_confirm_value accepts a value no button of ours can carry (over Slack's "
-    "2000-character limit, with keys it never writes) and cancels the run",
-)
 def test_an_oversized_confirm_value_with_valid_ids_is_refused(
     start_bot, slack: FakeSlack, polytomic: FakePolytomic, tmp_path: Path
 ) -> None:

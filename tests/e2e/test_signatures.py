@@ -184,23 +184,12 @@ def test_health_and_unknown_paths(bot: BotProcess, slack: FakeSlack, polytomic: 
     assert slack.requests == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: POST to an unknown path answers 405 (with no Allow header) instead of 404: "
-    "bot/web.py checks the method before the path",
-)
 def test_post_to_an_unknown_path_is_404(bot: BotProcess) -> None:
     for path in ("/nope", "/slack/events/extra", "/slack/command"):
         answer = httpx.post(bot.url + path, content=b"x=1", headers={"Content-Type": FORM}, timeout=5)
         assert answer.status_code == 404, (path, answer.status_code)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a non-integer X-Slack-Request-Timestamp makes slack_sdk's SignatureVerifier "
-    "raise ValueError inside Bolt's middleware: the bot answers 500 (and logs a traceback at "
-    "error level) instead of 401",
-)
 def test_a_malformed_timestamp_header_is_401(
     start_bot, slack: FakeSlack, polytomic: FakePolytomic, tmp_path: Path
 ) -> None:
@@ -221,12 +210,6 @@ def test_a_malformed_timestamp_header_is_401(
 # ---- the ack path of a correctly signed request ------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Bolt's SingleTeamAuthorization calls auth.test on each process's first signed "
-    "request, before the listener can ack (token_verification_enabled=False only moves it from "
-    "start-up to that request): a slow Slack API makes that ack miss the 3 s window",
-)
 def test_the_first_request_is_acked_within_3_s_while_the_slack_api_is_slow(
     start_bot, slack: FakeSlack
 ) -> None:
@@ -243,12 +226,6 @@ def test_the_first_request_is_acked_within_3_s_while_the_slack_api_is_slow(
     assert elapsed < 3.0, f"acked after {elapsed:.1f} s"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: while auth.test fails (Slack rate limit or outage), Bolt answers every request "
-    "with an 'install this app' error instead of running the listener, retrying auth.test each "
-    "time; the bot never needs auth.test to answer",
-)
 def test_a_failing_auth_test_does_not_stop_the_bot_from_answering(start_bot, slack: FakeSlack) -> None:
     bot = start_bot()
     slack.inject_rate_limit("auth.test", retry_after=30, times=1)

@@ -31,6 +31,7 @@ ALLOWED = {
     (State.CONFIRMED, State.DENIED),
     (State.CONFIRMED, State.STALE),
     (State.CONFIRMED, State.REJECTED),
+    (State.CONFIRMED, State.DUPLICATE),
     (State.CANCELING, State.CANCELED),
     (State.CANCELING, State.COMPLETED),
     (State.CANCELING, State.FAILED),
@@ -66,15 +67,15 @@ def test_final_states_are_never_left() -> None:
 
 def test_state_groups() -> None:
     assert {State.CANCELED, State.COMPLETED, State.FAILED, State.INTERRUPTED} == OUTCOMES
-    assert {State.DENIED, State.STALE, State.REJECTED} == RELEASED
+    assert {State.DENIED, State.STALE, State.REJECTED, State.DUPLICATE} == RELEASED
     assert FINAL == OUTCOMES | RELEASED
     assert State.CONFIRMED not in FINAL and State.CANCELING not in FINAL
 
 
 def test_released_states_match_the_partial_unique_index() -> None:
-    from bot.db.models import RELEASED_STATES
+    from bot.db.models import NOT_HOLDING
 
-    assert set(RELEASED_STATES) == {s.value for s in RELEASED}
+    assert set(NOT_HOLDING) == {s.value for s in RELEASED} | {State.CONFIRMED.value}
 
 
 # ---- outcome_of --------------------------------------------------------------------------

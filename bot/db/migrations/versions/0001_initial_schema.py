@@ -106,8 +106,10 @@ def upgrade() -> None:
             "uq_operations_live_execution",
             ["execution_id"],
             unique=True,
-            sqlite_where=sa.text("state NOT IN ('denied', 'stale', 'rejected')"),
-            postgresql_where=sa.text("state NOT IN ('denied', 'stale', 'rejected')"),
+            sqlite_where=sa.text("state NOT IN ('confirmed', 'denied', 'stale', 'rejected', 'duplicate')"),
+            postgresql_where=sa.text(
+                "state NOT IN ('confirmed', 'denied', 'stale', 'rejected', 'duplicate')"
+            ),
         )
 
 
@@ -116,8 +118,10 @@ def downgrade() -> None:
     with op.batch_alter_table("operations", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_operations_live_execution",
-            sqlite_where=sa.text("state NOT IN ('denied', 'stale', 'rejected')"),
-            postgresql_where=sa.text("state NOT IN ('denied', 'stale', 'rejected')"),
+            sqlite_where=sa.text("state NOT IN ('confirmed', 'denied', 'stale', 'rejected', 'duplicate')"),
+            postgresql_where=sa.text(
+                "state NOT IN ('confirmed', 'denied', 'stale', 'rejected', 'duplicate')"
+            ),
         )
         batch_op.drop_index("ix_operations_due")
 
