@@ -237,15 +237,26 @@ def answer_pick(svc: Services, req: Requester, verb: str, sync_id: str) -> None:
         _answer(req, messages.invalid_button())
 
 
-def answer_resume(svc: Services, req: Requester, op_id: int) -> None:
-    """Resume the schedule a cancel-and-pause paused: once, by someone who may pause it."""
+def _clicked_operation(
+    svc: Services, req: Requester, op_id: int, action: str, audit_as: str
+) -> Operation | None:
+    """The operation a button is about, if it exists and the clicker may do `action` on it."""
     with svc.db.transaction() as session:
         op = session.get(Operation, op_id)
-    if op is None or op.paused_at is None:
+    if op is None:
         _answer(req, messages.invalid_button())
+        return None
+    decision = _decide(svc, req, action, op.sync_id, audit_as)
+    return op if decision is not None and decision.allowed else None
+
+
+def answer_resume(svc: Services, req: Requester, op_id: int) -> None:
+    """Resume the schedule a cancel-and-pause paused: once, by someone who may pause it."""
+    op = _clicked_operation(svc, req, op_id, "pause", "resume")
+    if op is None:
         return
-    decision = _decide(svc, req, "pause", op.sync_id, "resume")
-    if decision is None or not decision.allowed:
+    if op.paused_at is None:
+        _answer(req, messages.invalid_button())
         return
     now = utcnow()
     with svc.db.transaction() as session:
@@ -324,13 +335,8 @@ def holder_of(svc: Services, execution_id: str) -> Operation | None:
 
 def answer_retry(svc: Services, req: Requester, op_id: int, attempt: int) -> None:
     """ "Try the cancel again" on an escalated operation: once per attempt, whoever clicks."""
-    with svc.db.transaction() as session:
-        op = session.get(Operation, op_id)
+    op = _clicked_operation(svc, req, op_id, "cancel", "cancel.retry")
     if op is None:
-        _answer(req, messages.invalid_button())
-        return
-    decision = _decide(svc, req, "cancel", op.sync_id, "cancel.retry")
-    if decision is None or not decision.allowed:
         return
     now = utcnow()
     with svc.db.transaction() as session:

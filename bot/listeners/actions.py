@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -182,31 +183,31 @@ def _pick_value(value: str) -> tuple[str | None, str]:
     return (verb if verb in ("cancel", "status", "why", "audit") else None), data["s"]
 
 
+def handle_pause_confirm(services: Services, ack: Ack, body: dict[str, Any]) -> None:
+    handle_confirm(services, ack, body, kind="cancel_and_pause")
+
+
+HANDLERS = {
+    messages.CONFIRM_ACTION: handle_confirm,
+    messages.PAUSE_CONFIRM_ACTION: handle_pause_confirm,
+    messages.DISMISS_ACTION: handle_dismiss,
+    messages.RETRY_ACTION: handle_retry,
+    messages.RESUME_ACTION: handle_resume,
+    messages.PICK_ACTION: handle_pick,
+    messages.LIST_CANCEL_ACTION: handle_pick,
+}
+
+
 def register(app: App, services: Services) -> None:
-    @app.action(messages.CONFIRM_ACTION)
-    def on_confirm(ack: Ack, body: dict[str, Any]) -> None:
-        handle_confirm(services, ack, body)
+    for action_id, handler in HANDLERS.items():
+        app.action(action_id)(_listener(services, handler))
 
-    @app.action(messages.PAUSE_CONFIRM_ACTION)
-    def on_pause_confirm(ack: Ack, body: dict[str, Any]) -> None:
-        handle_confirm(services, ack, body, kind="cancel_and_pause")
 
-    @app.action(messages.RESUME_ACTION)
-    def on_resume(ack: Ack, body: dict[str, Any]) -> None:
-        handle_resume(services, ack, body)
+def _listener(
+    services: Services, handler: Callable[[Services, Ack, dict[str, Any]], None]
+) -> Callable[..., None]:
+    # Bolt injects arguments by parameter name: the listener asks for `ack` and `body`.
+    def listener(ack: Ack, body: dict[str, Any]) -> None:
+        handler(services, ack, body)
 
-    @app.action(messages.PICK_ACTION)
-    def on_pick(ack: Ack, body: dict[str, Any]) -> None:
-        handle_pick(services, ack, body)
-
-    @app.action(messages.LIST_CANCEL_ACTION)
-    def on_list_cancel(ack: Ack, body: dict[str, Any]) -> None:
-        handle_pick(services, ack, body)
-
-    @app.action(messages.DISMISS_ACTION)
-    def on_dismiss(ack: Ack, body: dict[str, Any]) -> None:
-        handle_dismiss(services, ack, body)
-
-    @app.action(messages.RETRY_ACTION)
-    def on_retry(ack: Ack, body: dict[str, Any]) -> None:
-        handle_retry(services, ack, body)
+    return listener
