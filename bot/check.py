@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot.config import SETTINGS_HELP, ConfigError, Mode, Settings, load_settings
+from bot.logs import RedactSecrets
 
 # What manifest.yml asks for under oauth_config.scopes.bot. The installed package cannot read
 # manifest.yml, so the list lives here; tests/integration/test_check.py keeps the two equal.
@@ -535,9 +536,7 @@ def _secrets(environ: Mapping[str, str], loaded: Loaded | None) -> list[str]:
 
 
 def _redact(line: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        line = line.replace(secret, "[redacted]")
-    return line
+    return RedactSecrets(secrets).redact(line)
 
 
 def main(environ: Mapping[str, str] | None = None, out: TextIO | None = None) -> int:
