@@ -247,9 +247,22 @@ def sync_status(sync: Sync, status: SyncStatus) -> View:
 # ---- answers to the requester --------------------------------------------------------
 
 
+SECTION_LIMIT = 3000  # characters Slack allows in one section's text
+
+
 def plain(text: str) -> View:
-    """A short answer whose text is already safe mrkdwn (built from our own words)."""
-    return View(text=text, blocks=[_section(text)])
+    """An answer whose text is already safe mrkdwn, in as many sections as Slack needs."""
+    blocks: list[Block] = []
+    chunk = ""
+    for line in text.split("\n"):
+        line = _clip(line, SECTION_LIMIT)
+        if chunk and len(chunk) + 1 + len(line) > SECTION_LIMIT:
+            blocks.append(_section(chunk))
+            chunk = line
+        else:
+            chunk = f"{chunk}\n{line}" if chunk else line
+    blocks.append(_section(chunk or " "))
+    return View(text=text, blocks=blocks[:50])
 
 
 def usage(invalid: Invalid) -> View:
@@ -296,7 +309,7 @@ def help_view(capabilities: frozenset[str]) -> View:
     for name, needs, what, example in HELP:
         if needs is None or needs in capabilities:
             lines.append(f"• `{escape(USAGE[name])}`: {what}. Example: `{escape(example)}`")
-    if "pause" in capabilities:
+    if {"cancel", "pause"} <= capabilities:
         lines.append("The cancel prompt also offers *Cancel and pause the schedule*.")
     if "cancel" not in capabilities:
         lines.append(

@@ -339,11 +339,26 @@ class Tracker:
         op = self._load(op_id)
         pass_ = _Pass(self, op)
         pass_.run()
-        if pass_.finished:
-            self._save(op, finished_at=utcnow())
-            self._release(op_id)
-        else:
-            self._release(op_id, next_at=pass_.next_at())
+        if pass_.finished and self._finish(op):
+            return
+        self._release(op_id, next_at=utcnow() if pass_.finished else pass_.next_at())
+
+    def _finish(self, op: Operation) -> bool:
+        """Mark the operation done, unless a click changed it while this pass ran (a resume
+        sets resumed_at, a retry bumps cancel_attempt): then it gets another pass instead, which
+        renders what the click did."""
+        with self.db.transaction() as session:
+            result = session.execute(
+                update(Operation)
+                .where(
+                    Operation.id == op.id,
+                    Operation.lease_owner == self.owner,
+                    Operation.resumed_at.is_not_distinct_from(op.resumed_at),
+                    Operation.cancel_attempt == op.cancel_attempt,
+                )
+                .values(finished_at=utcnow(), lease_owner=None, lease_expires_at=None)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 class _Pass:
