@@ -63,7 +63,9 @@ def timed_post(bot: BotProcess, body: bytes) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--commands", type=int, default=300)
     parser.add_argument("--operations", type=int, default=200)
     parser.add_argument("--database-url", default=None)
@@ -129,7 +131,9 @@ def main() -> None:
                 f"({len(syncs) / took:.1f} per s; each run takes 1 s to stop after its cancel); "
                 f"{cancels} cancels acted"
             )
-            print(f"memory (RSS, master + worker): idle {idle_rss / 1024:.0f} MiB, peak {peak / 1024:.0f} MiB")
+            print(
+                f"memory (RSS, master + worker): idle {idle_rss / 1024:.0f} MiB, peak {peak / 1024:.0f} MiB"
+            )
             print(f"slack calls: {len(slack.requests)}, polytomic requests: {len(polytomic.requests)}")
             print(f"(median of serial acks {statistics.median(serial) * 1000:.1f} ms)")
         finally:
