@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import migrate
@@ -29,10 +29,10 @@ def readiness(services: Services) -> tuple[bool, str]:
         if not migrate.is_up_to_date(services.db.engine):
             return False, "database schema is behind: run `polytomic-bot migrate`"
         with services.db.transaction() as session:
-            in_flight = len(
-                list(session.scalars(select(Operation.id).where(Operation.finished_at.is_(None))))
+            in_flight = session.scalar(
+                select(func.count()).select_from(Operation).where(Operation.finished_at.is_(None))
             )
-        services.metrics.in_flight.set(in_flight)
+        services.metrics.in_flight.set(in_flight or 0)
     except SQLAlchemyError as error:
         return False, f"database unreachable: {type(error).__name__}"
     return True, "ready"
