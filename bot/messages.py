@@ -390,10 +390,6 @@ def invalid_button() -> View:
     return plain("That button is not valid any more. Run `/polytomic cancel` again.")
 
 
-def dismissed(sync_id: str) -> View:
-    return plain(f"OK, sync `{escape(sync_id)}` keeps running.")
-
-
 def grants_list(rules: Sequence[Rule], admins: frozenset[str]) -> View:
     lines = ["*Permissions*"]
     if admins:

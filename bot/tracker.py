@@ -26,7 +26,17 @@ from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.models import NOT_HOLDING, Operation, utcnow
 from bot.metrics import Metrics
-from bot.operations import FINAL, OUTCOMES, RELEASED, Binding, State, backoff, outcome_of, verify
+from bot.operations import (
+    FINAL,
+    OUTCOMES,
+    RELEASED,
+    Binding,
+    State,
+    backoff,
+    can_move,
+    outcome_of,
+    verify,
+)
 from bot.permissions import Authorizer
 from bot.polytomic import (
     Conflict,
@@ -295,11 +305,15 @@ class Tracker:
     def _write(self, op: Operation, changes: dict[str, Any]) -> None:
         now = utcnow()
         changes["updated_at"] = now
+        query = update(Operation).where(Operation.id == op.id, Operation.lease_owner == self.owner)
+        if "state" in changes:
+            # Only the machine's transitions, and only from the state this pass saw.
+            if not can_move(State(op.state), State(changes["state"])):
+                raise ValueError(f"operation {op.id}: no transition {op.state} → {changes['state']}")
+            query = query.where(Operation.state == op.state)
         with self.db.transaction() as session:
             result = session.execute(
-                update(Operation)
-                .where(Operation.id == op.id, Operation.lease_owner == self.owner)
-                .values(lease_expires_at=now + timedelta(seconds=self.settings.lease_ttl), **changes)
+                query.values(lease_expires_at=now + timedelta(seconds=self.settings.lease_ttl), **changes)
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise LeaseLost(op.id)
