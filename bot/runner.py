@@ -72,7 +72,8 @@ def upgrade_schema(settings: Settings) -> None:
         db.dispose()
 
 
-def _wait_for_signal() -> None:
+def _stop_on_signal() -> threading.Event:
+    """Installed before anything starts, so a SIGTERM during start-up drains too."""
     stop = threading.Event()
 
     def handler(signum: int, _frame: Any) -> None:
@@ -81,6 +82,10 @@ def _wait_for_signal() -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+    return stop
+
+
+def _wait(stop: threading.Event) -> None:
     while not stop.wait(3600):
         pass
 
@@ -148,6 +153,7 @@ def socket_mode(settings: Settings) -> None:
     from bot.socket_mode import make_handler
 
     assert settings.slack_app_token is not None
+    stop = _stop_on_signal()
     services = build_services(settings, with_tracker=True)
     handler = make_handler(
         create_bolt_app(services, socket_mode=True), settings.slack_app_token, services.slack.client
@@ -165,7 +171,7 @@ def socket_mode(settings: Settings) -> None:
         ) from None
     log.info("socket mode connected")
     try:
-        _wait_for_signal()
+        _wait(stop)
     finally:
         handler.close()  # type: ignore[no-untyped-call]
         services.stop(DRAIN_SECONDS)
@@ -173,10 +179,11 @@ def socket_mode(settings: Settings) -> None:
 
 def worker(settings: Settings) -> None:
     """The tracker alone: for a separate worker process next to `serve` replicas."""
+    stop = _stop_on_signal()
     services = build_services(settings, with_tracker=True, responders=1)
     services.start()
     log.info("worker started")
     try:
-        _wait_for_signal()
+        _wait(stop)
     finally:
         services.stop(DRAIN_SECONDS)
