@@ -1,144 +1,231 @@
-"""Benchmarks of the real bot process against the fakes: ack latency and tracker throughput.
+"""Benchmarks of the real bot (`polytomic-bot serve`) against the fakes on 127.0.0.1.
 
-    .venv/bin/python bench/run.py [--commands 300] [--operations 200] [--database-url URL]
+    .venv/bin/python bench/run.py                 # all three, full size (about 10 minutes)
+    .venv/bin/python bench/run.py ack tracking    # some of them
+    .venv/bin/python bench/run.py --quick         # small sizes: a smoke test (CI runs it)
+    .venv/bin/python bench/run.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-Measures, with `polytomic-bot serve` on SQLite (or the given database):
-  1. ack latency of signed slash commands and confirm clicks over HTTP (Slack's limit is 3 s),
-     sent one at a time and then 8 at a time;
-  2. how long the tracker takes to bring N confirmed cancellations to their final Slack message,
-     and the bot's peak memory (RSS of the gunicorn worker) while it does.
-Numbers vary with the machine; README.md quotes a run.
+  ack       500 signed `/polytomic cancel <id>` commands, 25 in flight, every Polytomic call
+            answered after 1.5 s: the HTTP ack's p50/p99/max beside the floor's (a bare Bolt
+            app served the same way whose handler only acks).
+  tracking  1,000 cancellations confirmed at once, POLL_INTERVAL=1, each run canceled 5 s after
+            its cancel: lag from the run turning terminal to the final edit of its status
+            message, Polytomic requests and Slack calls per cancellation, peak RSS, CPU.
+  scale     the tracking run at 100, 1,000 and 5,000 operations: CPU per operation, peak RSS.
+
+Prints Markdown tables (README quotes them) and, with --json FILE, writes the raw figures.
+Each run uses a fresh SQLite file in a temporary folder, or the given PostgreSQL database,
+whose public schema it drops and recreates: never point it at a database you care about.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from tests.fakes.polytomic import FakePolytomic  # noqa: E402
-from tests.fakes.signing import block_actions_body, slash_command_body  # noqa: E402
-from tests.fakes.slack import FakeSlack  # noqa: E402
-from tests.harness import POLYTOMIC_KEY, BotProcess, base_env, free_port, wait_until  # noqa: E402
+from bench import ack, tracking  # noqa: E402
+from bench.common import machine, table  # noqa: E402
+
+BENCHMARKS = ("ack", "tracking", "scale")
+ACK_P99_TARGET = 0.100
+ACK_FLOOR_RATIO = 1.5
+RSS_TARGET_MIB = 200.0
 
 
-def percentiles(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
-    return (
-        f"n={len(ordered)} p50={pick(0.50):.1f} ms p95={pick(0.95):.1f} ms "
-        f"p99={pick(0.99):.1f} ms max={ordered[-1] * 1000:.1f} ms"
+def verdict(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def database_for(args: argparse.Namespace, workdir: Path) -> str:
+    return str(args.database_url or f"sqlite:///{workdir / 'bench.db'}")
+
+
+def report_ack(result: ack.AckResult) -> str:
+    ratio = result.bot.p99 / result.floor.p99
+    rows = [
+        ["bot: HTTP ack", *_ms(result.bot)],
+        ["floor: bare Bolt app, handler only acks", *_ms(result.floor)],
+        ["bot: confirmation prompt on the response_url", *_ms(result.answers)],
+    ]
+    lines = [
+        f"{result.commands} `/polytomic cancel <id>` commands, {result.concurrency} in flight, every "
+        f"Polytomic call answered after {result.polytomic_latency} s:",
+        "",
+        table(["measure", "p50", "p99", "max"], rows),
+        "",
+        table(
+            ["target", "measured", "met"],
+            [
+                [
+                    "ack p99 under 100 ms",
+                    f"{result.bot.p99 * 1000:.0f} ms",
+                    verdict(result.bot.p99 < ACK_P99_TARGET),
+                ],
+                ["ack p99 within 1.5x the floor's", f"{ratio:.2f}x", verdict(ratio <= ACK_FLOOR_RATIO)],
+                ["every request acked with 200", f"{result.failures} failed", verdict(result.failures == 0)],
+            ],
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def _ms(spread: Any) -> list[str]:
+    return [f"{spread.p50 * 1000:.0f} ms", f"{spread.p99 * 1000:.0f} ms", f"{spread.max * 1000:.0f} ms"]
+
+
+def report_tracking(result: tracking.TrackingResult) -> str:
+    lag_target = result.poll_interval + 0.2
+    methods = ", ".join(f"{name} {count}" for name, count in sorted(result.slack_methods.items()))
+    rows = [
+        [
+            "operations finished",
+            f"{result.finished} of {result.operations} in {result.took:.1f} s",
+            "all",
+            verdict(result.finished == result.operations and result.wrong_outcomes == 0),
+        ],
+        [
+            "lag: run terminal → final status edit (p50 / p95 / p99)",
+            f"{result.lag.p50:.2f} / {result.lag.p95:.2f} / {result.lag.p99:.2f} s"
+            f" (max {result.lag.max:.2f})",
+            f"p95 ≤ {lag_target:.1f} s",
+            verdict(result.lag.p95 <= lag_target),
+        ],
+        [
+            "Polytomic requests per cancellation (mean / max)",
+            f"{result.polytomic.mean:.2f} / {result.polytomic.max}",
+            f"≤ {result.polytomic_budget}",
+            verdict(result.polytomic.max <= result.polytomic_budget),
+        ],
+        [
+            "Slack calls per cancellation (mean / max)",
+            f"{result.slack.mean:.2f} / {result.slack.max}",
+            f"≤ {result.slack_budget}",
+            verdict(result.slack.max <= result.slack_budget),
+        ],
+        [
+            "peak RSS (gunicorn master + worker)",
+            f"{result.peak_rss_mib:.0f} MiB (idle {result.idle_rss_mib:.0f})",
+            f"< {RSS_TARGET_MIB:.0f} MB",
+            verdict(result.peak_rss_mib * 1.048576 < RSS_TARGET_MIB),
+        ],
+        [
+            "CPU seconds (bot)",
+            f"{result.cpu_seconds:.1f} s ({result.cpu_ms_per_operation:.1f} ms per cancellation)",
+            "",
+            "",
+        ],
+        ["confirm-click ack (p50 / p99 / max)", result.click_ack.ms(), "", ""],
+    ]
+    return "\n".join(
+        [
+            f"{result.operations} cancellations confirmed at once, POLL_INTERVAL={result.poll_interval:g}, "
+            f"each run canceled {result.cancel_delay:g} s after its cancel:",
+            "",
+            table(["measure", "measured", "target", "met"], rows),
+            "",
+            f"Slack calls by method: {methods}.",
+        ]
     )
 
 
-def rss_kb(pid: int) -> int:
-    """Resident memory of a process and its children (the gunicorn worker)."""
-    total = 0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            stat = (proc / "stat").read_text().split()
-            if proc.name == str(pid) or stat[3] == str(pid):
-                total += int((proc / "status").read_text().split("VmRSS:")[1].split()[0])
-        except (OSError, IndexError):
-            continue
-    return total
+def report_scale(results: list[tracking.TrackingResult]) -> str:
+    rows = [
+        [
+            f"{r.operations:,}",
+            f"{r.finished:,}",
+            f"{r.took:.1f} s",
+            f"{r.cpu_seconds:.1f} s",
+            f"{r.cpu_ms_per_operation:.1f} ms",
+            f"{r.peak_rss_mib:.0f} MiB",
+            f"{r.lag.p50:.2f} / {r.lag.p95:.2f} s",
+            f"{r.polytomic.mean:.2f}",
+            f"{r.slack.mean:.2f}",
+        ]
+        for r in results
+    ]
+    return table(
+        [
+            "operations",
+            "finished",
+            "wall time",
+            "CPU",
+            "CPU per op",
+            "peak RSS",
+            "lag p50 / p95",
+            "Polytomic req/op",
+            "Slack calls/op",
+        ],
+        rows,
+    )
 
 
-def timed_post(bot: BotProcess, body: bytes) -> float:
-    started = time.perf_counter()
-    answer = bot.post(body)
-    elapsed = time.perf_counter() - started
-    assert answer.status_code == 200, answer.text
-    return elapsed
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--commands", type=int, default=300)
-    parser.add_argument("--operations", type=int, default=200)
-    parser.add_argument("--database-url", default=None)
-    args = parser.parse_args()
+    parser.add_argument("which", nargs="*", metavar="ack|tracking|scale", help="default: all three")
+    parser.add_argument("--quick", action="store_true", help="small sizes: check the benchmarks still run")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (its public schema is dropped)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
+    args = parser.parse_args(argv)
+    which = args.which or list(BENCHMARKS)
+    unknown = sorted(set(which) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(BENCHMARKS)}")
+    quick = args.quick
+    raw: dict[str, Any] = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "quick": quick}
+    print(
+        f"# polytomic-bot benchmarks{' (--quick)' if quick else ''}\n\n{raw['date']}, {raw['machine']}, "
+        f"database: {'PostgreSQL' if args.database_url else 'SQLite'}\n",
+        flush=True,
+    )
 
-    workdir = Path(tempfile.mkdtemp(prefix="polytomic-bot-bench-"))
-    database_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
-    with FakeSlack() as slack, FakePolytomic(api_key=POLYTOMIC_KEY) as polytomic:
-        env = base_env(slack, polytomic, database_url, INCIDENT_CHANNEL="CINCIDENT", POLL_INTERVAL="0.5")
-        bot = BotProcess("serve", env, workdir, free_port()).start()
-        try:
-            idle_rss = rss_kb(bot.proc.pid) if bot.proc else 0
-            sync = polytomic.add_sync(name="Bench sync")
-            sync.start_execution(cancel_delay=None)
+    def workdir() -> Path:
+        return Path(tempfile.mkdtemp(prefix="polytomic-bot-bench-"))
 
-            def command(i: int) -> bytes:
-                kind = ("help", f"cancel {sync.id}", "status " + sync.id, "frobnicate")[i % 4]
-                return slash_command_body(
-                    text=kind, user_id="UADMIN", channel_id="CBENCH", response_url=slack.response_url(f"c{i}")
-                )
+    if "ack" in which:
+        folder = workdir()
+        size = {"commands": 60, "concurrency": 10, "polytomic_latency": 0.3, "warmup": 10} if quick else {}
+        result = ack.run(folder, database_for(args, folder), **size)  # type: ignore[arg-type]
+        raw["ack"] = dataclasses.asdict(result)
+        print("## Ack latency under load\n\n" + report_ack(result) + "\n", flush=True)
 
-            serial = [timed_post(bot, command(i)) for i in range(args.commands)]
-            with ThreadPoolExecutor(8) as pool:
-                parallel = list(pool.map(lambda i: timed_post(bot, command(i)), range(args.commands)))
-            print(f"slash command ack, one at a time:  {percentiles(serial)}")
-            print(f"slash command ack, 8 at a time:    {percentiles(parallel)}")
+    tracked: dict[int, tracking.TrackingResult] = {}
 
-            syncs = []
-            for i in range(args.operations):
-                s = polytomic.add_sync(name=f"Bench {i}")
-                execution = s.start_execution(cancel_delay=1.0)
-                syncs.append((s, execution))
-            clicks: list[float] = []
-            started = time.perf_counter()
-            peak = 0
-            for i, (s, execution) in enumerate(syncs):
-                value = json.dumps({"s": s.id, "e": execution.id}, separators=(",", ":"))
-                body = block_actions_body(
-                    user_id="UADMIN",
-                    action_id="cancel_confirm",
-                    value=value,
-                    channel_id=f"CB{i:05d}",
-                    response_url=slack.response_url(f"k{i}"),
-                )
-                clicks.append(timed_post(bot, body))
-            print(f"confirm click ack:                 {percentiles(clicks)}")
+    def track(operations: int) -> tracking.TrackingResult:
+        if operations not in tracked:
+            folder = workdir()
+            delay = {"cancel_delay": 2.0} if quick else {}
+            tracked[operations] = tracking.run(
+                folder, database_for(args, folder), operations=operations, **delay
+            )  # type: ignore[arg-type]
+        return tracked[operations]
 
-            def all_final() -> bool:
-                nonlocal peak
-                peak = max(peak, rss_kb(bot.proc.pid) if bot.proc else 0)
-                done = sum(
-                    1
-                    for m in slack.messages_in("CINCIDENT")
-                    if m.is_reply and m.latest["text"].endswith(": canceled.")
-                )
-                return done >= len(syncs)
+    if "tracking" in which:
+        result = track(20 if quick else 1000)
+        raw["tracking"] = dataclasses.asdict(result)
+        print("## Tracking at scale\n\n" + report_tracking(result) + "\n", flush=True)
 
-            wait_until(all_final, timeout=600, interval=0.25, what="every operation to finish")
-            took = time.perf_counter() - started
-            cancels = sum(polytomic.effective_cancels(s.id) for s, _ in syncs)
-            print(
-                f"tracker: {len(syncs)} cancellations confirmed → all final messages in {took:.1f} s "
-                f"({len(syncs) / took:.1f} per s; each run takes 1 s to stop after its cancel); "
-                f"{cancels} cancels acted"
-            )
-            print(
-                f"memory (RSS, master + worker): idle {idle_rss / 1024:.0f} MiB, peak {peak / 1024:.0f} MiB"
-            )
-            print(f"slack calls: {len(slack.requests)}, polytomic requests: {len(polytomic.requests)}")
-            print(f"(median of serial acks {statistics.median(serial) * 1000:.1f} ms)")
-        finally:
-            bot.stop()
+    if "scale" in which:
+        sizes = (10, 20) if quick else (100, 1000, 5000)
+        results = [track(n) for n in sizes]
+        raw["scale"] = [dataclasses.asdict(r) for r in results]
+        print("## Cost as work grows\n\n" + report_scale(results) + "\n", flush=True)
+
+    if args.json is not None:
+        args.json.write_text(json.dumps(raw, indent=2, default=str))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

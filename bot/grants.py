@@ -44,6 +44,6 @@ def remove_grant(db: Database, subject: Subject, action: str, scope: str) -> boo
 
 
 def list_rules(db: Database) -> list[Rule]:
-    with db.transaction() as session:
+    with db.read() as session:
         grants = session.scalars(select(Grant).order_by(Grant.scope, Grant.action, Grant.id))
         return [Rule.of(g) for g in grants]

@@ -131,8 +131,7 @@ def answer_cancel(svc: Services, req: Requester, ref: SyncRef) -> None:
     if decision is None or not decision.allowed:
         return
     try:
-        sync = svc.polytomic.get_sync(sync_id)
-        status = svc.polytomic.sync_status(sync_id)
+        sync, status = svc.polytomic.sync_and_status(sync_id)
     except PolytomicError as error:
         _answer(req, messages.polytomic_failure(error, sync_id))
         return
@@ -149,8 +148,7 @@ def answer_status(svc: Services, req: Requester, ref: SyncRef) -> None:
     if sync_id is None:
         return
     try:
-        sync = svc.polytomic.get_sync(sync_id)
-        status = svc.polytomic.sync_status(sync_id)
+        sync, status = svc.polytomic.sync_and_status(sync_id)
     except PolytomicError as error:
         _answer(req, messages.polytomic_failure(error, sync_id))
         return
@@ -183,7 +181,7 @@ def answer_audit(svc: Services, req: Requester, ref: SyncRef | None) -> None:
     decision = _decide(svc, req, "cancel" if sync_id else "admin", sync_id, "audit")
     if decision is None or not decision.allowed:
         return
-    with svc.db.transaction() as session:
+    with svc.db.read() as session:
         events = audit.recent(session, sync_id=sync_id, limit=20)
     _answer(req, messages.audit_view(events, sync_id))
 
@@ -241,7 +239,7 @@ def _clicked_operation(
     svc: Services, req: Requester, op_id: int, action: str, audit_as: str
 ) -> Operation | None:
     """The operation a button is about, if it exists and the clicker may do `action` on it."""
-    with svc.db.transaction() as session:
+    with svc.db.read() as session:
         op = session.get(Operation, op_id)
     if op is None:
         _answer(req, messages.invalid_button())
@@ -325,7 +323,7 @@ def answer_grants(svc: Services, req: Requester) -> None:
 
 def holder_of(svc: Services, execution_id: str) -> Operation | None:
     """The operation that holds this run (is canceling it, or has), if any."""
-    with svc.db.transaction() as session:
+    with svc.db.read() as session:
         return session.scalars(
             select(Operation).where(
                 Operation.execution_id == execution_id, Operation.state.not_in(NOT_HOLDING)

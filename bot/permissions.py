@@ -126,7 +126,7 @@ class Authorizer:
 
     def may(self, user_id: str, action: str, sync_id: str | None) -> Decision:
         # The transaction ends before any Slack call: no database lock is held across the network.
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             rules = load_rules(session, satisfying_actions(action), sync_id)
         decision = decide(user_id, action, sync_id, admins=self.admins, rules=rules, user_groups=frozenset())
         if decision.allowed:
@@ -146,7 +146,7 @@ class Authorizer:
         """Every action the user holds somewhere (on some sync or on `*`): what help offers."""
         if user_id in self.admins:
             return frozenset(ACTIONS)
-        with self.db.transaction() as session:
+        with self.db.read() as session:
             grants = [Rule.of(g) for g in session.scalars(select(Grant))]
         held: set[str] = set()
         groups = sorted({g.subject_id for g in grants if g.subject_kind == "usergroup"})

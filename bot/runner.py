@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -90,13 +91,13 @@ def _wait(stop: threading.Event) -> None:
         pass
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    """gunicorn with the bot built inside the worker, after the fork (threads don't survive it)."""
+class GunicornApp(BaseApplication):  # type: ignore[misc]
+    """gunicorn running the WSGI app that `build` makes inside the worker, after the fork
+    (threads started before a fork don't survive it)."""
 
-    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
-        self.settings = settings
+    def __init__(self, options: dict[str, Any], build: Callable[[], Any]) -> None:
         self.options = options
-        self.services: Services | None = None
+        self.build = build
         super().__init__()
 
     def load_config(self) -> None:
@@ -106,6 +107,18 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
+        return self.build()
+
+
+class _Gunicorn(GunicornApp):
+    """The bot under gunicorn: the worker's hooks start and drain its services."""
+
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self.settings = settings
+        self.services: Services | None = None
+        super().__init__(options, self._build)
+
+    def _build(self) -> Any:
         from bot.app import create_bolt_app
         from bot.web import create_wsgi_app
 
@@ -125,10 +138,10 @@ def _worker_exit(_server: Any, worker: Any) -> None:
         services.stop(DRAIN_SECONDS)
 
 
-def serve(settings: Settings) -> None:
-    """The HTTP app on $PORT under gunicorn, with the tracker in the same process."""
-    options = {
-        "bind": f"0.0.0.0:{settings.port}",
+def gunicorn_options(port: int, log_level: str) -> dict[str, Any]:
+    """How `serve` runs under gunicorn (bench/ serves its bare-Bolt floor with the same)."""
+    return {
+        "bind": f"0.0.0.0:{port}",
         "workers": 1,  # one process per `serve`; run more `serve` processes on PostgreSQL to scale
         "worker_class": "gthread",
         "threads": 8,
@@ -137,11 +150,15 @@ def serve(settings: Settings) -> None:
         "keepalive": 5,
         "accesslog": None,
         "errorlog": "-",
-        "loglevel": settings.log_level.lower(),
-        "post_worker_init": _post_worker_init,
-        "worker_exit": _worker_exit,
+        "loglevel": log_level.lower(),
         "proc_name": "polytomic-bot",
     }
+
+
+def serve(settings: Settings) -> None:
+    """The HTTP app on $PORT under gunicorn, with the tracker in the same process."""
+    options = gunicorn_options(settings.port, settings.log_level)
+    options.update(post_worker_init=_post_worker_init, worker_exit=_worker_exit)
     _Gunicorn(settings, options).run()
 
 

@@ -65,7 +65,7 @@ class Services:
         self.db.dispose()
 
 
-def build_services(settings: Settings, *, with_tracker: bool, responders: int = 8) -> Services:
+def build_services(settings: Settings, *, with_tracker: bool, responders: int = 32) -> Services:
     db = Database(settings.database_url)
     metrics = Metrics()
     slack = SlackGateway(

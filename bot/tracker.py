@@ -16,9 +16,9 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot import audit, messages
@@ -54,7 +54,13 @@ from bot.slack import SlackFailure, SlackGateway, Throttled, respond
 log = logging.getLogger("bot.tracker")
 
 MAX_BACKOFF = 300.0  # seconds between tries when something keeps failing
-CLAIM_BATCH = 16
+QUEUED_PER_WORKER = 4  # claimed rows waiting for a worker, at most (their leases are renewed)
+OPS = cast(Table, Operation.__table__)  # rows are claimed and written with Core statements: the ORM's
+# bulk-update machinery costs about twice as much CPU, and the tracker writes on every poll
+
+
+def _lease_free(now: datetime) -> Any:
+    return or_(OPS.c.lease_owner.is_(None), OPS.c.lease_expires_at < now)
 
 
 class LeaseLost(Exception):
@@ -96,6 +102,7 @@ class Tracker:
         self.settings = settings
         self.owner = owner or new_owner_id()
         self.workers = workers
+        self.capacity = workers * QUEUED_PER_WORKER
         self.metrics = metrics or Metrics()
         # Wake often enough to see new work, renew leases and notice a stop.
         self.idle_wait = min(1.0, settings.poll_interval, settings.lease_ttl / 3)
@@ -107,6 +114,8 @@ class Tracker:
         self._thread: threading.Thread | None = None
         self.last_loop_at: datetime | None = None
         self._last_renewal: datetime | None = None
+        self._starved = False  # the loop stopped claiming because every slot was taken
+        self._next_tick = utcnow()  # when the sleeping loop plans to look again
 
     # ---- the loop ------------------------------------------------------------------
 
@@ -128,7 +137,7 @@ class Tracker:
         failures = 0
         while not self._stop.is_set():
             try:
-                self.tick()
+                wait = self.tick()
                 failures = 0
             except OperationalError as error:
                 # The database is briefly away: nothing is lost (the rows wait), try again soon.
@@ -140,25 +149,46 @@ class Tracker:
                 log.exception("tracker tick failed")
                 self._stop.wait(1.0)
                 continue
-            self._wake.wait(self.idle_wait)
+            if wait > 0:
+                self._next_tick = utcnow() + timedelta(seconds=wait)
+                self._wake.wait(wait)
             self._wake.clear()
         log.info("tracker stopped", extra={"owner": self.owner})
 
-    def tick(self) -> int:
-        """Claim due operations and hand them to the workers; returns how many were claimed."""
+    def tick(self) -> float:
+        """Claim due operations and hand them to the workers; returns how long to wait before
+        the next tick (until the next row falls due, at most idle_wait)."""
         now = utcnow()
         self.last_loop_at = now
         self.renew_leases(now)
         with self._inflight_changed:
-            free = self.workers - len(self._inflight)
-        if free <= 0:
-            return 0
-        claimed = self.claim(free)
-        for op_id in claimed:
+            free = self.capacity - len(self._inflight)
+        if free < self.workers:
+            # Claim in batches (a claim costs about the same for one row or many): a worker
+            # wakes the loop once a batch's worth of slots is free.
             with self._inflight_changed:
-                self._inflight.add(op_id)
-            self._pool.submit(self._work, op_id)
-        return len(claimed)
+                self._starved = True
+            return self.idle_wait
+        claimed = self.claim(free)
+        for op in claimed:
+            with self._inflight_changed:
+                self._inflight.add(op.id)
+            self._pool.submit(self._work, op)
+        if len(claimed) == free:
+            return 0.0  # there may be more due right now
+        return self.until_next_due(now)
+
+    def until_next_due(self, now: datetime) -> float:
+        """Seconds until the earliest unleased row falls due (a poll is never late by a tick)."""
+        with self.db.read_engine.connect() as conn:
+            due = conn.scalar(
+                select(func.min(OPS.c.next_poll_at)).where(
+                    OPS.c.finished_at.is_(None), OPS.c.lease_owner.is_(None)
+                )
+            )
+        if due is None:
+            return self.idle_wait
+        return min(self.idle_wait, max(0.0, float((due - now).total_seconds())))
 
     def renew_leases(self, now: datetime) -> None:
         """Heartbeat: keep the leases of operations still being worked on, so a slow remote call
@@ -174,21 +204,23 @@ class Tracker:
         self._last_renewal = now
         if not ids:
             return
-        with self.db.transaction() as session:
-            session.execute(
-                update(Operation)
-                .where(Operation.id.in_(ids), Operation.lease_owner == self.owner)
+        with self.db.engine.begin() as conn:
+            conn.execute(
+                update(OPS)
+                .where(OPS.c.id.in_(ids), OPS.c.lease_owner == self.owner)
                 .values(lease_expires_at=now + timedelta(seconds=self.settings.lease_ttl))
             )
 
-    def _work(self, op_id: int) -> None:
+    def _work(self, op: Operation) -> None:
         try:
-            self.process(op_id)
+            self.process(op)
         finally:
             with self._inflight_changed:
-                self._inflight.discard(op_id)
+                self._inflight.discard(op.id)
                 self._inflight_changed.notify_all()
-            self._wake.set()  # a worker is free: there may be more due work
+                if self._starved and len(self._inflight) <= self.capacity - self.workers:
+                    self._starved = False
+                    self._wake.set()  # slots are free and there may be more due work
 
     def stop(self, timeout: float = 8.0) -> None:
         """Drain: claim nothing new, let in-flight steps finish, give up every lease we hold."""
@@ -213,66 +245,44 @@ class Tracker:
 
     # ---- claiming ------------------------------------------------------------------
 
-    def claim(self, limit: int) -> list[int]:
+    def claim(self, limit: int) -> list[Operation]:
+        """Lease up to `limit` due rows, most overdue first, and return them whole: one
+        statement, so claiming costs one round trip however many rows it takes."""
         now = utcnow()
         expires = now + timedelta(seconds=self.settings.lease_ttl)
-        with self.db.transaction() as session:
-            oldest = session.scalar(
-                select(Operation.next_poll_at)
-                .where(Operation.finished_at.is_(None), Operation.next_poll_at <= now)
-                .order_by(Operation.next_poll_at)
-                .limit(1)
-            )
-            if oldest is not None:
-                # How late the most overdue operation is: grows when the tracker can't keep up.
-                self.metrics.loop_lag.set((now - oldest).total_seconds())
-            query = (
-                select(Operation.id)
-                .where(
-                    Operation.finished_at.is_(None),
-                    Operation.next_poll_at <= now,
-                    or_(Operation.lease_owner.is_(None), Operation.lease_expires_at < now),
-                )
-                .order_by(Operation.next_poll_at)
-                .limit(limit)
-                # PostgreSQL: replicas skip rows another is claiming instead of queueing on them.
-                .with_for_update(skip_locked=True)
-            )
-            ids = list(session.scalars(query))
-            if not ids:
-                self.metrics.loop_lag.set(0)
-                return []
-            # Re-check the lease in the UPDATE itself: on SQLite (no row locks) this is what
-            # makes the claim exclusive.
-            result = session.execute(
-                update(Operation)
-                .where(
-                    Operation.id.in_(ids),
-                    or_(Operation.lease_owner.is_(None), Operation.lease_expires_at < now),
-                )
+        claimable = (OPS.c.finished_at.is_(None), OPS.c.next_poll_at <= now, _lease_free(now))
+        due = (
+            select(OPS.c.id)
+            .where(*claimable)
+            .order_by(OPS.c.next_poll_at)
+            .limit(limit)
+            # PostgreSQL: replicas skip rows another is claiming instead of queueing on them.
+            .with_for_update(skip_locked=True)
+        )
+        with self.db.engine.begin() as conn:
+            # The lease is checked again in the UPDATE itself: on SQLite (no row locks) that is
+            # what makes the claim exclusive.
+            rows = conn.execute(
+                update(OPS)
+                .where(OPS.c.id.in_(due.scalar_subquery()), _lease_free(now))
                 .values(lease_owner=self.owner, lease_expires_at=expires)
-                .returning(Operation.id)
-            )
-            return [row[0] for row in result]
+                .returning(*OPS.c)
+            ).all()
+        claimed = [Operation(**row._mapping) for row in rows]
+        # How late the most overdue operation is: grows when the tracker can't keep up.
+        self.metrics.loop_lag.set(max(((now - op.next_poll_at).total_seconds() for op in claimed), default=0))
+        return claimed
 
     # ---- one operation ---------------------------------------------------------------
 
-    def process(self, op_id: int) -> None:
+    def process(self, op: Operation) -> None:
         try:
-            self.reconcile(op_id)
+            self.reconcile(op)
         except LeaseLost:
-            log.warning("lease lost", extra={"operation_id": op_id})
+            log.warning("lease lost", extra={"operation_id": op.id})
         except Exception as error:
-            log.exception("operation step failed", extra={"operation_id": op_id})
-            self._release(op_id, error=f"{type(error).__name__}")
-
-    def _load(self, op_id: int) -> Operation:
-        with self.db.transaction() as session:
-            op = session.get(Operation, op_id)
-            if op is None or op.lease_owner != self.owner:
-                raise LeaseLost(op_id)
-            session.expunge(op)
-            return op
+            log.exception("operation step failed", extra={"operation_id": op.id})
+            self._release(op.id, error=f"{type(error).__name__}")
 
     def _save(self, op: Operation, **changes: Any) -> None:
         """Write `changes` only while we still hold the lease, and renew it.
@@ -305,12 +315,12 @@ class Tracker:
     def _write(self, op: Operation, changes: dict[str, Any]) -> None:
         now = utcnow()
         changes["updated_at"] = now
-        query = update(Operation).where(Operation.id == op.id, Operation.lease_owner == self.owner)
+        query = update(OPS).where(OPS.c.id == op.id, OPS.c.lease_owner == self.owner)
         if "state" in changes:
             # Only the machine's transitions, and only from the state this pass saw.
             if not can_move(State(op.state), State(changes["state"])):
                 raise ValueError(f"operation {op.id}: no transition {op.state} → {changes['state']}")
-            query = query.where(Operation.state == op.state)
+            query = query.where(OPS.c.state == op.state)
         with self.db.transaction() as session:
             result = session.execute(
                 query.values(lease_expires_at=now + timedelta(seconds=self.settings.lease_ttl), **changes)
@@ -334,45 +344,56 @@ class Tracker:
             if changes["state"] in OUTCOMES:
                 self.metrics.confirm_to_terminal.observe((now - op.created_at).total_seconds())
 
-    def _release(self, op_id: int, *, next_at: datetime | None = None, error: str | None = None) -> None:
+    def _release(
+        self,
+        op_id: int,
+        *,
+        next_at: datetime | None = None,
+        error: str | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> None:
+        """Give the row back, due again at `next_at`, with what the pass read but did not need
+        to write at once (`changes`: the run's progress; nothing that records an effect)."""
         values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+        if changes:
+            values.update(changes, updated_at=utcnow())
         if next_at is not None:
             values["next_poll_at"] = next_at
         if error is not None:
             values["last_error"] = error
             values["next_poll_at"] = utcnow() + timedelta(seconds=30)
-        with self.db.transaction() as session:
-            session.execute(
-                update(Operation)
-                .where(Operation.id == op_id, Operation.lease_owner == self.owner)
-                .values(**values)
+        with self.db.engine.begin() as conn:
+            conn.execute(
+                update(OPS).where(OPS.c.id == op_id, OPS.c.lease_owner == self.owner).values(**values)
             )
 
-    def reconcile(self, op_id: int) -> None:
+    def reconcile(self, op: Operation) -> None:
         """Bring one operation one pass closer to done; every effect is recorded as it lands."""
-        op = self._load(op_id)
         pass_ = _Pass(self, op)
         pass_.run()
-        if pass_.finished and self._finish(op):
+        if pass_.finished and self._finish(op, pass_.pending):
             return
-        self._release(op_id, next_at=utcnow() if pass_.finished else pass_.next_at())
+        next_at = utcnow() if pass_.finished else pass_.next_at()
+        self._release(op.id, next_at=next_at, changes=pass_.pending)
+        if next_at < self._next_tick:
+            self._wake.set()  # due before the sleeping loop would look
 
-    def _finish(self, op: Operation) -> bool:
+    def _finish(self, op: Operation, changes: dict[str, Any]) -> bool:
         """Mark the operation done, unless a click changed it while this pass ran (a resume
         sets resumed_at, a retry bumps cancel_attempt): then it gets another pass instead, which
         renders what the click did."""
-        with self.db.transaction() as session:
-            result = session.execute(
-                update(Operation)
+        with self.db.engine.begin() as conn:
+            result = conn.execute(
+                update(OPS)
                 .where(
-                    Operation.id == op.id,
-                    Operation.lease_owner == self.owner,
-                    Operation.resumed_at.is_not_distinct_from(op.resumed_at),
-                    Operation.cancel_attempt == op.cancel_attempt,
+                    OPS.c.id == op.id,
+                    OPS.c.lease_owner == self.owner,
+                    OPS.c.resumed_at.is_not_distinct_from(op.resumed_at),
+                    OPS.c.cancel_attempt == op.cancel_attempt,
                 )
-                .values(finished_at=utcnow(), lease_owner=None, lease_expires_at=None)
+                .values(finished_at=utcnow(), lease_owner=None, lease_expires_at=None, **changes)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(result.rowcount)
 
 
 class _Pass:
@@ -387,6 +408,9 @@ class _Pass:
         self.finished = False
         self.failed = False  # a transient failure happened: back off
         self.not_before = 0.0  # seconds: a Retry-After the remote asked for
+        # What the pass read that records no effect (rows, status seen): written with the
+        # next save, or with the release at the end, so a quiet poll costs one write.
+        self.pending: dict[str, Any] = {}
 
     def next_at(self) -> datetime:
         delay = min(self.wants) if self.wants else self.settings.poll_interval
@@ -397,7 +421,15 @@ class _Pass:
         return utcnow() + timedelta(seconds=max(0.05, delay))
 
     def save(self, **changes: Any) -> None:
-        self.t._save(self.op, **changes)
+        merged = {**self.pending, **changes}
+        self.pending.clear()
+        self.t._save(self.op, **merged)
+
+    def note(self, **changes: Any) -> None:
+        """Take in what was read without writing it yet (see `pending`)."""
+        for name, value in changes.items():
+            setattr(self.op, name, value)
+        self.pending.update(changes)
 
     def transient(self, error: str, retry_after: float | None = None) -> None:
         self.failed = True
@@ -412,8 +444,10 @@ class _Pass:
         if op.state == State.CONFIRMED:
             self.authorize_and_verify()
         if op.state == State.CANCELING and op.cancel_sent_at is None:
+            # Polytomic takes seconds to act on a cancel: the next pass, a poll interval from
+            # now, reads what it did (a read right away would only say "canceling").
             self.send_cancel()
-        if op.state == State.CANCELING and op.cancel_sent_at is not None:
+        elif op.state == State.CANCELING:
             self.poll()
         if self.pause_due():
             self.pause()
@@ -479,8 +513,7 @@ class _Pass:
                 self.save(state=State.DENIED, last_error=messages.denied(decision).text)
                 return
         try:
-            sync = self.t.polytomic.get_sync(op.sync_id)
-            status = self.t.polytomic.sync_status(op.sync_id)
+            sync, status = self.t.polytomic.sync_and_status(op.sync_id)
         except (Unavailable, RateLimited) as error:
             self.polytomic_error(error)
             # The cancel goes by execution ID, so it can't hit another run: go ahead and let
@@ -557,7 +590,8 @@ class _Pass:
                 self.save(state=State.REJECTED, last_error=_key_error(error))
             return
         self.t.metrics.cancels_sent.inc()
-        self.save(cancel_sent_at=utcnow(), attempts=0, last_error=None)
+        # The status read before the cancel is stale now; the next poll says what Polytomic did.
+        self.save(cancel_sent_at=utcnow(), attempts=0, last_error=None, polytomic_status=None)
 
     def poll(self) -> bool:
         """Read the execution; move to its outcome when terminal. False when Polytomic failed."""
@@ -581,8 +615,10 @@ class _Pass:
         if op.attempts:
             fields.update(attempts=0, last_error=None)
         changed = {k: v for k, v in fields.items() if getattr(op, k) != v}
-        if changed:
-            self.save(**changed)
+        if "state" in changed:
+            self.save(**changed)  # an outcome: written (with its audit row) before anything shows it
+        elif changed:
+            self.note(**changed)
         return True
 
     def pause_due(self) -> bool:
@@ -666,19 +702,18 @@ class _Pass:
     def status_view(self) -> messages.View | None:
         """The status message to send now, or None when what Slack shows is current enough."""
         op = self.op
-        view = messages.status_message(op, self.now)
         if op.status_ts is None:
-            return view
+            return messages.status_message(op, self.now)
         if messages.status_message(op, self.now, progress=False).digest() != op.status_digest:
-            return view  # the state changed: show it now
-        if view.digest() == op.status_progress_digest:
-            return None
-        # Only progress changed (rows, elapsed time): once per PROGRESS_EVERY, not every poll.
+            return messages.status_message(op, self.now)  # the state changed: show it now
+        # Only progress may have changed (rows, elapsed time): once per PROGRESS_EVERY, not
+        # every poll. Checked before rendering it: most polls end here.
         edited = op.status_edited_at
-        if edited is None or (self.now - edited).total_seconds() >= messages.PROGRESS_EVERY:
-            return view
-        self.wants.append(messages.PROGRESS_EVERY - (self.now - edited).total_seconds())
-        return None
+        if edited is not None and (self.now - edited).total_seconds() < messages.PROGRESS_EVERY:
+            self.wants.append(messages.PROGRESS_EVERY - (self.now - edited).total_seconds())
+            return None
+        view = messages.status_message(op, self.now)
+        return None if view.digest() == op.status_progress_digest else view
 
     def sync_channel_message(self) -> None:
         op = self.op

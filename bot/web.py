@@ -28,7 +28,7 @@ def readiness(services: Services) -> tuple[bool, str]:
     try:
         if not migrate.is_up_to_date(services.db.engine):
             return False, "database schema is behind: run `polytomic-bot migrate`"
-        with services.db.transaction() as session:
+        with services.db.read() as session:
             in_flight = session.scalar(
                 select(func.count()).select_from(Operation).where(Operation.finished_at.is_(None))
             )

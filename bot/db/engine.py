@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = "polytomic_bot_read_only"  # execution option of Database.read()'s connections
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -34,6 +35,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            # WAL lets readers run beside the one writer: a read never waits for the lock.
+            connection.exec_driver_sql("BEGIN")
+            return
         # A deferred transaction that later writes can fail with "database is locked" without
         # waiting for the busy timeout; taking the write lock up front makes writers queue.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -50,6 +55,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
         self.sessions = make_session_factory(self.engine)
+        # Same pool; on SQLite its transactions begin deferred instead of taking the write lock.
+        self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        self.read_sessions = make_session_factory(self.read_engine)
 
     @property
     def dialect(self) -> str:
@@ -58,6 +66,10 @@ class Database:
     def transaction(self) -> AbstractContextManager[Session]:
         """A session in a transaction that commits on success and rolls back on error."""
         return self.sessions.begin()
+
+    def read(self) -> AbstractContextManager[Session]:
+        """A session for reading only: on SQLite it neither waits for nor blocks the writer."""
+        return self.read_sessions.begin()
 
     def dispose(self) -> None:
         self.engine.dispose()

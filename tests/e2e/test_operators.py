@@ -633,7 +633,8 @@ def test_status_message_shows_elapsed_time_and_rows_while_canceling(
     [message] = wait_until(lambda: status_messages(slack), what="the status message")
     first = PROGRESS.search(all_text(message.versions[0]))
     assert first is not None, all_text(message.versions[0])
-    assert int(first[1]) <= 2 and first[2] == "canceling"
+    # Posted right after the cancel: the status Polytomic reported before it is not shown.
+    assert int(first[1]) <= 2 and first[2] is None
     rows_then = int(first[3].replace(",", ""))
     assert rows_then >= 5000
 

@@ -320,6 +320,13 @@ class FakeExecution:
             return self._is_active(time.monotonic())
 
     @property
+    def ended_at(self) -> float | None:
+        """When (Unix time) the run turned terminal, None while it is active."""
+        with self._fake._lock:
+            _, end = self._settle(time.monotonic())
+            return None if end is None else self._fake._wall(end)
+
+    @property
     def cancel_requested(self) -> bool:
         with self._fake._lock:
             return self.cancel_requested_mono is not None

@@ -1,0 +1,39 @@
+"""`bench/run.py --quick` still works: every benchmark runs at a small size and reports.
+
+A smoke test only: the figures are printed, not judged (the machine is shared and noisy).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_benchmarks_run_and_report(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for heading in ("## Ack latency under load", "## Tracking at scale", "## Cost as work grows"):
+        assert heading in result.stdout, result.stdout
+    figures = json.loads(out.read_text())
+    ack = figures["ack"]
+    assert ack["failures"] == 0
+    assert ack["bot"]["n"] == ack["floor"]["n"] == ack["floor_bolt_defaults"]["n"] == ack["commands"]
+    assert ack["answers"]["n"] == ack["commands"]  # every command got its confirmation prompt
+    tracking = figures["tracking"]
+    assert tracking["finished"] == tracking["operations"]
+    assert tracking["wrong_outcomes"] == 0
+    assert tracking["lag"]["n"] == tracking["operations"]
+    assert tracking["peak_rss_mib"] > 0 and tracking["cpu_seconds"] > 0
+    assert [run["operations"] for run in figures["scale"]] == [10, 20]
+    assert all(run["finished"] == run["operations"] for run in figures["scale"])
