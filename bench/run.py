@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import ack, tracking  # noqa: E402
+from bench import ack, profile, tracking  # noqa: E402
 from bench.common import machine, table  # noqa: E402
 
 BENCHMARKS = ("ack", "tracking", "scale")
@@ -169,6 +169,20 @@ def report_scale(results: list[tracking.TrackingResult]) -> str:
     )
 
 
+def report_profile(samples: Path) -> str:
+    packages = [[name, f"{share:.0%}"] for name, share in profile.by_package(samples)]
+    steps = [[f"`{name}`", f"{share:.0%}"] for name, share in profile.by_bot_step(samples)[:12]]
+    return "\n".join(
+        [
+            f"Where the bot's Python CPU went (py-spy --gil samples in {samples}):",
+            "",
+            table(["code running (innermost frame)", "share"], packages),
+            "",
+            table(["the bot's step it ran for", "share"], steps),
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -177,6 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: check the benchmarks still run")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (its public schema is dropped)")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="tracking: record the bot with py-spy into this folder and show where its CPU went",
+    )
     args = parser.parse_args(argv)
     which = args.which or list(BENCHMARKS)
     unknown = sorted(set(which) - set(BENCHMARKS))
@@ -201,20 +221,33 @@ def main(argv: list[str] | None = None) -> int:
         print("## Ack latency under load\n\n" + report_ack(result) + "\n", flush=True)
 
     tracked: dict[int, tracking.TrackingResult] = {}
+    delay = {"cancel_delay": 2.0} if quick else {}
 
     def track(operations: int) -> tracking.TrackingResult:
         if operations not in tracked:
             folder = workdir()
-            delay = {"cancel_delay": 2.0} if quick else {}
             tracked[operations] = tracking.run(
                 folder, database_for(args, folder), operations=operations, **delay
             )  # type: ignore[arg-type]
         return tracked[operations]
 
     if "tracking" in which:
-        result = track(20 if quick else 1000)
+        size = 20 if quick else 1000
+        samples = None
+        if args.profile is not None:
+            if not profile.available():
+                parser.error("--profile needs py-spy: pip install -e '.[bench]'")
+            args.profile.mkdir(parents=True, exist_ok=True)
+            samples = args.profile / f"tracking-{size}.raw"
+            folder = workdir()
+            tracked[size] = tracking.run(
+                folder, database_for(args, folder), operations=size, profile=samples, **delay
+            )
+        result = track(size)
         raw["tracking"] = dataclasses.asdict(result)
         print("## Tracking at scale\n\n" + report_tracking(result) + "\n", flush=True)
+        if samples is not None:
+            print(report_profile(samples) + "\n", flush=True)
 
     if "scale" in which:
         sizes = (10, 20) if quick else (100, 1000, 5000)

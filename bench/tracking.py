@@ -15,7 +15,17 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 
-from bench.common import Spread, cpu_seconds, cpu_split, fresh_database, peak_rss_mib, rss_mib, send_load
+from bench.common import (
+    Spread,
+    cpu_seconds,
+    cpu_split,
+    fresh_database,
+    peak_rss_mib,
+    process_tree,
+    rss_mib,
+    send_load,
+)
+from bench.profile import Recorder
 from bot.db.models import Operation
 from tests.fakes.polytomic import FakeExecution, FakePolytomic
 from tests.fakes.signing import block_actions_body
@@ -91,6 +101,7 @@ def run(
     poll_interval: float = 1.0,
     cancel_delay: float = 5.0,
     concurrency: int = 25,
+    profile: Path | None = None,
 ) -> TrackingResult:
     # Whoever confirms holds a grant on every sync, as an on-call group's members would.
     fresh_database(database_url, [(USER, "cancel", "*")])
@@ -126,6 +137,10 @@ def run(
             ]
             polytomic.clear_requests()
             slack.clear_requests()
+            recorder = None
+            if profile is not None:  # the gunicorn worker, where the bot runs
+                worker = next(p for p in process_tree(pid) if p != pid)
+                recorder = Recorder(worker, profile)
             cpu_before = cpu_seconds(pid)
             fakes_before = _own_cpu()
             started = time.monotonic()
@@ -145,6 +160,8 @@ def run(
             user, system = cpu_split(pid)
             fakes_cpu = _own_cpu() - fakes_before
             peak = peak_rss_mib(pid)
+            if recorder is not None:
+                recorder.stop()
         finally:
             bot.stop()
 

@@ -1,28 +1,62 @@
 """The pool that does the work after an ack: Polytomic look-ups and response_url answers.
 
 Bolt's sync App runs listeners on one small shared executor; work that waits on Polytomic or
-Slack would starve new requests of their 3-second ack window, so it runs here instead.
+Slack would starve new requests of their 3-second ack window, so it runs here instead. And
+acks go first: while Slack requests are being handled, this work waits (a moment at most),
+because the ack has a deadline and the answer does not.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 log = logging.getLogger("bot.responder")
 
+YIELD_AT_MOST = 1.0  # seconds an answer waits for the requests being handled to be acked
+
+
+class AckGate:
+    """Counts the Slack requests being handled, so that work which can wait lets them finish
+    first. Threads share one interpreter lock: an answer being rendered is an ack delayed."""
+
+    def __init__(self) -> None:
+        self._handling = 0
+        self._quiet = threading.Condition()
+
+    @contextmanager
+    def handling(self) -> Iterator[None]:
+        with self._quiet:
+            self._handling += 1
+        try:
+            yield
+        finally:
+            with self._quiet:
+                self._handling -= 1
+                if self._handling == 0:
+                    self._quiet.notify_all()
+
+    def wait_quiet(self, at_most: float) -> None:
+        """Return once no request is being handled, or after `at_most` seconds."""
+        with self._quiet:
+            self._quiet.wait_for(lambda: self._handling == 0, timeout=at_most)
+
 
 class Responder:
-    def __init__(self, workers: int = 8) -> None:
+    def __init__(self, workers: int = 32, gate: AckGate | None = None) -> None:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="responder")
+        self._gate = gate
 
     def submit(self, fn: Callable[..., object], *args: Any) -> Future[None]:
         return self._pool.submit(self._run, fn, *args)
 
-    @staticmethod
-    def _run(fn: Callable[..., object], *args: Any) -> None:
+    def _run(self, fn: Callable[..., object], *args: Any) -> None:
+        if self._gate is not None:
+            self._gate.wait_quiet(YIELD_AT_MOST)
         try:
             fn(*args)
         except Exception:

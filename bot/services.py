@@ -10,7 +10,7 @@ from bot.db.engine import Database
 from bot.metrics import Metrics
 from bot.permissions import Authorizer
 from bot.polytomic import PolytomicClient, error_kind
-from bot.responder import Responder
+from bot.responder import AckGate, Responder
 from bot.slack import SlackGateway, make_web_client
 from bot.tracker import Tracker
 
@@ -44,6 +44,7 @@ class Services:
     authorizer: Authorizer
     metrics: Metrics
     responder: Responder
+    ack_gate: AckGate
     tracker: Tracker | None = None
     _started: bool = field(default=False, repr=False)
 
@@ -72,6 +73,7 @@ def build_services(settings: Settings, *, with_tracker: bool, responders: int = 
         make_web_client(settings), on_error=lambda method, error: metrics.remote_error("slack", error)
     )
     authorizer = Authorizer(db, settings.bot_admins, slack.group_members)
+    ack_gate = AckGate()
     services = Services(
         settings=settings,
         db=db,
@@ -79,7 +81,8 @@ def build_services(settings: Settings, *, with_tracker: bool, responders: int = 
         slack=slack,
         authorizer=authorizer,
         metrics=metrics,
-        responder=Responder(responders),
+        responder=Responder(responders, ack_gate),
+        ack_gate=ack_gate,
     )
     if with_tracker:
         # The tracker's own client retries little: a failed poll is simply tried again on the

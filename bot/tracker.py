@@ -204,7 +204,7 @@ class Tracker:
         self._last_renewal = now
         if not ids:
             return
-        with self.db.engine.begin() as conn:
+        with self.db.core() as conn:
             conn.execute(
                 update(OPS)
                 .where(OPS.c.id.in_(ids), OPS.c.lease_owner == self.owner)
@@ -259,7 +259,7 @@ class Tracker:
             # PostgreSQL: replicas skip rows another is claiming instead of queueing on them.
             .with_for_update(skip_locked=True)
         )
-        with self.db.engine.begin() as conn:
+        with self.db.core() as conn:
             # The lease is checked again in the UPDATE itself: on SQLite (no row locks) that is
             # what makes the claim exclusive.
             rows = conn.execute(
@@ -362,7 +362,7 @@ class Tracker:
         if error is not None:
             values["last_error"] = error
             values["next_poll_at"] = utcnow() + timedelta(seconds=30)
-        with self.db.engine.begin() as conn:
+        with self.db.core() as conn:
             conn.execute(
                 update(OPS).where(OPS.c.id == op_id, OPS.c.lease_owner == self.owner).values(**values)
             )
@@ -382,7 +382,7 @@ class Tracker:
         """Mark the operation done, unless a click changed it while this pass ran (a resume
         sets resumed_at, a retry bumps cancel_attempt): then it gets another pass instead, which
         renders what the click did."""
-        with self.db.engine.begin() as conn:
+        with self.db.core() as conn:
             result = conn.execute(
                 update(OPS)
                 .where(

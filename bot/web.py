@@ -55,7 +55,8 @@ def create_wsgi_app(bolt_app: App, services: Services) -> WSGIApp:
                     [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
                 )
                 return [body]
-            return slack_handler(environ, start_response)
+            with services.ack_gate.handling():
+                return slack_handler(environ, start_response)
         if path not in ("/healthz", "/readyz", "/metrics"):
             return _plain(start_response, "404 Not Found", b"not found\n")
         if method != "GET":

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -55,6 +57,11 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
         self.sessions = make_session_factory(self.engine)
+        # SQLite has one writer at a time, and one process per file (runner.sqlite_guard), so
+        # this process's writers queue here, in order, instead of in SQLite's busy handler,
+        # which sleeps up to 100 ms between looks: a click's insert behind the tracker's
+        # writes waited seconds. The database still decides every outcome; this only orders.
+        self._writer: threading.RLock | None = threading.RLock() if self.dialect == "sqlite" else None
         # Same pool; on SQLite its transactions begin deferred instead of taking the write lock.
         self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self.read_sessions = make_session_factory(self.read_engine)
@@ -63,9 +70,21 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def transaction(self) -> AbstractContextManager[Session]:
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
         """A session in a transaction that commits on success and rolls back on error."""
-        return self.sessions.begin()
+        with self._one_writer(), self.sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def core(self) -> Iterator[Connection]:
+        """A Core connection in a transaction (commits on success), for statements that don't
+        need the ORM: cheaper where the tracker writes on every poll."""
+        with self._one_writer(), self.engine.begin() as connection:
+            yield connection
+
+    def _one_writer(self) -> AbstractContextManager[Any]:
+        return self._writer if self._writer is not None else nullcontext()
 
     def read(self) -> AbstractContextManager[Session]:
         """A session for reading only: on SQLite it neither waits for nor blocks the writer."""
