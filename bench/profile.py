@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -39,8 +40,14 @@ PACKAGES = (
 )
 
 
+def executable() -> str | None:
+    """py-spy beside this Python (a venv's bin/ need not be on PATH), or on PATH."""
+    beside = Path(sys.executable).with_name("py-spy")
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
 def available() -> bool:
-    return shutil.which("py-spy") is not None
+    return executable() is not None
 
 
 class Recorder:
@@ -50,7 +57,7 @@ class Recorder:
         self.out = out
         self.proc = subprocess.Popen(
             [
-                "py-spy",
+                executable() or "py-spy",
                 "record",
                 "--pid",
                 str(pid),

@@ -2,37 +2,50 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any, NotRequired, TypedDict, Unpack, cast
+
+from sqlalchemy import Connection, Table, insert, select
 from sqlalchemy.orm import Session
 
 from bot.db.models import AuditEvent, utcnow
 from bot.permissions import Decision
 
 
-def record(
-    session: Session,
-    *,
-    actor: str,
-    action: str,
-    sync_id: str | None = None,
-    decision: Decision | None = None,
-    outcome: str | None = None,
-    operation_id: int | None = None,
-    channel_id: str | None = None,
-) -> AuditEvent:
-    event = AuditEvent(
-        at=utcnow(),
-        actor=actor,
-        action=action,
-        sync_id=sync_id,
-        decision=None if decision is None else ("allowed" if decision.allowed else "denied"),
-        rule=None if decision is None else decision.rule,
-        outcome=outcome,
-        operation_id=operation_id,
-        channel_id=channel_id,
-    )
-    session.add(event)
-    return event
+class Event(TypedDict):
+    actor: str  # Slack user ID, "cli:<login>" or "bot"
+    action: str
+    sync_id: NotRequired[str | None]
+    decision: NotRequired[Decision | None]
+    outcome: NotRequired[str | None]
+    operation_id: NotRequired[int | None]
+    channel_id: NotRequired[str | None]
+
+
+def _values(event: Event) -> dict[str, Any]:
+    decision = event.get("decision")
+    return {
+        "at": utcnow(),
+        "actor": event["actor"],
+        "action": event["action"],
+        "sync_id": event.get("sync_id"),
+        "decision": None if decision is None else ("allowed" if decision.allowed else "denied"),
+        "rule": None if decision is None else decision.rule,
+        "outcome": event.get("outcome"),
+        "operation_id": event.get("operation_id"),
+        "channel_id": event.get("channel_id"),
+    }
+
+
+def record(session: Session, **event: Unpack[Event]) -> AuditEvent:
+    """Add one audit row to the session's transaction."""
+    row = AuditEvent(**_values(event))
+    session.add(row)
+    return row
+
+
+def insert_row(connection: Connection, **event: Unpack[Event]) -> None:
+    """The same row through a Core connection: the tracker's writes skip the ORM."""
+    connection.execute(insert(cast(Table, AuditEvent.__table__)).values(**_values(event)))
 
 
 def recent(session: Session, *, sync_id: str | None = None, limit: int = 20) -> list[AuditEvent]:

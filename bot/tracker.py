@@ -321,17 +321,17 @@ class Tracker:
             if not can_move(State(op.state), State(changes["state"])):
                 raise ValueError(f"operation {op.id}: no transition {op.state} → {changes['state']}")
             query = query.where(OPS.c.state == op.state)
-        with self.db.transaction() as session:
-            result = session.execute(
+        with self.db.core() as conn:
+            result = conn.execute(
                 query.values(lease_expires_at=now + timedelta(seconds=self.settings.lease_ttl), **changes)
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if result.rowcount != 1:
                 raise LeaseLost(op.id)
             final = "state" in changes and changes["state"] in OUTCOMES | RELEASED
             if final:
                 # The outcome and its audit row commit together: exactly one each.
-                audit.record(
-                    session,
+                audit.insert_row(
+                    conn,
                     actor=op.requested_by,
                     action="cancel",
                     sync_id=op.sync_id,
@@ -498,9 +498,9 @@ class _Pass:
             except SlackFailure as failure:
                 self.transient(f"could not check Slack user groups: {failure.error}")
                 return
-            with self.t.db.transaction() as session:
-                audit.record(
-                    session,
+            with self.t.db.core() as conn:
+                audit.insert_row(
+                    conn,
                     actor=op.requested_by,
                     action=f"{action}.confirm",
                     sync_id=op.sync_id,
@@ -651,9 +651,9 @@ class _Pass:
 
     def record(self, action: str, outcome: str) -> None:
         op = self.op
-        with self.t.db.transaction() as session:
-            audit.record(
-                session,
+        with self.t.db.core() as conn:
+            audit.insert_row(
+                conn,
                 actor=op.requested_by,
                 action=action,
                 sync_id=op.sync_id,

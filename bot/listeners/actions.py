@@ -14,9 +14,10 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from slack_bolt import Ack, App
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import OperationalError
 
 from bot import interactions, messages
@@ -89,9 +90,9 @@ def handle_confirm(services: Services, ack: Ack, body: dict[str, Any], kind: str
             ack()
             services.responder.submit(respond, req.response_url, messages.already_requested(holder))
             return
-        with services.db.transaction() as session:
-            session.add(
-                Operation(
+        with services.db.core() as conn:
+            conn.execute(
+                insert(cast(Table, Operation.__table__)).values(
                     kind=kind,
                     sync_id=sync_id,
                     execution_id=execution_id,
