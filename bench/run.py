@@ -1,6 +1,6 @@
 """Benchmarks of the real bot (`polytomic-bot serve`) against the fakes on 127.0.0.1.
 
-    .venv/bin/python bench/run.py                 # all three, full size (about 10 minutes)
+    .venv/bin/python bench/run.py                 # all three, full size (about 15 minutes)
     .venv/bin/python bench/run.py ack tracking    # some of them
     .venv/bin/python bench/run.py --quick         # small sizes: a smoke test (CI runs it)
     .venv/bin/python bench/run.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
@@ -11,9 +11,12 @@
   tracking  1,000 cancellations confirmed at once, POLL_INTERVAL=1, each run canceled 5 s after
             its cancel: lag from the run turning terminal to the final edit of its status
             message, Polytomic requests and Slack calls per cancellation, peak RSS, CPU.
-  scale     the tracking run at 100, 1,000 and 5,000 operations: CPU per operation, peak RSS.
+  scale     the tracking run at 100, 250, 500, 1,000 and 5,000 operations: CPU per operation,
+            peak RSS, lag (where the one-process bot stops keeping up).
 
 Prints Markdown tables (README quotes them) and, with --json FILE, writes the raw figures.
+With --profile DIR (needs `pip install -e '.[bench]'`), one more tracking run is sampled with
+py-spy and the bot's CPU is broken down by library and by the bot's step.
 Each run uses a fresh SQLite file in a temporary folder, or the given PostgreSQL database,
 whose public schema it drops and recreates: never point it at a database you care about.
 """
@@ -51,15 +54,19 @@ def database_for(args: argparse.Namespace, workdir: Path) -> str:
 
 
 def report_ack(result: ack.AckResult) -> str:
-    ratio = result.bot.p99 / result.floor.p99
+    # Against the faster floor at p99, whichever Bolt configuration that is: the stricter test.
+    floor_p99 = min(result.floor.p99, result.floor_bolt_defaults.p99)
+    ratio = result.bot.p99 / floor_p99
     rows = [
         ["bot: HTTP ack", *_ms(result.bot)],
-        ["floor: bare Bolt app, handler only acks", *_ms(result.floor)],
+        ["floor: bare Bolt app, handler only acks, configured as the bot", *_ms(result.floor)],
+        ["floor: the same with Bolt's defaults (listener on its executor)", *_ms(result.floor_bolt_defaults)],
         ["bot: confirmation prompt on the response_url", *_ms(result.answers)],
     ]
     lines = [
         f"{result.commands} `/polytomic cancel <id>` commands, {result.concurrency} in flight, every "
-        f"Polytomic call answered after {result.polytomic_latency} s:",
+        f"Polytomic call answered after {result.polytomic_latency} s; {result.rounds} round(s) of "
+        "floor, floor, bot, samples pooled:",
         "",
         table(["measure", "p50", "p99", "max"], rows),
         "",
@@ -71,7 +78,11 @@ def report_ack(result: ack.AckResult) -> str:
                     f"{result.bot.p99 * 1000:.0f} ms",
                     verdict(result.bot.p99 < ACK_P99_TARGET),
                 ],
-                ["ack p99 within 1.5x the floor's", f"{ratio:.2f}x", verdict(ratio <= ACK_FLOOR_RATIO)],
+                [
+                    "ack p99 within 1.5x the floor's (the faster floor)",
+                    f"{ratio:.2f}x",
+                    verdict(ratio <= ACK_FLOOR_RATIO),
+                ],
                 ["every request acked with 200", f"{result.failures} failed", verdict(result.failures == 0)],
             ],
         ),
@@ -215,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if "ack" in which:
         folder = workdir()
-        size = {"commands": 60, "concurrency": 10, "polytomic_latency": 0.3, "warmup": 10} if quick else {}
+        size = (
+            {"commands": 60, "concurrency": 10, "polytomic_latency": 0.3, "warmup": 10, "rounds": 1}
+            if quick
+            else {}
+        )
         result = ack.run(folder, database_for(args, folder), **size)  # type: ignore[arg-type]
         raw["ack"] = dataclasses.asdict(result)
         print("## Ack latency under load\n\n" + report_ack(result) + "\n", flush=True)
@@ -233,24 +248,21 @@ def main(argv: list[str] | None = None) -> int:
 
     if "tracking" in which:
         size = 20 if quick else 1000
-        samples = None
-        if args.profile is not None:
-            if not profile.available():
-                parser.error("--profile needs py-spy: pip install -e '.[bench]'")
-            args.profile.mkdir(parents=True, exist_ok=True)
-            samples = args.profile / f"tracking-{size}.raw"
-            folder = workdir()
-            tracked[size] = tracking.run(
-                folder, database_for(args, folder), operations=size, profile=samples, **delay
-            )
         result = track(size)
         raw["tracking"] = dataclasses.asdict(result)
         print("## Tracking at scale\n\n" + report_tracking(result) + "\n", flush=True)
-        if samples is not None:
+        if args.profile is not None:
+            if not profile.available():
+                parser.error("--profile needs py-spy: pip install -e '.[bench]'")
+            # A run of its own: sampling costs the bot CPU, so it must not skew the figures above.
+            args.profile.mkdir(parents=True, exist_ok=True)
+            samples = args.profile / f"tracking-{size}.raw"
+            folder = workdir()
+            tracking.run(folder, database_for(args, folder), operations=size, profile=samples, **delay)
             print(report_profile(samples) + "\n", flush=True)
 
     if "scale" in which:
-        sizes = (10, 20) if quick else (100, 1000, 5000)
+        sizes = (10, 20) if quick else (100, 250, 500, 1000, 5000)
         results = [track(n) for n in sizes]
         raw["scale"] = [dataclasses.asdict(r) for r in results]
         print("## Cost as work grows\n\n" + report_scale(results) + "\n", flush=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from typing import Any
 log = logging.getLogger("bot.responder")
 
 YIELD_AT_MOST = 1.0  # seconds an answer waits for the requests being handled to be acked
+QUIET = 0.05  # seconds without a new request that count as a lull (a burst has gaps shorter)
 
 
 class AckGate:
@@ -26,24 +28,33 @@ class AckGate:
 
     def __init__(self) -> None:
         self._handling = 0
-        self._quiet = threading.Condition()
+        self._last_start = 0.0
+        self._lock = threading.Lock()
 
     @contextmanager
     def handling(self) -> Iterator[None]:
-        with self._quiet:
+        with self._lock:
             self._handling += 1
+            self._last_start = time.monotonic()
         try:
             yield
         finally:
-            with self._quiet:
+            with self._lock:
                 self._handling -= 1
-                if self._handling == 0:
-                    self._quiet.notify_all()
 
     def wait_quiet(self, at_most: float) -> None:
-        """Return once no request is being handled, or after `at_most` seconds."""
-        with self._quiet:
-            self._quiet.wait_for(lambda: self._handling == 0, timeout=at_most)
+        """Return in a lull (no request being handled, none started for QUIET seconds), or
+        after `at_most` seconds. A lone command's answer waits QUIET at most. Waiters look
+        again on their own clock instead of being notified: a burst has a gap between most of
+        its requests, and waking every waiter at each would cost the acks more than it saves."""
+        deadline = time.monotonic() + at_most
+        while True:
+            now = time.monotonic()
+            with self._lock:
+                busy, lull_at = self._handling > 0, self._last_start + QUIET
+            if now >= deadline or (not busy and now >= lull_at):
+                return
+            time.sleep(min(deadline, now + QUIET if busy else lull_at) - now)
 
 
 class Responder:
