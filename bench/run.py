@@ -1,6 +1,6 @@
 """Benchmarks of the real bot (`polytomic-bot serve`) against the fakes on 127.0.0.1.
 
-    .venv/bin/python bench/run.py                 # all three, full size (about 15 minutes)
+    .venv/bin/python bench/run.py                 # all three, full size (about 12 minutes)
     .venv/bin/python bench/run.py ack tracking    # some of them
     .venv/bin/python bench/run.py --quick         # small sizes: a smoke test (CI runs it)
     .venv/bin/python bench/run.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
