@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from bench.common import Spread, fresh_database, send_load
 from tests.fakes.polytomic import FakePolytomic
 from tests.fakes.signing import slash_command_body
@@ -152,8 +154,6 @@ def run(
 
 
 def _answers(url: str) -> bool:
-    import httpx
-
     try:
         httpx.post(url, content=b"", timeout=1)  # unsigned: a 401 says it is listening
         return True

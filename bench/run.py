@@ -158,9 +158,10 @@ def report_scale(results: list[tracking.TrackingResult]) -> str:
             f"{r.cpu_seconds:.1f} s",
             f"{r.cpu_ms_per_operation:.1f} ms",
             f"{r.peak_rss_mib:.0f} MiB",
-            f"{r.lag.p50:.2f} / {r.lag.p95:.2f} s",
+            f"{r.lag.p50:.2f} / {r.lag.p95:.2f} / {r.lag.p99:.2f} s",
             f"{r.polytomic.mean:.2f}",
             f"{r.slack.mean:.2f}",
+            f"{r.click_ack.p99 * 1000:.0f} ms",
         ]
         for r in results
     ]
@@ -172,9 +173,10 @@ def report_scale(results: list[tracking.TrackingResult]) -> str:
             "CPU",
             "CPU per op",
             "peak RSS",
-            "lag p50 / p95",
+            "lag p50 / p95 / p99",
             "Polytomic req/op",
             "Slack calls/op",
+            "click ack p99",
         ],
         rows,
     )

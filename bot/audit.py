@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict, Unpack, cast
+from typing import Any, NotRequired, TypedDict, Unpack
 
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
-from bot.db.models import AuditEvent, utcnow
+from bot.db.models import AUDIT_EVENTS, AuditEvent, utcnow
 from bot.permissions import Decision
 
 
@@ -45,7 +45,7 @@ def record(session: Session, **event: Unpack[Event]) -> AuditEvent:
 
 def insert_row(connection: Connection, **event: Unpack[Event]) -> None:
     """The same row through a Core connection: the tracker's writes skip the ORM."""
-    connection.execute(insert(cast(Table, AuditEvent.__table__)).values(**_values(event)))
+    connection.execute(insert(AUDIT_EVENTS).values(**_values(event)))
 
 
 def recent(session: Session, *, sync_id: str | None = None, limit: int = 20) -> list[AuditEvent]:

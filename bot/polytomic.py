@@ -648,7 +648,7 @@ class PolytomicClient:
 
     def sync_and_status(self, sync_id: str) -> tuple[Sync, SyncStatus]:
         """The sync and its status, asked for at the same time: one round trip of waiting
-        instead of two. The first error of the two is raised."""
+        instead of two. A failed status read raises its error, else a failed sync read."""
         with self._fanout_lock:
             if self._fanout is None:
                 self._fanout = ThreadPoolExecutor(FANOUT_THREADS, thread_name_prefix="polytomic")

@@ -16,15 +16,15 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot import audit, messages
 from bot.config import Settings
 from bot.db.engine import Database
-from bot.db.models import NOT_HOLDING, Operation, utcnow
+from bot.db.models import NOT_HOLDING, OPERATIONS, Operation, utcnow
 from bot.metrics import Metrics
 from bot.operations import (
     FINAL,
@@ -55,8 +55,9 @@ log = logging.getLogger("bot.tracker")
 
 MAX_BACKOFF = 300.0  # seconds between tries when something keeps failing
 QUEUED_PER_WORKER = 4  # claimed rows waiting for a worker, at most (their leases are renewed)
-OPS = cast(Table, Operation.__table__)  # rows are claimed and written with Core statements: the ORM's
-# bulk-update machinery costs about twice as much CPU, and the tracker writes on every poll
+# Rows are claimed and written with Core statements: the ORM's bulk-update machinery costs
+# about twice as much CPU, and the tracker writes on every poll.
+OPS = OPERATIONS
 
 
 def _lease_free(now: datetime) -> Any:

@@ -8,6 +8,7 @@ does not hold, so any process can pick an operation up after a restart.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 from sqlalchemy import (
     DateTime,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -155,3 +157,8 @@ class AuditEvent(Base):
     outcome: Mapped[str | None] = mapped_column(Text)
     operation_id: Mapped[int | None] = mapped_column(Integer)
     channel_id: Mapped[str | None] = mapped_column(String(32))
+
+
+# The tables, typed, for Core statements (the tracker's and the click's hot-path writes).
+OPERATIONS = cast(Table, Operation.__table__)
+AUDIT_EVENTS = cast(Table, AuditEvent.__table__)

@@ -14,14 +14,14 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 from slack_bolt import Ack, App
-from sqlalchemy import Table, insert
+from sqlalchemy import insert
 from sqlalchemy.exc import OperationalError
 
 from bot import interactions, messages
-from bot.db.models import Operation, utcnow
+from bot.db.models import OPERATIONS, utcnow
 from bot.interactions import Requester
 from bot.operations import State
 from bot.services import Services
@@ -92,7 +92,7 @@ def handle_confirm(services: Services, ack: Ack, body: dict[str, Any], kind: str
             return
         with services.db.core() as conn:
             conn.execute(
-                insert(cast(Table, Operation.__table__)).values(
+                insert(OPERATIONS).values(
                     kind=kind,
                     sync_id=sync_id,
                     execution_id=execution_id,
