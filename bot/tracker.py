@@ -511,7 +511,7 @@ class _Pass:
                 )
             self.t.metrics.decision(action, decision.allowed)
             if not decision.allowed:
-                self.save(state=State.DENIED, last_error=messages.denied(decision).text)
+                self.save(state=State.DENIED, last_error=messages.denied_note(decision))
                 return
         try:
             sync, status = self.t.polytomic.sync_and_status(op.sync_id)
@@ -532,7 +532,7 @@ class _Pass:
             self.save(
                 state=State.STALE,
                 sync_name=sync.name,
-                last_error=messages.stale(op, checked.execution, checked.binding is Binding.SUPERSEDED).text,
+                last_error=messages.stale_note(op, checked.execution, checked.binding is Binding.SUPERSEDED),
             )
             return
         if self.take_execution(sync_name=sync.name, **self.execution_fields(checked.execution)):
@@ -552,7 +552,7 @@ class _Pass:
                     )
                 ).first()
             note = (
-                messages.already_requested(winner).text if winner else "Someone else is canceling this run."
+                messages.already_requested_note(winner) if winner else "Someone else is canceling this run."
             )
             self.save(state=State.DUPLICATE, last_error=note)
             return False

@@ -105,7 +105,7 @@ def assert_canceled_once(
     with `replies` replies (the last one the outcome), `cancel_requests` cancel POSTs of which
     exactly one acted, all with the same Idempotency-Key."""
     message = the_status_message(slack)
-    assert message.latest["text"] == f"Cancellation of {name}: canceled."
+    assert message.latest["text"].startswith(f"<@UADMIN> requested cancellation of {name}: canceled after ")
     assert CANCELED in all_text(message.latest)
     assert "canceling…" in all_text(message.versions[0]) or len(message.versions) == 1
     _notice, thread = incident_thread(slack)
@@ -390,7 +390,8 @@ def test_incident_channel_unreachable(
     wait_finished(rows)
     assert "The incident channel notice failed: channel_not_found" in text
     message = the_status_message(slack)
-    assert message.latest["text"] == "Cancellation of Quiet incident: canceled."
+    assert message.latest["text"].startswith("<@UADMIN> requested cancellation of Quiet incident: canceled")
+    assert "The incident channel notice failed: channel_not_found" in message.latest["text"]
     assert slack.messages_in(INCIDENTS, include_deleted=True) == []
     [attempt] = [c for c in slack.calls("chat.postMessage") if c.params.get("channel") == INCIDENTS]
     assert attempt.error == "channel_not_found"  # tried once, recorded, not retried
@@ -450,7 +451,9 @@ def test_watchdog_escalates_once(
     assert "Polytomic has not stopped the run yet" in all_text(escalation.latest)
     message = the_status_message(slack)
     assert "*still canceling*" in all_text(message.latest)
-    assert message.latest["text"] == "Cancellation of Stuck sync: still canceling."
+    assert message.latest["text"].startswith(
+        "<@UADMIN> requested cancellation of Stuck sync: still canceling after 1 minute.\n"
+    )
     assert button(message.latest, "cancel_retry")["value"] == retry["value"]
     assert len(message.versions) == 2  # canceling…, then still canceling: once per change of state
     assert len(polytomic.cancel_requests(sync.id)) == 1
