@@ -105,6 +105,8 @@ def test_canceled_story(admin_bot: Any, slack: Any, polytomic: Any, tmp_path: Pa
     assert cancel.method == "POST" and cancel.path == f"/api/syncs/{sync.id}/executions/{execution.id}/cancel"
     assert cancel.idempotency_key and cancel.idempotency_key.startswith("op-")
     assert execution.status == "canceled"
+    # The sync was read by the command and by the click's check; its name known, never again.
+    assert len(polytomic.requests_to("GET", rf"^/api/syncs/{sync.id}$")) == 2
 
     rows = db_rows(tmp_path, "SELECT state, finished_at IS NOT NULL, polytomic_status FROM operations")
     assert rows == [("canceled", 1, "canceled")]
