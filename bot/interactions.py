@@ -66,9 +66,7 @@ def _decide(
     try:
         decision = _may(svc, req.user_id, action, sync_id)
     except (Throttled, SlackFailure):
-        _answer(
-            req, messages.plain("I couldn't check your Slack user groups just now. Try again in a minute.")
-        )
+        _answer(req, messages.groups_unavailable())
         return None
     with svc.db.transaction() as session:
         audit.record(
@@ -166,9 +164,7 @@ def answer_why(svc: Services, req: Requester, ref: SyncRef) -> None:
         _answer(req, messages.polytomic_failure(error, sync_id))
         return
     except (Throttled, SlackFailure):
-        _answer(
-            req, messages.plain("I couldn't check your Slack user groups just now. Try again in a minute.")
-        )
+        _answer(req, messages.groups_unavailable())
         return
     _answer(req, messages.why(decisions, sync))
 
@@ -265,7 +261,7 @@ def answer_resume(svc: Services, req: Requester, op_id: int) -> None:
             .values(resumed_at=now, resumed_by=req.user_id, updated_at=now)
         ).rowcount  # type: ignore[attr-defined]
     if not won:
-        _answer(req, messages.plain("The schedule was already resumed."))
+        _answer(req, messages.already_resumed(op))
         return
     try:
         svc.polytomic.set_active(op.sync_id, True, idempotency_key=f"op-{op.id}-resume")
@@ -291,7 +287,7 @@ def answer_resume(svc: Services, req: Requester, op_id: int) -> None:
             channel_id=req.channel_id,
         )
     svc.nudge()
-    _answer(req, messages.plain(f"Resumed the schedule of {messages.sync_label(op.sync_name, op.sync_id)}."))
+    _answer(req, messages.resumed(op))
 
 
 def answer_grant_change(svc: Services, req: Requester, cmd: GrantCmd | RevokeCmd) -> None:
@@ -369,6 +365,6 @@ def answer_retry(svc: Services, req: Requester, op_id: int, attempt: int) -> Non
         )
     if won:
         svc.nudge()
-        _answer(req, messages.plain("Sending the cancel to Polytomic again."))
+        _answer(req, messages.retry_sent())
     else:
-        _answer(req, messages.plain("That was already retried, or the run has ended. Nothing more was sent."))
+        _answer(req, messages.retry_refused())

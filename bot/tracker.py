@@ -53,6 +53,8 @@ from bot.slack import SlackFailure, SlackGateway, Throttled, respond
 
 log = logging.getLogger("bot.tracker")
 
+# chat.update errors after which a message stays as it is: deleted, or past the edit window.
+UNEDITABLE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 MAX_BACKOFF = 300.0  # seconds between tries when something keeps failing
 QUEUED_PER_WORKER = 4  # claimed rows waiting for a worker, at most (their leases are renewed)
 # Rows are claimed and written with Core statements: the ORM's bulk-update machinery costs
@@ -475,6 +477,8 @@ class _Pass:
                 return False
             if self.incident_due() and op.incident_final_ts is None and op.incident_error is None:
                 return False
+            if self.incident_due() and self.notice_edit() is not None:
+                return False
         return not (self.requester_due() and op.notified_state != op.state)
 
     # ---- Polytomic -------------------------------------------------------------------
@@ -511,7 +515,7 @@ class _Pass:
                 )
             self.t.metrics.decision(action, decision.allowed)
             if not decision.allowed:
-                self.save(state=State.DENIED, last_error=messages.denied(decision).text)
+                self.save(state=State.DENIED, last_error=messages.denied_note(decision))
                 return
         try:
             sync, status = self.t.polytomic.sync_and_status(op.sync_id)
@@ -527,15 +531,15 @@ class _Pass:
             self.save(state=State.REJECTED, last_error=_key_error(error))
             return
         checked = verify(status, op.execution_id)
-        op.sync_name = sync.name  # the note below names the sync
+        op.sync_name = sync.name or ""  # the note below names the sync
         if checked.binding is not Binding.CURRENT:
             self.save(
                 state=State.STALE,
-                sync_name=sync.name,
-                last_error=messages.stale(op, checked.execution, checked.binding is Binding.SUPERSEDED).text,
+                sync_name=op.sync_name,
+                last_error=messages.stale_note(op, checked.execution, checked.binding is Binding.SUPERSEDED),
             )
             return
-        if self.take_execution(sync_name=sync.name, **self.execution_fields(checked.execution)):
+        if self.take_execution(sync_name=op.sync_name, **self.execution_fields(checked.execution)):
             self.clear_prompt()
 
     def take_execution(self, **fields: Any) -> bool:
@@ -552,7 +556,7 @@ class _Pass:
                     )
                 ).first()
             note = (
-                messages.already_requested(winner).text if winner else "Someone else is canceling this run."
+                messages.already_requested_note(winner) if winner else "Someone else is canceling this run."
             )
             self.save(state=State.DUPLICATE, last_error=note)
             return False
@@ -610,6 +614,12 @@ class _Pass:
             )
             return False
         fields = self.execution_fields(execution)
+        if op.sync_name is None:
+            # The click's verification could not read the sync: Polytomic answers again, so
+            # read its name now, and the next edits name it instead of showing its ID.
+            name = self.read_sync_name()
+            if name is not None:
+                fields["sync_name"] = name
         outcome = outcome_of(execution)
         if outcome is not None:
             fields.update(state=outcome, execution_ended_at=execution.completed_at or utcnow())
@@ -621,6 +631,19 @@ class _Pass:
         elif changed:
             self.note(**changed)
         return True
+
+    def read_sync_name(self) -> str | None:
+        """The sync's name ("" when it has none), or None when Polytomic did not answer. Only
+        the messages need it, so a failure changes nothing else: the next poll asks again."""
+        try:
+            sync = self.t.polytomic.get_sync(self.op.sync_id)
+        except (Unavailable, RateLimited) as error:
+            self.polytomic_error(error)
+            return None
+        except PolytomicError as error:
+            self.polytomic_error(error)
+            return ""  # asking again would get the same answer: the messages keep the ID
+        return sync.name or ""
 
     def pause_due(self) -> bool:
         """Cancel-and-pause: once the cancel is sent, pause the schedule (pausing alone would
@@ -764,7 +787,7 @@ class _Pass:
         channel = op.incident_channel
         assert channel is not None
 
-        def post(view: messages.View, field: str, thread_ts: str | None) -> None:
+        def post(view: messages.View, field: str, thread_ts: str | None, **also: Any) -> None:
             try:
                 ts = self.t.slack.post_message(channel, view, thread_ts=thread_ts)
             except SlackFailure as failure:
@@ -772,12 +795,29 @@ class _Pass:
                     raise
                 self.save(incident_error=failure.error)
                 return
-            self.save(**{field: ts})
+            self.save(**{field: ts}, **also)
 
-        if op.incident_ts is None and not self.slack(
-            lambda: post(messages.incident_notice(op), "incident_ts", None)
-        ):
-            return
+        def edit(view: messages.View) -> None:
+            assert op.incident_ts is not None
+            try:
+                self.t.slack.update_message(channel, op.incident_ts, view)
+            except SlackFailure as failure:
+                if failure.permanent:
+                    self.save(incident_error=failure.error)
+                    return
+                if failure.error not in UNEDITABLE:
+                    raise
+                # Deleted, or too old to edit: it stays as posted (naming the sync's ID).
+            self.save(incident_digest=view.digest())
+
+        if op.incident_ts is None:
+            notice = messages.incident_notice(op)
+            if not self.slack(lambda: post(notice, "incident_ts", None, incident_digest=notice.digest())):
+                return
+        elif (changed := self.notice_edit()) is not None:
+            # Only what the notice says changed (the sync's name, read late): the outcome
+            # reply below does not wait for this edit.
+            self.slack(lambda: edit(changed))
         if op.incident_ts is None or op.incident_error is not None:
             return
         if op.state == State.CANCELING and op.escalated_at is not None and op.incident_escalation_ts is None:
@@ -787,6 +827,14 @@ class _Pass:
             self.slack(
                 lambda: post(messages.incident_outcome(op, self.now), "incident_final_ts", op.incident_ts)
             )
+
+    def notice_edit(self) -> messages.View | None:
+        """The incident notice to edit now, or None when Slack shows it as it is (or it is gone)."""
+        op = self.op
+        if op.incident_ts is None or op.incident_error is not None:
+            return None
+        view = messages.incident_notice(op)
+        return None if view.digest() == op.incident_digest else view
 
     def sync_requester(self) -> None:
         op = self.op

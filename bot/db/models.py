@@ -101,6 +101,8 @@ class Operation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), default="cancel")  # "cancel" or "cancel_and_pause"
     sync_id: Mapped[str] = mapped_column(String(64))
+    # None until Polytomic has been read (the click's verification, else a later poll); "" when
+    # the sync has no name. The messages show the sync's ID until then.
     sync_name: Mapped[str | None] = mapped_column(Text)
     execution_id: Mapped[str] = mapped_column(String(64))
     team_id: Mapped[str | None] = mapped_column(String(32))
@@ -128,7 +130,7 @@ class Operation(Base):
     status_digest: Mapped[str | None] = mapped_column(String(64))  # of the last view's state part
     status_progress_digest: Mapped[str | None] = mapped_column(String(64))  # of the whole last view
     status_edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    incident_digest: Mapped[str | None] = mapped_column(String(64))
+    incident_digest: Mapped[str | None] = mapped_column(String(64))  # of the notice as last sent
     status_error: Mapped[str | None] = mapped_column(Text)  # why the channel message failed
     incident_error: Mapped[str | None] = mapped_column(Text)  # why the incident notice failed
     notified_state: Mapped[str | None] = mapped_column(String(32))  # last state told to the requester
@@ -140,6 +142,8 @@ class Operation(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # consecutive failed steps
+    # Why the last step failed; on a denied, stale or duplicate row, the note for the requester
+    # (a bot.messages source, with its emphasis marks).
     last_error: Mapped[str | None] = mapped_column(Text)
 
 

@@ -116,9 +116,7 @@ def handle_confirm(services: Services, ack: Ack, body: dict[str, Any], kind: str
         services.responder.submit(
             respond,
             req.response_url,
-            messages.plain(
-                "I couldn't record that just now (database unavailable). Nothing was sent; try again."
-            ),
+            messages.not_recorded(),
         )
         return
     ack()

@@ -4,6 +4,7 @@ signed requests, the fake Slack and Polytomic servers, and a real SQLite databas
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -76,22 +77,36 @@ def test_canceled_story(admin_bot: Any, slack: Any, polytomic: Any, tmp_path: Pa
     # One message, first "canceling…", edited to the outcome.
     [message] = status_messages(slack)
     assert "canceling…" in all_text(message.versions[0])
-    assert message.latest["text"] == "Cancellation of Salesforce contacts: canceled."
+    # The text (notifications, screen readers, search) says what the blocks say, in plain words.
+    headline, ids = message.latest["text"].split("\n")
+    assert re.fullmatch(
+        r"<@UADMIN> requested cancellation of Salesforce contacts: canceled after \d+ seconds?, "
+        r"[\d,]+ rows? written before it stopped\.",
+        headline,
+    ), headline
+    assert ids == f"Sync {sync.id} · execution {execution.id}"
     # The incident channel: a notice naming sync, requester and channel, then the outcome.
     [notice] = status_messages(slack, INCIDENTS)
-    notice_text = all_text(notice.latest)
-    assert (
-        "Salesforce contacts" in notice_text and "<@UADMIN>" in notice_text and f"<#{CHANNEL}>" in notice_text
+    assert notice.latest["text"] == (
+        f"<@UADMIN> requested cancellation of Salesforce contacts in <#{CHANNEL}>.\n"
+        f"Sync {sync.id} · execution {execution.id}"
     )
+    notice_text = all_text(notice.latest)
+    assert "*Salesforce contacts*" in notice_text and f"<#{CHANNEL}>" in notice_text
     wait_until(lambda: slack.thread(INCIDENTS, notice.ts))
     [reply] = slack.thread(INCIDENTS, notice.ts)
     assert "*canceled*" in all_text(reply.latest)
+    assert reply.latest["text"].startswith(
+        f"<@UADMIN> requested cancellation of Salesforce contacts in <#{CHANNEL}>: canceled after "
+    )
 
     # Polytomic: exactly one cancel, of the execution the user saw, with an idempotency key.
     [cancel] = polytomic.cancel_requests(sync.id)
     assert cancel.method == "POST" and cancel.path == f"/api/syncs/{sync.id}/executions/{execution.id}/cancel"
     assert cancel.idempotency_key and cancel.idempotency_key.startswith("op-")
     assert execution.status == "canceled"
+    # The sync was read by the command and by the click's check; its name known, never again.
+    assert len(polytomic.requests_to("GET", rf"^/api/syncs/{sync.id}$")) == 2
 
     rows = db_rows(tmp_path, "SELECT state, finished_at IS NOT NULL, polytomic_status FROM operations")
     assert rows == [("canceled", 1, "canceled")]
@@ -120,7 +135,10 @@ def test_other_outcomes(
     if errors:
         assert "Salesforce API limit exceeded" in text
     [message] = status_messages(slack)
-    assert message.latest["text"] == f"Cancellation of Hubspot deals: {words}."
+    assert message.latest["text"].startswith(
+        f"<@UADMIN> requested cancellation of Hubspot deals: the run {phrase.replace('*', '')}"
+    )
+    assert words in message.latest["text"]
     [notice] = status_messages(slack, INCIDENTS)
     wait_until(lambda: slack.thread(INCIDENTS, notice.ts))
     assert phrase in all_text(slack.thread(INCIDENTS, notice.ts)[0].latest)

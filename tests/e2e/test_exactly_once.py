@@ -144,7 +144,7 @@ def top_level(slack: FakeSlack, channel: str, sync: FakeSync) -> list[Any]:
 def wait_canceled(scene: Scene, sync: FakeSync) -> None:
     """The run ended canceled, the channel says so, and every effect of the row was delivered."""
     wait_until(
-        lambda: any(m.text.endswith(": canceled.") for m in top_level(scene.slack, "CGENERAL", sync)),
+        lambda: any(": canceled after " in m.text for m in top_level(scene.slack, "CGENERAL", sync)),
         15,
         what=f"the status message of {sync.id} to say canceled",
     )
@@ -180,7 +180,7 @@ def assert_exactly_once(scene: Scene, sync: FakeSync, execution: FakeExecution, 
     notices = top_level(slack, "CINCIDENT", sync)
     assert len(notices) == 1, [m.text for m in notices]
     replies = slack.thread("CINCIDENT", notices[0].ts)
-    assert len(replies) == 1 and replies[0].text.endswith(": canceled."), [m.text for m in replies]
+    assert len(replies) == 1 and ": canceled after " in replies[0].text, [m.text for m in replies]
 
     rows = [r for r in operations(scene.database_url) if r[2] == execution.id]
     live = [r for r in rows if r[1] not in RELEASED]

@@ -105,7 +105,7 @@ def assert_canceled_once(
     with `replies` replies (the last one the outcome), `cancel_requests` cancel POSTs of which
     exactly one acted, all with the same Idempotency-Key."""
     message = the_status_message(slack)
-    assert message.latest["text"] == f"Cancellation of {name}: canceled."
+    assert message.latest["text"].startswith(f"<@UADMIN> requested cancellation of {name}: canceled after ")
     assert CANCELED in all_text(message.latest)
     assert "canceling…" in all_text(message.versions[0]) or len(message.versions) == 1
     _notice, thread = incident_thread(slack)
@@ -249,6 +249,66 @@ def test_polytomic_429_on_polls(
     assert assert_waited(polls(polytomic, sync, execution), 1.0, "polls") == times
 
 
+@pytest.mark.parametrize("name", ["Named later", ""], ids=["named", "nameless"])
+def test_sync_named_once_polytomic_answers_again(
+    start_bot: Any, slack: FakeSlack, polytomic: FakePolytomic, tmp_path: Path, name: str
+) -> None:
+    """Polytomic answers 500 to the click's verification and to the next reads of the sync:
+    the cancel goes by execution ID and the first posts show the sync's ID. Once Polytomic
+    answers, the next edits of the status message and of the incident notice name the sync.
+    The name is read once (a sync without one is not asked again, and nothing is edited for
+    it); the failed reads of it do not disturb the cancel."""
+    bot = start(start_bot)
+    sync = polytomic.add_sync(name=name)
+    execution = sync.start_execution(cancel_delay=None)  # stays canceling until finish()
+    user = admin(bot, slack)
+    _ack, url = user.command(f"cancel {sync.id}")
+    prompt = user.answers(url)[0]
+    sync_path = rf"^/api/syncs/{sync.id}$"
+    before = len(polytomic.requests_to("GET", sync_path))
+    # The tracker's client tries each read twice: the verification fails for sure, and the
+    # first reads of the name after it fail too.
+    polytomic.inject("GET", rf"^/api/syncs/{sync.id}/status$", status=500, times=2)
+    polytomic.inject("GET", sync_path, status=500, times=6)
+    user.click("cancel_confirm", button(prompt, "cancel_confirm")["value"])
+
+    def reads() -> list[int | None]:
+        return [r.status for r in polytomic.requests_to("GET", sync_path)[before:]]
+
+    wait_until(lambda: execution.status == "canceling", what="the cancel, sent by execution ID")
+    wait_until(lambda: 200 in reads(), what="a read of the sync that Polytomic answers")
+    shown = name or sync.id
+    wait_until(lambda: shown in the_status_message(slack).latest["text"], what="the status message")
+    wait_until(lambda: shown in status_messages(slack, INCIDENTS)[0].latest["text"], what="the notice")
+    if name:
+        wait_until(lambda: name in all_text(the_status_message(slack).latest), what="the message naming it")
+        wait_until(lambda: name in all_text(status_messages(slack, INCIDENTS)[0].latest), what="the notice")
+    assert reads().count(200) == 1 and 500 in reads(), reads()
+    # More polls, and no more reads of the sync: the name is known (or known to be missing).
+    seen, read = len(polls(polytomic, sync, execution)), len(reads())
+    wait_until(lambda: len(polls(polytomic, sync, execution)) >= seen + 5, what="more polls")
+    assert len(reads()) == read
+
+    execution.finish("canceled")
+    final_text(slack, CANCELED)
+    wait_finished(sqlite_rows(tmp_path))
+    message = assert_canceled_once(slack, polytomic, sync, shown)
+    headline = message.versions[0]["blocks"][0]["text"]["text"]
+    assert f"of `{sync.id}`:" in headline, headline  # first shown by its ID
+    notice, thread = incident_thread(slack)
+    if name:
+        assert len(notice.versions) == 2, [all_text(v) for v in notice.versions]  # posted, then named
+        assert f"*{name}*" not in all_text(notice.versions[0])
+        assert f"*{name}*" in all_text(notice.latest) and name in notice.latest["text"]
+        assert f"*{name}*" in all_text(thread[-1].latest)
+    else:
+        assert len(notice.versions) == 1  # nothing changed: not edited
+        assert [c.params["channel"] for c in slack.calls("chat.update")] == [CHANNEL] * len(
+            slack.calls("chat.update")
+        )
+    assert sqlite_rows(tmp_path)("SELECT sync_name FROM operations") == [(name,)]
+
+
 @pytest.mark.parametrize(
     "times",
     [
@@ -390,7 +450,8 @@ def test_incident_channel_unreachable(
     wait_finished(rows)
     assert "The incident channel notice failed: channel_not_found" in text
     message = the_status_message(slack)
-    assert message.latest["text"] == "Cancellation of Quiet incident: canceled."
+    assert message.latest["text"].startswith("<@UADMIN> requested cancellation of Quiet incident: canceled")
+    assert "The incident channel notice failed: channel_not_found" in message.latest["text"]
     assert slack.messages_in(INCIDENTS, include_deleted=True) == []
     [attempt] = [c for c in slack.calls("chat.postMessage") if c.params.get("channel") == INCIDENTS]
     assert attempt.error == "channel_not_found"  # tried once, recorded, not retried
@@ -450,7 +511,9 @@ def test_watchdog_escalates_once(
     assert "Polytomic has not stopped the run yet" in all_text(escalation.latest)
     message = the_status_message(slack)
     assert "*still canceling*" in all_text(message.latest)
-    assert message.latest["text"] == "Cancellation of Stuck sync: still canceling."
+    assert message.latest["text"].startswith(
+        "<@UADMIN> requested cancellation of Stuck sync: still canceling after 1 minute.\n"
+    )
     assert button(message.latest, "cancel_retry")["value"] == retry["value"]
     assert len(message.versions) == 2  # canceling…, then still canceling: once per change of state
     assert len(polytomic.cancel_requests(sync.id)) == 1

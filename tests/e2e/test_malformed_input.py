@@ -385,7 +385,10 @@ def test_hostile_sync_name_and_error_stay_inert_through_the_whole_cancel(
     failing = polytomic.add_sync(name="<!everyone> orders")
     failing.start_execution(cancel_delay=0.3, cancel_outcome="failed", errors=[HOSTILE_ERROR])
 
-    for sync, final in ((named, "canceled"), (failing, "failed")):
+    for sync, final in (
+        (named, ": canceled after"),
+        (failing, ": the run failed before it could be canceled"),
+    ):
         ack, url = admin.command(f"cancel {sync.id}")
         assert ack.status_code == 200
         prompt = admin.answers(url)[0]
@@ -398,7 +401,10 @@ def test_hostile_sync_name_and_error_stay_inert_through_the_whole_cancel(
         def status_message(sync: FakeSync = sync) -> Any:
             return message_about(slack, "CGENERAL", sync)
 
-        wait_until(lambda final=final: f": {final}." in status_message().text, 15, what=f"{final} status")
+        wait_until(lambda final=final: final in status_message().text, 15, what=f"{final!r} in the status")
+        # The text names the sync, escaped like the blocks.
+        escaped = sync.name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        assert escaped in status_message().text
         notice = wait_until(
             lambda sync=sync: message_about(slack, "CINCIDENT", sync, replies=False),
             what="the incident notice",

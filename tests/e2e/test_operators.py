@@ -35,6 +35,11 @@ def first_answer(user: SlackUser, text: str) -> dict[str, Any]:
     return user.answers(url)[0]
 
 
+def sections_text(answer: dict[str, Any]) -> str:
+    """What the answer's sections show (mrkdwn), one per line."""
+    return "\n".join(b["text"]["text"] for b in answer.get("blocks") or [] if b.get("type") == "section")
+
+
 def accessories(answer: dict[str, Any], action_id: str) -> list[dict[str, Any]]:
     """The buttons sitting next to sections (a list line's "Cancel…", a pick's "Choose")."""
     return [
@@ -121,7 +126,7 @@ def test_help_lists_only_what_the_caller_may_run(
     cli_grant(bot, sqlite_url, "UPAT", "pause", sync.id)
 
     def help_for(user_id: str) -> tuple[list[str], str]:
-        text = first_answer(SlackUser(bot, slack, user_id, CHANNEL), "help")["text"]
+        text = sections_text(first_answer(SlackUser(bot, slack, user_id, CHANNEL), "help"))
         lines = HELP_LINE.findall(text)
         assert all(usage == example for usage, example in lines), text  # each with its example
         return [usage for usage, _ in lines], text
@@ -189,7 +194,8 @@ def test_list_pages_cuts_and_offers_cancel_where_allowed(
     assert len(pages) == 2
     assert "page_token" not in pages[0].query
     assert pages[1].query.get("page_token")
-    assert everything["text"] == "60 syncs (40 not shown)."
+    assert everything["text"].startswith("60 syncs\n") and "…and 40 more not shown." in everything["text"]
+    assert all(f"{s.name} → {s.target_object}\n" in everything["text"] for s in shown)
     assert everything["blocks"][0]["text"]["text"] == "*60 syncs*"
     assert everything["blocks"][-1]["elements"][0]["text"].startswith("…and 40 more not shown.")
     sections = sync_sections(everything)
@@ -212,7 +218,7 @@ def test_list_pages_cuts_and_offers_cancel_where_allowed(
 
     # `list running`: every page is looked at, so the run on page two is there too.
     running_list = first_answer(admin, "list running")
-    assert running_list["text"] == "5 running syncs."
+    assert running_list["text"].startswith("5 running syncs\n")
     assert {s["text"]["text"].rsplit("`", 2)[1] for s in sync_sections(running_list)} == active
     assert "more not shown" not in all_text(running_list)
     assert {b["value"] for b in accessories(running_list, "list_cancel")} == active
@@ -231,7 +237,8 @@ def test_list_pages_cuts_and_offers_cancel_where_allowed(
     for sync in more:
         sync.start_execution()
     cut = first_answer(admin, "list running")
-    assert cut["text"] == f"23 running syncs ({23 - MAX_LIST} not shown)."
+    assert cut["text"].startswith("23 running syncs\n")
+    assert f"…and {23 - MAX_LIST} more not shown." in cut["text"]
     assert len(sync_sections(cut)) == MAX_LIST
     assert cut["blocks"][-1]["elements"][0]["text"].startswith(f"…and {23 - MAX_LIST} more not shown.")
     assert polytomic.cancel_requests() == []
@@ -290,7 +297,8 @@ def test_cancel_by_exact_name_quotes_ambiguity_and_missing_names(
 
     # Several syncs of that name: one button each, and nothing sent yet.
     pick = first_answer(admin, "cancel hourly contacts")
-    assert pick["text"] == "2 syncs are named hourly contacts: pick one."
+    assert pick["text"].startswith("2 syncs are named hourly contacts. Which one?\n")
+    assert all(t.id in pick["text"] for t in twins)
     choices = accessories(pick, "sync_pick")
     values = sorted((json.loads(c["value"]) for c in choices), key=lambda v: v["s"])
     assert values == sorted(({"v": "cancel", "s": t.id} for t in twins), key=lambda v: v["s"])
@@ -299,9 +307,10 @@ def test_cancel_by_exact_name_quotes_ambiguity_and_missing_names(
 
     # None of that name: said so, with the name escaped.
     missing = first_answer(admin, "cancel No &lt;such&gt; &amp; sync")
-    assert "No sync is named *No &lt;such&gt; &amp; sync*" in missing["text"]
+    assert "No sync is named *No &lt;such&gt; &amp; sync*" in sections_text(missing)
+    assert "No sync is named No &lt;such&gt; &amp; sync" in missing["text"]
     assert "<such>" not in all_text(missing) and "& sync" not in all_text(missing)
-    assert "No sync is named *Nightly*" in first_answer(admin, "cancel Nightly")["text"]
+    assert "No sync is named *Nightly*" in sections_text(first_answer(admin, "cancel Nightly"))
     time.sleep(SETTLE)
     assert polytomic.cancel_requests() == []
 
@@ -426,7 +435,7 @@ def test_audit_newest_first_with_who_what_when_decision_and_outcome(
         what="the cancel to be done",
     )
 
-    trail = first_answer(alice, f"audit {sync.id}")["text"].split("\n")
+    trail = sections_text(first_answer(alice, f"audit {sync.id}")).split("\n")
     assert trail[0] == f"*Audit trail for sync `{sync.id}`*, newest first:"
     entries = trail[1:]
     date = r"<!date\^\d+\^\{date_short_pretty\} at \{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>"
@@ -455,7 +464,7 @@ def test_audit_newest_first_with_who_what_when_decision_and_outcome(
     assert_denial(answer_to(alice, "audit"), "admin", "`*`", ("<@UADMIN>",), ())
     assert_denial(answer_to(nobody, f"audit {sync.id}"), "cancel", f"sync `{sync.id}` (or on `*`)", (), ())
     assert_denial(answer_to(alice, f"audit {other.id}"), "cancel", f"sync `{other.id}` (or on `*`)", (), ())
-    whole = first_answer(admin, "audit")["text"].split("\n")
+    whole = sections_text(first_answer(admin, "audit")).split("\n")
     assert whole[0] == "*Audit trail*, newest first:"
     assert "<@UADMIN> · `audit` · *allowed*" in whole[1]
     assert f"<@UALICE> · `audit` · sync `{other.id}` · *denied*" in whole[2]
@@ -555,7 +564,8 @@ def test_cancel_and_pause_then_resume_schedule(bot: Any, slack: Any, polytomic: 
 
     # Pat resumes: the schedule is active again, and the message says who resumed it.
     _url, answer = click_answer(pat, "resume_schedule", resume["value"], message_ts=message.ts)
-    assert answer["text"] == "Resumed the schedule of *Nightly Orders*."
+    assert sections_text(answer) == "Resumed the schedule of *Nightly Orders*."
+    assert answer["text"] == "Resumed the schedule of Nightly Orders."
     assert activations(polytomic, sync.id) == [{"active": False}, {"active": True}]
     assert sync.active is True
 
@@ -569,7 +579,7 @@ def test_cancel_and_pause_then_resume_schedule(bot: Any, slack: Any, polytomic: 
 
     # A second click does nothing more.
     _url, again = click_answer(pat, "resume_schedule", resume["value"], message_ts=message.ts)
-    assert again["text"] == "The schedule was already resumed."
+    assert again["text"] == "The schedule of Nightly Orders was already resumed."
     time.sleep(SETTLE)
     assert activations(polytomic, sync.id) == [{"active": False}, {"active": True}]
     assert len(polytomic.cancel_requests()) == 1
@@ -604,7 +614,8 @@ def test_resume_clicked_while_the_final_pass_is_still_running(
     message = wait_until(final, 15, what="the Resume schedule button")
     resume = button(message.latest, "resume_schedule")
     _url, answer = click_answer(pat, "resume_schedule", resume["value"], message_ts=message.ts)
-    assert answer["text"] == "Resumed the schedule of *Nightly Orders*."
+    assert sections_text(answer) == "Resumed the schedule of *Nightly Orders*."
+    assert answer["text"] == "Resumed the schedule of Nightly Orders."
     assert execution.status == "canceled" and sync.active is True
     # The resume landed inside the window: the final pass is still posting its thread reply.
     [notice] = status_messages(slack, INCIDENTS)

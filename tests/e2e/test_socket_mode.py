@@ -121,7 +121,9 @@ def test_cancel_story_over_the_socket(
     assert "<@UADMIN> requested cancellation of *Salesforce contacts*" in text
     [message] = status_messages(slack)
     assert "canceling…" in all_text(message.versions[0])
-    assert message.latest["text"] == "Cancellation of Salesforce contacts: canceled."
+    assert message.latest["text"].startswith(
+        "<@UADMIN> requested cancellation of Salesforce contacts: canceled after "
+    )
     wait_until(lambda: any(r["delete_original"] for r in slack.responses(click_url)), what="prompt removal")
 
     [notice] = status_messages(slack, INCIDENTS)
