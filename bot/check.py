@@ -274,7 +274,15 @@ def check_request_credentials(loaded: Loaded) -> Result:
 
 
 def check_polytomic(loaded: Loaded) -> Result:
-    from bot.polytomic import Forbidden, PolytomicError, RateLimited, Unauthorized, Unavailable
+    from bot.polytomic import (
+        ConnectionFailed,
+        Forbidden,
+        PolytomicError,
+        RateLimited,
+        ServerError,
+        TimedOut,
+        Unauthorized,
+    )
     from bot.services import make_polytomic
 
     loaded.require_well_formed(*POLYTOMIC_VARIABLES)
@@ -319,14 +327,12 @@ def check_polytomic(loaded: Loaded) -> Result:
             raise Failed(
                 f"Polytomic at {url} rate-limited GET /api/me", "run the check again in a minute"
             ) from None
-        except Unavailable as error:
-            if error.status is None:  # no HTTP answer: a timeout or a connection failure
-                if error.message.startswith("Polytomic did not answer"):
-                    what = f"Polytomic at {url} did not answer within {CALL_TIMEOUT:g} s"
-                else:
-                    cause = error.message.rpartition("(")[2].rstrip(")") or "connection failed"
-                    what = f"could not reach Polytomic at {url} ({cause})"
-                raise Failed(what, url_fix) from None
+        except TimedOut:
+            raise Failed(f"Polytomic at {url} did not answer within {CALL_TIMEOUT:g} s", url_fix) from None
+        except ConnectionFailed as error:
+            cause = error.reason or "connection failed"
+            raise Failed(f"could not reach Polytomic at {url} ({cause})", url_fix) from None
+        except ServerError as error:
             raise Failed(
                 f"Polytomic at {url} answered HTTP {error.status} to GET /api/me: {error.message}",
                 f"try again later; if it persists, {url_fix}",

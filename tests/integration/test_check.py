@@ -288,3 +288,42 @@ def test_every_bad_or_missing_setting_is_reported_not_only_the_first(tmp_path: P
     assert "polytomic-bot migrate" in report.text("database")
     assert "hunter2" not in report.stdout + report.stderr
     assert not db.exists()  # checking does not create the database
+
+
+@pytest.mark.parametrize("failure", ["timeout", "refused", "reset", "5xx"])
+def test_polytomic_failures_are_told_apart(
+    polytomic: FakePolytomic, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    """The Polytomic check, in process, for each way Polytomic can be unreachable: the line says
+    which (a timeout, a refused or reset connection, a 5xx) and what to fix."""
+    from bot import check
+
+    url = polytomic.url
+    if failure == "timeout":
+        monkeypatch.setattr(check, "CALL_TIMEOUT", 0.3)  # not 5 s: the test would wait for it
+        polytomic.set_latency(1.0, r"^/api/me$")
+    elif failure == "refused":
+        url = f"http://127.0.0.1:{_closed_port()}"
+    elif failure == "reset":
+        polytomic.fail_connection(r"^/api/me$")
+    else:
+        polytomic.inject("GET", r"^/api/me$", status=503, body=b"", retry_after=30)
+    loaded = check.load(clean_env(POLYTOMIC_API_KEY=API_KEY, POLYTOMIC_DEPLOYMENT_URL=url))
+    with pytest.raises(check.Failed) as excinfo:
+        check.check_polytomic(loaded)
+    detail, fix = excinfo.value.detail, excinfo.value.fix
+    expected = {
+        "timeout": {f"Polytomic at {url} did not answer within 0.3 s"},
+        "refused": {f"could not reach Polytomic at {url} (ConnectError)"},
+        "reset": {  # an RST, or a FIN, by timing
+            f"could not reach Polytomic at {url} (ReadError)",
+            f"could not reach Polytomic at {url} (RemoteProtocolError)",
+        },
+        "5xx": {f"Polytomic at {url} answered HTTP 503 to GET /api/me: Service Unavailable"},
+    }
+    assert detail in expected[failure]
+    if failure == "5xx":
+        assert fix.startswith("try again later; if it persists, check POLYTOMIC_DEPLOYMENT_URL")
+    else:
+        assert fix.startswith("check POLYTOMIC_DEPLOYMENT_URL")
+    assert len(polytomic.requests_to("GET", r"^/api/me$")) == (0 if failure == "refused" else 1)  # no retries

@@ -17,13 +17,17 @@ import pytest
 
 from bot.polytomic import (
     USER_AGENT,
+    BadRequest,
     Conflict,
+    ConnectionFailed,
     Forbidden,
     NotFound,
     Phase,
     PolytomicClient,
     PolytomicError,
     RateLimited,
+    ServerError,
+    TimedOut,
     Unauthorized,
     Unavailable,
 )
@@ -421,7 +425,7 @@ def test_documented_error_body(fake: FakePolytomic, client: PolytomicClient) -> 
     with pytest.raises(PolytomicError) as excinfo:
         client.list_syncs_page(mode="bogus")
     error = excinfo.value
-    assert type(error) is PolytomicError  # a 400 is no more specific than that
+    assert type(error) is BadRequest  # a 400 is no more specific than that
     assert (error.status, error.message, error.key) == (
         400,
         "mode must be one of create, update",
@@ -625,7 +629,14 @@ def test_the_key_never_leaks(
         with pytest.raises(PolytomicError) as excinfo:
             call()
         errors.append(excinfo.value)
-    assert {type(e) for e in errors} == {Unauthorized, Unavailable, RateLimited, NotFound}
+    assert {type(e) for e in errors} == {
+        Unauthorized,
+        ServerError,
+        RateLimited,
+        TimedOut,
+        ConnectionFailed,
+        NotFound,
+    }
     assert "[redacted]" in errors[0].message and errors[0].key == "[redacted]"
     for error in errors:
         texts = (
@@ -681,3 +692,61 @@ def test_unusable_ids_are_rejected_before_sending(
     with pytest.raises(ValueError):
         client.cancel_execution("sync", bad, idempotency_key="op-13-cancel-1")
     assert fake.requests == []
+
+
+# ----------------------------------------------------------------- which error, from the real client
+
+
+def test_a_timeout_is_timed_out(fake: FakePolytomic, make_client: Callable[..., PolytomicClient]) -> None:
+    fake.set_latency(0.5, r"^/api/me$")
+    with pytest.raises(TimedOut) as excinfo:
+        make_client(timeout=0.15, max_retries=0).me()
+    assert excinfo.value.reason == "ReadTimeout"
+    assert excinfo.value.retry_after is None and excinfo.value.transient
+
+
+def test_a_reset_connection_is_connection_failed(
+    fake: FakePolytomic, make_client: Callable[..., PolytomicClient]
+) -> None:
+    fake.fail_connection(r"^/api/me$")
+    with pytest.raises(ConnectionFailed) as excinfo:
+        make_client(max_retries=0).me()
+    assert excinfo.value.reason in {"ReadError", "RemoteProtocolError"}  # RST or FIN, by timing
+    assert excinfo.value.status is None and excinfo.value.retry_after is None
+
+
+def test_a_refused_connection_is_connection_failed() -> None:
+    with FakePolytomic(KEY) as gone:
+        url = gone.url
+    with (
+        PolytomicClient(url, api_key=KEY, max_retries=0) as client,
+        pytest.raises(ConnectionFailed) as excinfo,
+    ):
+        client.me()
+    assert excinfo.value.reason == "ConnectError"
+    assert str(excinfo.value) == "could not reach Polytomic (ConnectError) (GET /api/me)"
+
+
+def test_a_5xx_is_a_server_error_with_the_servers_retry_after(
+    fake: FakePolytomic, make_client: Callable[..., PolytomicClient], sleeps: list[float]
+) -> None:
+    fake.inject(None, r"^/api/me$", status=503, retry_after=42, times=2)
+    with pytest.raises(ServerError) as excinfo:
+        make_client(max_retries=1).me()
+    assert (excinfo.value.status, excinfo.value.retry_after) == (503, 42.0)
+    assert len(sleeps) == 1  # retried once, as any 5xx
+    fake.inject(None, r"^/api/me$", status=502, times=1)
+    with pytest.raises(ServerError) as excinfo:
+        make_client(max_retries=0).me()
+    assert (excinfo.value.status, excinfo.value.retry_after) == (502, None)
+
+
+@pytest.mark.parametrize("status", [400, 405, 422])
+def test_other_4xx_are_bad_requests_and_not_retried(
+    fake: FakePolytomic, client: PolytomicClient, sleeps: list[float], status: int
+) -> None:
+    fake.inject(None, r"^/api/me$", status=status, body={"status": status, "message": "no"})
+    with pytest.raises(BadRequest) as excinfo:
+        client.me()
+    assert (excinfo.value.status, excinfo.value.message, excinfo.value.transient) == (status, "no", False)
+    assert sleeps == [] and len(fake.requests) == 1
