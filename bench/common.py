@@ -141,7 +141,7 @@ def fresh_database(url: str, grants: Sequence[tuple[str, str, str]]) -> None:
         if db.dialect == "postgresql":
             with db.engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        migrate.upgrade(db.engine)
+        migrate.upgrade(url)
         for subject, action, scope in grants:
             kind = "usergroup" if subject.startswith("S") else "user"
             add_grant(db, Subject(kind, subject), action, scope, granted_by="cli:bench")

@@ -15,7 +15,6 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
 from slack_sdk import WebClient
@@ -353,18 +352,9 @@ def check_polytomic(loaded: Loaded) -> Result:
     return Result("polytomic key", True, f"{organization}; {key} is {kind}")
 
 
-def _known_revisions() -> set[str]:
-    from alembic.script import ScriptDirectory
-
-    from bot.db import migrate
-
-    script = ScriptDirectory.from_config(migrate.alembic_config())
-    return {s.revision for s in script.walk_revisions()}
-
-
 def check_database(loaded: Loaded) -> Result:
     from bot.db import migrate
-    from bot.db.engine import Database
+    from bot.db.engine import Database, sqlite_file
 
     loaded.require_well_formed("DATABASE_URL")
     fix_url = "check DATABASE_URL (" + SETTINGS_HELP["DATABASE_URL"] + ")"
@@ -374,9 +364,9 @@ def check_database(loaded: Loaded) -> Result:
         raise Failed("DATABASE_URL cannot be parsed", fix_url) from None
     shown = url.render_as_string(hide_password=True)
     if url.get_backend_name() == "sqlite":
-        path = url.database or ""
+        path = sqlite_file(loaded.settings.database_url)
         # Connecting would create an empty file; say what is wrong instead.
-        if path not in ("", ":memory:") and not path.startswith("file:") and not Path(path).exists():
+        if path is not None and not path.exists():
             raise Failed(
                 f"the SQLite database {shown} does not exist",
                 "run `polytomic-bot migrate` to create it, or point DATABASE_URL at the bot's database",
@@ -395,18 +385,11 @@ def check_database(loaded: Loaded) -> Result:
         ) from None
     finally:
         db.dispose()
-    head = migrate.head_revision()
-    if current == head:
-        return Result("database", True, f"{shown} is reachable and at the newest migration ({head})")
-    if current is None:
-        raise Failed(f"{shown} is reachable but has no schema yet", "run `polytomic-bot migrate`")
-    if current not in _known_revisions():
-        raise Failed(
-            f"{shown} is at migration {current}, which this version of polytomic-bot does not know "
-            "(a newer version migrated it)",
-            "run the polytomic-bot version that migrated it, or upgrade this installation",
-        )
-    raise Failed(f"{shown} is at migration {current}, not the newest ({head})", "run `polytomic-bot migrate`")
+    problem = migrate.schema_problem(current)
+    if problem is None:
+        return Result("database", True, f"{shown} is reachable and at the newest migration ({current})")
+    what, fix = problem
+    raise Failed(f"{shown} is reachable but {what}", fix)
 
 
 def _channel_problem(code: str, channel: str) -> Failed:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy.engine import make_url
 
 from bot import commands, grants
 from bot.config import ConfigError, Mode, Settings, load_settings
-from bot.db.engine import Database
+from bot.db import migrate, sqlite_lock
+from bot.db.engine import Database, sqlite_file
 from bot.logs import setup_logging
 
 DESCRIPTION = """\
@@ -25,10 +29,11 @@ SUBCOMMANDS = {
     "socket": "run over Slack Socket Mode (needs SLACK_APP_TOKEN, no public URL), with the tracker",
     "worker": "run the tracker alone: it polls Polytomic and edits status messages for every "
     "unfinished cancellation; upgrades the database first",
-    "migrate": "upgrade the database schema to the newest migration, then exit",
+    "migrate": "upgrade the database schema to the newest migration, then exit (the Procfile's release "
+    "phase); processes started together upgrade one at a time",
     "grant": "give a permission without Slack, for bootstrapping: grant U123|S123 cancel|admin SYNC|'*'",
     "revoke": "take a permission back: revoke U123|S123 cancel|admin SYNC|'*'",
-    "grants": "list every grant and the BOT_ADMINS",
+    "grants": "list every grant and the BOT_ADMINS; reads only, so it may run beside the bot",
     "check": "verify the set-up (settings, Slack token and scopes, signing secret or app token, "
     "Polytomic key, database, incident channel): one PASS/FAIL line each with the fix; "
     "exits 1 if any fails",
@@ -49,12 +54,33 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+IN_USE = 3  # exit status: another live process holds the SQLite file, and nothing was done
+NOT_READY = 1  # exit status of `grants` on a database without the newest schema
+
+
 def _settings(mode: Mode) -> Settings:
     try:
         return load_settings(mode)
     except ConfigError as error:
         print(f"polytomic-bot: configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+@contextmanager
+def _sqlite_held(settings: Settings, way_out: str) -> Iterator[None]:
+    """Hold the SQLite file's lock (nothing on PostgreSQL) for the block. When another live
+    process holds it, exit with IN_USE after one line that ends with `way_out`, before anything
+    touched the database."""
+    try:
+        handle = sqlite_lock.hold(settings.database_url)
+    except sqlite_lock.AlreadyRunning as error:
+        print(f"polytomic-bot: {error}, and SQLite allows one process: {way_out}", file=sys.stderr)
+        raise SystemExit(IN_USE) from None
+    try:
+        yield
+    finally:
+        if handle is not None:
+            handle.close()
 
 
 def _grant_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -68,12 +94,20 @@ def _grant_command(args: argparse.Namespace, settings: Settings) -> int:
     if scope is None:
         print("polytomic-bot: the scope must be a sync ID, a Polytomic URL with one, or '*'", file=sys.stderr)
         return 2
+    way_out = f"use `/polytomic {args.command}` in Slack while the bot runs, or stop it and run this again"
+    with _sqlite_held(settings, way_out):
+        migrate.upgrade(settings.database_url)  # for bootstrapping, before any bot has run
+        _change_grant(args, settings, subject, scope)
+    return 0
+
+
+def _change_grant(
+    args: argparse.Namespace, settings: Settings, subject: commands.Subject, scope: str
+) -> None:
+    from bot import audit
+
     db = Database(settings.database_url)
     try:
-        from bot import audit
-        from bot.db import migrate
-
-        migrate.upgrade(db.engine)
         actor = f"cli:{getpass.getuser()}"
         if args.command == "grant":
             changed = grants.add_grant(db, subject, args.action, scope, granted_by=actor)
@@ -100,15 +134,27 @@ def _grant_command(args: argparse.Namespace, settings: Settings) -> int:
             )
     finally:
         db.dispose()
-    return 0
 
 
 def _list_grants(settings: Settings) -> int:
-    db = Database(settings.database_url)
+    """Reads only: no lock and no upgrade, so it is safe beside a running bot (on SQLite, WAL
+    lets it read beside the writer); a database that is not at the newest schema is named."""
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    path = sqlite_file(settings.database_url)
+    if path is not None and not path.exists():  # connecting would create an empty file
+        print(
+            f"polytomic-bot: the SQLite database {shown} does not exist: run `polytomic-bot migrate` "
+            "to create it, or point DATABASE_URL at the bot's database",
+            file=sys.stderr,
+        )
+        return NOT_READY
+    db = Database(settings.database_url, pool_size=1)
     try:
-        from bot.db import migrate
-
-        migrate.upgrade(db.engine)
+        problem = migrate.schema_problem(migrate.current_revision(db.engine))
+        if problem is not None:
+            what, fix = problem
+            print(f"polytomic-bot: {shown} {what}: {fix}", file=sys.stderr)
+            return NOT_READY
         rules = grants.list_rules(db)
     finally:
         db.dispose()
@@ -138,26 +184,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "grants":
         return _list_grants(settings)
 
-    from bot import runner
-
     if args.command == "migrate":
-        runner.upgrade_schema(settings)
+        with _sqlite_held(settings, "stop it, then migrate (serve, socket and worker upgrade on start)"):
+            migrate.upgrade(settings.database_url)
         print("database is at the newest migration")
         return 0
-    try:
-        lock = runner.sqlite_guard(settings)
-    except runner.AlreadyRunning as error:
-        print(f"polytomic-bot: {error}", file=sys.stderr)
-        return 3
-    try:
-        runner.upgrade_schema(settings)
-        {"serve": runner.serve, "socket": runner.socket_mode, "worker": runner.worker}[args.command](settings)
-    except runner.StartupError as error:
-        print(f"polytomic-bot: {error}", file=sys.stderr)
-        return 2
-    finally:
-        if lock is not None:
-            lock.close()
+
+    from bot import runner
+
+    with _sqlite_held(settings, "use PostgreSQL through DATABASE_URL to run several"):
+        try:
+            migrate.upgrade(settings.database_url)
+            {"serve": runner.serve, "socket": runner.socket_mode, "worker": runner.worker}[args.command](
+                settings
+            )
+        except runner.StartupError as error:
+            print(f"polytomic-bot: {error}", file=sys.stderr)
+            return 2
     return 0
 
 

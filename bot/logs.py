@@ -38,6 +38,14 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class AlembicChatter(logging.Filter):
+    """Drops the two lines Alembic logs whenever it looks at a database ("Context impl …",
+    "Will assume … DDL"): /readyz and `grants` look on every call. "Running upgrade …" stays."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Context impl", "Will assume"))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -74,3 +82,6 @@ def setup_logging(settings: Settings) -> None:
     # Request-level chatter from the HTTP libraries would drown the bot's own lines.
     for noisy in ("httpx", "httpcore", "urllib3", "slack_sdk", "slack_bolt", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    migration = logging.getLogger("alembic.runtime.migration")
+    if not any(isinstance(f, AlembicChatter) for f in migration.filters):
+        migration.addFilter(AlembicChatter())

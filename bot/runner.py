@@ -1,27 +1,21 @@
 """Process entry points: the HTTP app under gunicorn, Socket Mode, and the tracker alone.
 
-Each one runs the tracker in its own threads (never on Bolt's listener pool), drains on
-SIGTERM within the platform's grace period, and on SQLite refuses to share the database file
-with a second live process.
+Each one runs the tracker in its own threads (never on Bolt's listener pool) and drains on
+SIGTERM within the platform's grace period. The CLI upgrades the schema and, on SQLite, takes
+the file's lock (bot.db.sqlite_lock) before it calls one of them.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import signal
 import threading
 from collections.abc import Callable
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from gunicorn.app.base import BaseApplication
-from sqlalchemy.engine import make_url
 
 from bot.config import Settings
-from bot.db import migrate
-from bot.db.engine import Database
 from bot.services import Services, build_services
 
 log = logging.getLogger("bot.runner")
@@ -29,48 +23,8 @@ log = logging.getLogger("bot.runner")
 DRAIN_SECONDS = 7.0  # SIGTERM to exit must stay well under 10 s
 
 
-class AlreadyRunning(Exception):
-    pass
-
-
 class StartupError(Exception):
     """A one-line reason the process cannot start (never holding a secret)."""
-
-
-def sqlite_guard(settings: Settings) -> IO[str] | None:
-    """Hold an exclusive lock beside the SQLite file for the life of the process.
-
-    SQLite is for one process: two trackers on one file would both think they own the
-    operations. The lock goes away with the process, however it dies.
-    """
-    if not settings.is_sqlite:
-        return None
-    database = make_url(settings.database_url).database
-    if not database or database == ":memory:":
-        return None
-    lock_path = Path(database).resolve().with_name(Path(database).name + ".lock")
-    handle = lock_path.open("a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise AlreadyRunning(
-            f"another polytomic-bot process is using {database}; SQLite allows one process "
-            "(use PostgreSQL through DATABASE_URL to run several)"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
-
-
-def upgrade_schema(settings: Settings) -> None:
-    db = Database(settings.database_url)
-    try:
-        migrate.upgrade(db.engine)
-    finally:
-        db.dispose()
 
 
 def _stop_on_signal() -> threading.Event:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -18,12 +20,24 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """Create the engine; on SQLite, WAL mode and a busy timeout so threads can write at once."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        _configure_sqlite(engine)
+        configure_sqlite(engine)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def sqlite_file(url: str) -> Path | None:
+    """The file behind an SQLite URL; None for another database, `:memory:` or a `file:` URI."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).resolve()
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout, foreign keys, and writers that take the write lock when they begin."""
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from pysqlite so that BEGIN IMMEDIATE below is honoured.
@@ -57,7 +71,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
         self.sessions = make_session_factory(self.engine)
-        # SQLite has one writer at a time, and one process per file (runner.sqlite_guard), so
+        # SQLite has one writer at a time, and one process per file (bot.db.sqlite_lock), so
         # this process's writers queue here, in order, instead of in SQLite's busy handler,
         # which sleeps up to 100 ms between looks: a click's insert behind the tracker's
         # writes waited seconds. The database still decides every outcome; this only orders.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import subprocess
 import threading
@@ -56,9 +57,11 @@ def operations(database_url: str) -> list[tuple[str, str, str]]:
     ]
 
 
-def cli_grant(bot: BotProcess, database_url: str, subject: str, action: str, scope: str) -> None:
-    """`polytomic-bot grant ...` against the bot's database; returns once the row is there."""
-    env = {**bot.env, "DATABASE_URL": database_url}
+def cli_grant(database_url: str, subject: str, action: str, scope: str) -> None:
+    """`polytomic-bot grant ...` against the bot's database, as an operator bootstraps it before
+    the bot runs (on SQLite the CLI is refused while a bot holds the file)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "POLYTOMIC_"))}
+    env["DATABASE_URL"] = database_url
     done = subprocess.run(
         [str(EXECUTABLE), "grant", subject, action, scope],
         env=env,
@@ -253,8 +256,8 @@ def test_two_permitted_users_clicking_at_once_cancel_once(
     sqlite_url: str,
 ) -> None:
     database_url = sqlite_url if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    cli_grant(database_url, "UPERMIT2", "cancel", "*")
     scene = new_scene(start_bot, slack, polytomic, database_url)
-    cli_grant(scene.bot, database_url, "UPERMIT2", "cancel", "*")
     people = [
         SlackUser(scene.bot, slack, "UADMIN", "CGENERAL"),
         SlackUser(scene.bot, slack, "UPERMIT2", "CGENERAL"),
@@ -336,9 +339,9 @@ def test_forged_click_by_a_user_without_permission_is_denied(
 def test_an_unauthorized_click_does_not_lock_out_a_permitted_one(
     start_bot, slack: FakeSlack, polytomic: FakePolytomic, sqlite_url: str
 ) -> None:
-    scene = new_scene(start_bot, slack, polytomic, sqlite_url)
     # A group grant makes the tracker ask Slack whether the clicker is in the group...
-    cli_grant(scene.bot, sqlite_url, "S0ONCALL", "cancel", "*")
+    cli_grant(sqlite_url, "S0ONCALL", "cancel", "*")
+    scene = new_scene(start_bot, slack, polytomic, sqlite_url)
     slack.add_usergroup("S0ONCALL", "oncall", ["UPERMIT2"])
     slack.set_latency("usergroups.users.list", 2.5)  # ...and Slack is slow to answer.
     sync, execution = running_sync(scene, "Orders to HubSpot")

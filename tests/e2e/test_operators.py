@@ -114,16 +114,17 @@ def activations(polytomic: Any, sync_id: str) -> list[Any]:
 
 
 def test_help_lists_only_what_the_caller_may_run(
-    bot: Any, slack: Any, polytomic: Any, sqlite_url: str
+    start_bot: Any, slack: Any, polytomic: Any, sqlite_url: str
 ) -> None:
     sync = polytomic.add_sync(name="Orders")
+    cli_grant(sqlite_url, "UERIN", "admin", sync.id)  # bootstrapped from the CLI, before the bot
+    cli_grant(sqlite_url, "UPAT", "cancel", sync.id)
+    cli_grant(sqlite_url, "UPAT", "pause", sync.id)
+    bot = start_bot()
     admin = SlackUser(bot, slack, "UADMIN", CHANNEL)
     slack.add_usergroup("SONCALL", "oncall", ["UBOB"])
     assert "may now cancel" in answer_to(admin, f"grant <@UALICE|alice> cancel {sync.id}")
     assert "may now cancel" in answer_to(admin, "grant <!subteam^SONCALL|@oncall> cancel *")
-    cli_grant(bot, sqlite_url, "UERIN", "admin", sync.id)  # bootstrapped from the CLI
-    cli_grant(bot, sqlite_url, "UPAT", "cancel", sync.id)
-    cli_grant(bot, sqlite_url, "UPAT", "pause", sync.id)
 
     def help_for(user_id: str) -> tuple[list[str], str]:
         text = sections_text(first_answer(SlackUser(bot, slack, user_id, CHANNEL), "help"))
@@ -341,17 +342,18 @@ def test_cancel_by_exact_name_quotes_ambiguity_and_missing_names(
 
 
 def test_why_names_the_grant_or_what_is_missing_and_who_may_grant_it(
-    bot: Any, slack: Any, polytomic: Any, sqlite_url: str
+    start_bot: Any, slack: Any, polytomic: Any, sqlite_url: str
 ) -> None:
     sync = polytomic.add_sync(name="Billing")
     other = polytomic.add_sync(name="Support")
     sync.start_execution()
+    cli_grant(sqlite_url, "UFAY", "admin", "*")  # may grant everywhere (from the CLI, before the bot)
+    bot = start_bot()
     admin = SlackUser(bot, slack, "UADMIN", CHANNEL)
     slack.add_usergroup("SONCALL", "oncall", ["UBOB"])
     answer_to(admin, f"grant <@UALICE> cancel {sync.id}")
     answer_to(admin, "grant <!subteam^SONCALL> cancel *")
     answer_to(admin, f"grant <@UERIN> admin {sync.id}")  # may grant on this sync only
-    cli_grant(bot, sqlite_url, "UFAY", "admin", "*")  # may grant everywhere
     rules = {
         (subject, action, scope): grant_id
         for grant_id, subject, action, scope in query_db(

@@ -1,5 +1,5 @@
-"""Several processes on one PostgreSQL database: leases, takeover of a dead holder's work, and
-every outcome posted exactly once."""
+"""Several processes on one PostgreSQL database: started together on an empty one, leases,
+takeover of a dead holder's work, and every outcome posted exactly once."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ import json
 import time
 from typing import Any
 
+import httpx
+import pytest
+
+from bot.db import migrate
 from tests.e2e.test_cancel_flow import INCIDENTS
 from tests.e2e.test_restarts import query
 from tests.harness import BotProcess, SlackUser, all_text, button, wait_until
@@ -61,6 +65,25 @@ def assert_each_exactly_once(slack: Any, polytomic: Any, syncs: list[Any]) -> No
         replies = slack.thread(INCIDENTS, notice.ts)
         duplicates += len(replies) - 1
     assert duplicates == 0
+
+
+@pytest.mark.postgres
+def test_four_web_processes_started_together_on_an_empty_database(start_bot: Any, postgres_url: str) -> None:
+    """A platform scaling `web` to 4 on the first deploy: every process comes up, and the schema
+    is upgraded once (the others wait for the upgrade, then find it done)."""
+    bots = [start_bot(database_url=postgres_url, wait=False) for _ in range(4)]
+    for bot in bots:
+        bot.wait_ready(timeout=60)  # raises with the log if the process exited
+    for bot in bots:
+        assert httpx.get(bot.url + "/healthz", timeout=5).status_code == 200
+        ready = httpx.get(bot.url + "/readyz", timeout=5)
+        assert ready.status_code == 200, ready.text
+        assert bot.proc is not None and bot.proc.poll() is None
+    upgraded = [bot for bot in bots if "Running upgrade" in bot.logs()]
+    assert len(upgraded) == 1, [bot.logs()[-2000:] for bot in upgraded]
+    assert upgraded[0].logs().count("Running upgrade") == len(migrate.known_revisions())
+    assert query(postgres_url, "SELECT version_num FROM alembic_version") == [(migrate.head_revision(),)]
+    assert not any("Traceback" in bot.logs() for bot in bots)
 
 
 def test_two_web_processes_and_a_worker_share_the_work(

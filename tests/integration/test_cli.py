@@ -197,3 +197,36 @@ def test_bad_arguments_exit_2_with_a_clear_line(tmp_path: Path, args: tuple[str,
     if (tmp_path / "cli.db").exists():
         assert db_rows(tmp_path, "SELECT count(*) FROM grants") == [(0,)]
         assert db_rows(tmp_path, "SELECT count(*) FROM audit_events") == [(0,)]
+
+
+def _tables(tmp_path: Path) -> set[str]:
+    return {str(row[0]) for row in db_rows(tmp_path, "SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def test_grants_only_reads_and_never_creates_the_database(tmp_path: Path) -> None:
+    result = run(tmp_path, "grants")
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert "does not exist" in line and "run `polytomic-bot migrate`" in line, line
+    assert not (tmp_path / "cli.db").exists()
+
+
+def test_grants_on_a_database_without_the_schema_says_run_migrate(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        conn.execute("CREATE TABLE unrelated (x)")
+    result = run(tmp_path, "grants")
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.endswith("has no schema yet: run `polytomic-bot migrate`"), line
+    assert _tables(tmp_path) == {"unrelated"}  # no upgrade behind anyone's back
+
+
+def test_grants_on_a_database_a_newer_version_migrated(tmp_path: Path) -> None:
+    assert run(tmp_path, "grant", "U123", "cancel", "*").returncode == 0
+    with sqlite3.connect(tmp_path / "cli.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    result = run(tmp_path, "grants")
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert "is at migration 9999_from_the_future, which this version of polytomic-bot does not know" in line
+    assert db_rows(tmp_path, "SELECT version_num FROM alembic_version") == [("9999_from_the_future",)]

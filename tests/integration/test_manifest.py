@@ -106,3 +106,8 @@ def test_procfile_web_and_worker() -> None:
     processes = _procfile()
     assert shlex.split(processes["web"])[:2] == ["polytomic-bot", "serve"]
     assert shlex.split(processes["worker"])[:2] == ["polytomic-bot", "worker"]
+
+
+def test_procfile_migrates_in_the_release_phase() -> None:
+    """Platforms with a release phase upgrade the schema once, before new processes start."""
+    assert shlex.split(_procfile()["release"]) == ["polytomic-bot", "migrate"]

@@ -1,20 +1,26 @@
-"""Alembic migrations on SQLite and PostgreSQL: schema equals the models, the constraints hold."""
+"""Alembic migrations on SQLite and PostgreSQL: schema equals the models, the constraints hold,
+and on PostgreSQL upgrades run one at a time, free of the server's timeouts."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select, text
+from sqlalchemy import Connection, create_engine, inspect, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import NullPool
 
 from bot.db import migrate
 from bot.db.engine import SQLITE_BUSY_TIMEOUT_MS, Database
 from bot.db.models import Base, Grant, Operation
+from tests.harness import wait_until
 
 EXEC = "7f6e5d4c-3b2a-4190-8877-665544332211"
 SYNC = "248df4b7-aa70-47b8-a036-33ac447e668d"
@@ -38,7 +44,7 @@ def fresh(database_url: str) -> Iterator[Database]:
 
 @pytest.fixture
 def db(fresh: Database) -> Database:
-    migrate.upgrade(fresh.engine)
+    migrate.upgrade(fresh.url)
     return fresh
 
 
@@ -46,10 +52,10 @@ def test_upgrade_to_head_and_is_up_to_date(fresh: Database) -> None:
     assert migrate.head_revision()
     assert migrate.current_revision(fresh.engine) is None
     assert migrate.is_up_to_date(fresh.engine) is False
-    migrate.upgrade(fresh.engine)
+    migrate.upgrade(fresh.url)
     assert migrate.current_revision(fresh.engine) == migrate.head_revision()
     assert migrate.is_up_to_date(fresh.engine) is True
-    migrate.upgrade(fresh.engine)  # a second upgrade is a no-op
+    migrate.upgrade(fresh.url)  # a second upgrade is a no-op
     assert migrate.is_up_to_date(fresh.engine) is True
     tables = set(inspect(fresh.engine).get_table_names())
     assert {"grants", "operations", "audit_events", "alembic_version"} <= tables
@@ -74,7 +80,7 @@ def test_migrated_schema_has_every_model_column(db: Database) -> None:
 def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'wal.db'}")
     try:
-        migrate.upgrade(db.engine)
+        migrate.upgrade(db.url)
         with db.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT_MS
@@ -156,3 +162,108 @@ def test_the_unique_key_on_grants(db: Database) -> None:
         )
     with db.transaction() as session:
         assert session.execute(text("SELECT count(*) FROM grants")).scalar() == 5
+
+
+# ---- PostgreSQL: one upgrade at a time -----------------------------------------------------
+
+
+class Upgrade(threading.Thread):
+    """migrate.upgrade in a thread, as another process would run it; keeps its error."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(daemon=True)
+        self.database_url = database_url
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            migrate.upgrade(self.database_url)
+        except BaseException as error:
+            self.error = error
+
+
+@pytest.fixture
+def holder(postgres_url: str) -> Iterator[Connection]:
+    """A session holding the schema lock, as a process in the middle of its upgrade does."""
+    engine = create_engine(postgres_url, poolclass=NullPool)
+    with engine.connect() as connection:
+        connection.execute(select(text(f"pg_advisory_lock({migrate.SCHEMA_LOCK})")))
+        connection.commit()
+        yield connection
+    engine.dispose()
+
+
+def _waiting_for_the_lock(postgres_url: str, longer_than: float = 0.0) -> bool:
+    engine = create_engine(postgres_url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            waited = connection.scalar(
+                text(
+                    "SELECT extract(epoch FROM now() - a.query_start) FROM pg_locks l "
+                    "JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND NOT l.granted AND a.datname = current_database()"
+                )
+            )
+    finally:
+        engine.dispose()
+    return waited is not None and float(waited) > longer_than
+
+
+def _versions(postgres_url: str) -> list[str]:
+    engine = create_engine(postgres_url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return [row[0] for row in connection.execute(text("SELECT version_num FROM alembic_version"))]
+    finally:
+        engine.dispose()
+
+
+def test_an_upgrade_waits_for_the_one_in_progress_then_does_nothing(
+    postgres_url: str, holder: Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="alembic")
+    caplog.set_level(logging.INFO, logger="bot.db.migrate")
+    second = Upgrade(postgres_url)
+    second.start()
+    wait_until(lambda: _waiting_for_the_lock(postgres_url), 10, 0.05, "the second upgrade to wait")
+    assert inspect(holder).get_table_names() == []  # it created nothing while it waited
+    holder.rollback()
+    # The holder upgrades, commits, and lets go: what the first of several processes does.
+    with holder.begin():
+        command.upgrade(migrate.alembic_config(holder), "head")
+    holder.execute(select(text(f"pg_advisory_unlock({migrate.SCHEMA_LOCK})")))
+    holder.commit()
+    second.join(20)
+    assert not second.is_alive()
+    assert second.error is None, repr(second.error)
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("Running upgrade" in m for m in messages) == len(migrate.known_revisions())  # the holder's
+    assert any("waiting for it" in m for m in messages)
+    assert _versions(postgres_url) == [migrate.head_revision()]
+
+
+def test_the_upgrade_is_free_of_the_servers_timeouts(postgres_url: str, holder: Connection) -> None:
+    """Timeouts set on the session (here through the URL, as an operator might) don't cut short
+    an upgrade that waits for another: it waits as long as the other takes."""
+    with_timeouts = postgres_url + "?options=-c%20statement_timeout%3D200%20-c%20lock_timeout%3D200"
+    second = Upgrade(with_timeouts)
+    second.start()
+    wait_until(
+        lambda: _waiting_for_the_lock(postgres_url, longer_than=1.0), 10, 0.05, "a wait past the timeouts"
+    )
+    assert second.is_alive() and second.error is None
+    holder.execute(select(text(f"pg_advisory_unlock({migrate.SCHEMA_LOCK})")))
+    holder.commit()
+    second.join(20)
+    assert second.error is None, repr(second.error)
+    assert _versions(postgres_url) == [migrate.head_revision()]
+
+
+def test_the_lock_is_let_go_after_the_upgrade(postgres_url: str) -> None:
+    migrate.upgrade(postgres_url)
+    engine = create_engine(postgres_url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            assert connection.scalar(select(text(f"pg_try_advisory_lock({migrate.SCHEMA_LOCK})"))) is True
+    finally:
+        engine.dispose()

@@ -165,7 +165,7 @@ class RecordingGroups:
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Database]:
     database = Database(f"sqlite:///{tmp_path}/x.db")
-    migrate.upgrade(database.engine)
+    migrate.upgrade(database.url)
     yield database
     database.dispose()
 
