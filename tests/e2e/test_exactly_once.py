@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync
-from tests.fakes.signing import block_actions_body, post_signed, sign
-from tests.fakes.slack import FakeSlack
+from bot.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync
+from bot.fakes.signing import block_actions_body, post_signed, sign
+from bot.fakes.slack import FakeSlack
 from tests.harness import EXECUTABLE, SIGNING_SECRET, BotProcess, SlackUser, all_text, button, wait_until
 
 SETTLE = 1.0

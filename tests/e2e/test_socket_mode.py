@@ -1,5 +1,5 @@
 """`polytomic-bot socket` end to end: the real process, slack_sdk's built-in Socket Mode client
-against a real WebSocket server (tests/fakes/socket_mode.py), the fake Slack Web API and
+against a real WebSocket server (bot/fakes/socket_mode.py), the fake Slack Web API and
 response_url sink behind it, the fake Polytomic, a real SQLite database. No signing secret."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.slack import FakeSlack
-from tests.fakes.socket_mode import FakeSocketMode
+from bot.fakes.slack import FakeSlack
+from bot.fakes.socket_mode import FakeSocketMode
 from tests.harness import BotProcess, all_text, button, wait_until
 
 APP_TOKEN = "xapp-1-test"
