@@ -1,9 +1,14 @@
-"""What the tests share: the real bot as a process (from `bot.fakes.process`, re-exported here)
-and a person in the fake workspace (`SlackUser`) who talks to it the way Slack does."""
+"""What the tests share: the real bot as a process (from `bot.fakes.process`, re-exported here),
+a person in the fake workspace (`SlackUser`), and the e2e helpers that read what Slack shows and
+what the database holds. Test modules import helpers from here, never from one another
+(tests/integration/test_imports.py checks that)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,21 +30,32 @@ from bot.fakes.slack import FakeSlack
 
 __all__ = [
     "BOT_TOKEN",
+    "CHANNEL",
     "EXECUTABLE",
+    "INCIDENTS",
     "POLYTOMIC_KEY",
     "ROOT",
     "SIGNING_SECRET",
     "BotProcess",
     "SlackUser",
     "all_text",
+    "answer_to",
     "base_env",
     "button",
+    "cli_grant",
+    "confirm",
+    "db_rows",
+    "final_text",
     "free_port",
+    "query_db",
+    "status_messages",
     "temp_workdir",
     "wait_until",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
+CHANNEL = "CGENERAL"
+INCIDENTS = "CINCIDENT"
 
 
 class SlackUser:
@@ -107,3 +123,79 @@ def all_text(payload: dict[str, Any]) -> str:
 
 def temp_workdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="polytomic-bot-test-"))
+
+
+# ---- e2e: what Slack shows, what the database holds ----------------------------------------
+
+
+def status_messages(slack: Any, channel: str = CHANNEL) -> list[Any]:
+    return [m for m in slack.messages_in(channel) if not m.is_reply]
+
+
+def final_text(slack: Any, phrase: str, channel: str = CHANNEL, timeout: float = 15.0) -> str:
+    def done() -> str | None:
+        for message in status_messages(slack, channel):
+            text = all_text(message.latest)
+            if phrase in text:
+                return text
+        return None
+
+    return str(wait_until(done, timeout, what=f"a status message saying {phrase!r}"))
+
+
+def db_rows(tmp_path: Path, query: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(f"file:{tmp_path / 'bot.db'}?mode=ro", uri=True) as conn:
+        return conn.execute(query).fetchall()
+
+
+def query_db(database_url: str, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    """Query the bot's database from outside: SQLite read-only, PostgreSQL through SQLAlchemy."""
+    if database_url.startswith("sqlite"):
+        path = database_url.removeprefix("sqlite:///")
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as conn:
+            return conn.execute(sql, params or {}).fetchall()
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql), params or {})]
+    finally:
+        engine.dispose()
+
+
+def confirm(user: SlackUser, sync_ref: str) -> tuple[dict[str, Any], str]:
+    """Run /polytomic cancel, check the prompt, click Cancel sync; returns (prompt, click url)."""
+    ack, url = user.command(f"cancel {sync_ref}")
+    assert ack.status_code == 200
+    prompt = user.answers(url)[0]
+    click, click_url = user.click("cancel_confirm", button(prompt, "cancel_confirm")["value"])
+    assert click.status_code == 200
+    return prompt, click_url
+
+
+def answer_to(user: SlackUser, text: str) -> str:
+    ack, url = user.command(text)
+    assert ack.status_code == 200
+    return all_text(user.answers(url)[0])
+
+
+def cli_grant(bot: BotProcess, database_url: str, subject: str, action: str, scope: str) -> None:
+    """`polytomic-bot grant ...` against the bot's database; returns once the row is there."""
+    env = {**bot.env, "DATABASE_URL": database_url}
+    done = subprocess.run(
+        [str(EXECUTABLE), "grant", subject, action, scope],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = query_db(
+        database_url,
+        "SELECT subject_id, action, scope FROM grants WHERE subject_id = :s",
+        {"s": subject},
+    )
+    assert (subject, action, scope) in rows

@@ -26,8 +26,18 @@ from slack_sdk import WebClient
 from bot.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync, RecordedRequest
 from bot.fakes.slack import FakeSlack, Message
 from bot.fakes.tcp_proxy import TcpProxy
-from tests.e2e.test_cancel_flow import CHANNEL, INCIDENTS, confirm, final_text, status_messages
-from tests.harness import BOT_TOKEN, SlackUser, all_text, button, wait_until
+from tests.harness import (
+    BOT_TOKEN,
+    CHANNEL,
+    INCIDENTS,
+    SlackUser,
+    all_text,
+    button,
+    confirm,
+    final_text,
+    status_messages,
+    wait_until,
+)
 
 CANCELED = "*canceled* after"
 

@@ -13,11 +13,9 @@ import pytest
 
 from bot.fakes.slack import FakeSlack
 from bot.fakes.socket_mode import FakeSocketMode
-from tests.harness import BotProcess, all_text, button, wait_until
+from tests.harness import CHANNEL, INCIDENTS, BotProcess, all_text, button, status_messages, wait_until
 
 APP_TOKEN = "xapp-1-test"
-CHANNEL = "CGENERAL"
-INCIDENTS = "CINCIDENT"
 ACK_DEADLINE = 3.0  # Slack's, for an envelope ack over the socket as for an HTTP answer
 
 
@@ -64,10 +62,6 @@ def help_ack(socket_mode: FakeSocketMode, slack: FakeSlack, timeout: float = ACK
     assert ack.payload is not None, ack
     assert "/polytomic help" in ack.payload["text"]
     return ack
-
-
-def status_messages(slack: FakeSlack, channel: str = CHANNEL) -> list[Any]:
-    return [m for m in slack.messages_in(channel) if not m.is_reply]
 
 
 def test_commands_are_acked_over_the_socket(
