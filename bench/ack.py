@@ -12,10 +12,8 @@ from pathlib import Path
 import httpx
 
 from bench.common import Spread, fresh_database, send_load
-from tests.fakes.polytomic import FakePolytomic
-from tests.fakes.signing import slash_command_body
-from tests.fakes.slack import FakeSlack
-from tests.harness import (
+from bot.fakes.polytomic import FakePolytomic
+from bot.fakes.process import (
     BOT_TOKEN,
     POLYTOMIC_KEY,
     SIGNING_SECRET,
@@ -24,6 +22,8 @@ from tests.harness import (
     free_port,
     wait_until,
 )
+from bot.fakes.signing import slash_command_body
+from bot.fakes.slack import FakeSlack
 
 HERE = Path(__file__).resolve().parent
 USER = "UONCALL"  # holds a grant on each benchmark sync, as an on-call engineer would

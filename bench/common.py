@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.fakes.signing import SLACK_USER_AGENT, sign
+from bot.fakes.signing import SLACK_USER_AGENT, sign
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -27,10 +27,10 @@ from bench.common import (
 )
 from bench.profile import Recorder
 from bot.db.models import Operation
-from tests.fakes.polytomic import FakeExecution, FakePolytomic
-from tests.fakes.signing import block_actions_body
-from tests.fakes.slack import FakeSlack
-from tests.harness import POLYTOMIC_KEY, SIGNING_SECRET, BotProcess, base_env, free_port
+from bot.fakes.polytomic import FakeExecution, FakePolytomic
+from bot.fakes.process import POLYTOMIC_KEY, SIGNING_SECRET, BotProcess, base_env, free_port
+from bot.fakes.signing import block_actions_body
+from bot.fakes.slack import FakeSlack
 
 INCIDENT = "CINCIDENT"
 USER = "UONCALL"

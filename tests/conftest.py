@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.polytomic import FakePolytomic
-from tests.fakes.slack import FakeSlack
+from bot.fakes.polytomic import FakePolytomic
+from bot.fakes.slack import FakeSlack
 from tests.harness import POLYTOMIC_KEY, BotProcess, base_env, free_port
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -1,160 +1,62 @@
-"""Runs the real bot as a separate process (`polytomic-bot serve|worker`) against the fakes,
-and talks to it the way Slack does: signed HTTP requests to /slack/events."""
+"""What the tests share: the real bot as a process (from `bot.fakes.process`, re-exported here),
+a person in the fake workspace (`SlackUser`), and the e2e helpers that read what Slack shows and
+what the database holds. Test modules import helpers from here, never from one another
+(tests/integration/test_imports.py checks that)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import signal
-import socket
+import sqlite3
 import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.fakes.polytomic import FakePolytomic
-from tests.fakes.signing import block_actions_body, post_signed, slash_command_body
-from tests.fakes.slack import FakeSlack
+from bot.fakes.process import (
+    BOT_TOKEN,
+    EXECUTABLE,
+    POLYTOMIC_KEY,
+    SIGNING_SECRET,
+    BotProcess,
+    base_env,
+    free_port,
+    wait_until,
+)
+from bot.fakes.signing import block_actions_body, slash_command_body
+from bot.fakes.slack import FakeSlack
 
-SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-BOT_TOKEN = "xoxb-test-token"
-POLYTOMIC_KEY = "test-polytomic-key"
+__all__ = [
+    "BOT_TOKEN",
+    "CHANNEL",
+    "EXECUTABLE",
+    "INCIDENTS",
+    "POLYTOMIC_KEY",
+    "ROOT",
+    "SIGNING_SECRET",
+    "BotProcess",
+    "SlackUser",
+    "all_text",
+    "answer_to",
+    "base_env",
+    "button",
+    "cli_grant",
+    "confirm",
+    "db_rows",
+    "final_text",
+    "free_port",
+    "query_db",
+    "status_messages",
+    "temp_workdir",
+    "wait_until",
+]
+
 ROOT = Path(__file__).resolve().parents[1]
-EXECUTABLE = Path(sys.executable).with_name("polytomic-bot")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(
-    predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = ""
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = predicate()
-        except (AssertionError, KeyError, IndexError):
-            result = None
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
-        time.sleep(interval)
-
-
-def base_env(
-    slack: FakeSlack, polytomic: FakePolytomic, database_url: str, **overrides: str | None
-) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "POLYTOMIC_"))}
-    env.update(
-        SLACK_BOT_TOKEN=BOT_TOKEN,
-        SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=slack.api_url,
-        POLYTOMIC_API_KEY=POLYTOMIC_KEY,
-        POLYTOMIC_DEPLOYMENT_URL=polytomic.url,
-        DATABASE_URL=database_url,
-        POLL_INTERVAL="0.2",
-        POLL_TIMEOUT="60",
-        LEASE_TTL="5",
-        LOG_LEVEL="INFO",
-        BOT_ADMINS="UADMIN",
-        PYTHONUNBUFFERED="1",
-    )
-    env.pop("INCIDENT_CHANNEL", None)
-    for key, value in overrides.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
-
-
-class BotProcess:
-    """One real bot process; its output goes to a log file the test can read."""
-
-    def __init__(self, command: str, env: dict[str, str], workdir: Path, port: int | None = None) -> None:
-        self.command = command
-        self.env = dict(env)
-        self.port = port
-        if port is not None:
-            self.env["PORT"] = str(port)
-        self.workdir = workdir
-        self.log_path = workdir / f"bot-{command}-{port or 'w'}-{time.monotonic_ns()}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, wait: bool = True) -> BotProcess:
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [str(EXECUTABLE), self.command],
-            env=self.env,
-            cwd=self.workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()
-        if wait:
-            self.wait_ready()
-        return self
-
-    def wait_ready(self, timeout: float = 20.0) -> None:
-        if self.port is None:
-            wait_until(lambda: "tracker started" in self.logs(), timeout, 0.05, "the worker to start")
-            return
-
-        def healthy() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"bot exited with {self.proc.returncode}:\n{self.logs()[-3000:]}")
-            try:
-                return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(healthy, timeout, 0.05, "the bot to answer /healthz")
-        wait_until(lambda: "tracker started" in self.logs(), timeout, 0.05, "the tracker to start")
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def signal(self, sig: int) -> None:
-        assert self.proc is not None
-        os.killpg(self.proc.pid, sig)
-
-    def kill(self) -> None:
-        """SIGKILL the whole process group: gunicorn's master and its worker die at once."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self, timeout: float = 15.0) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        return int(self.proc.returncode)
-
-    # ---- Slack, as the bot sees it ------------------------------------------------------
-
-    def post(
-        self, body: bytes, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
-    ) -> httpx.Response:
-        return post_signed(self.url + "/slack/events", body, secret, timestamp=timestamp)
+CHANNEL = "CGENERAL"
+INCIDENTS = "CINCIDENT"
 
 
 class SlackUser:
@@ -222,3 +124,81 @@ def all_text(payload: dict[str, Any]) -> str:
 
 def temp_workdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="polytomic-bot-test-"))
+
+
+# ---- e2e: what Slack shows, what the database holds ----------------------------------------
+
+
+def status_messages(slack: Any, channel: str = CHANNEL) -> list[Any]:
+    return [m for m in slack.messages_in(channel) if not m.is_reply]
+
+
+def final_text(slack: Any, phrase: str, channel: str = CHANNEL, timeout: float = 15.0) -> str:
+    def done() -> str | None:
+        for message in status_messages(slack, channel):
+            text = all_text(message.latest)
+            if phrase in text:
+                return text
+        return None
+
+    return str(wait_until(done, timeout, what=f"a status message saying {phrase!r}"))
+
+
+def db_rows(tmp_path: Path, query: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(f"file:{tmp_path / 'bot.db'}?mode=ro", uri=True) as conn:
+        return conn.execute(query).fetchall()
+
+
+def query_db(database_url: str, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    """Query the bot's database from outside: SQLite read-only, PostgreSQL through SQLAlchemy."""
+    if database_url.startswith("sqlite"):
+        path = database_url.removeprefix("sqlite:///")
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as conn:
+            return conn.execute(sql, params or {}).fetchall()
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql), params or {})]
+    finally:
+        engine.dispose()
+
+
+def confirm(user: SlackUser, sync_ref: str) -> tuple[dict[str, Any], str]:
+    """Run /polytomic cancel, check the prompt, click Cancel sync; returns (prompt, click url)."""
+    ack, url = user.command(f"cancel {sync_ref}")
+    assert ack.status_code == 200
+    prompt = user.answers(url)[0]
+    click, click_url = user.click("cancel_confirm", button(prompt, "cancel_confirm")["value"])
+    assert click.status_code == 200
+    return prompt, click_url
+
+
+def answer_to(user: SlackUser, text: str) -> str:
+    ack, url = user.command(text)
+    assert ack.status_code == 200
+    return all_text(user.answers(url)[0])
+
+
+def cli_grant(database_url: str, subject: str, action: str, scope: str) -> None:
+    """`polytomic-bot grant ...` against the bot's database, as an operator bootstraps it before
+    the bot runs (on SQLite the CLI is refused while a bot holds the file)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "POLYTOMIC_"))}
+    env["DATABASE_URL"] = database_url
+    done = subprocess.run(
+        [str(EXECUTABLE), "grant", subject, action, scope],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = query_db(
+        database_url,
+        "SELECT subject_id, action, scope FROM grants WHERE subject_id = :s",
+        {"s": subject},
+    )
+    assert (subject, action, scope) in rows

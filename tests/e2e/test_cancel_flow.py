@@ -5,46 +5,23 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.harness import SlackUser, all_text, button, wait_until
-
-CHANNEL = "CGENERAL"
-INCIDENTS = "CINCIDENT"
-
-
-def status_messages(slack: Any, channel: str = CHANNEL) -> list[Any]:
-    return [m for m in slack.messages_in(channel) if not m.is_reply]
-
-
-def final_text(slack: Any, phrase: str, channel: str = CHANNEL, timeout: float = 15.0) -> str:
-    def done() -> str | None:
-        for message in status_messages(slack, channel):
-            text = all_text(message.latest)
-            if phrase in text:
-                return text
-        return None
-
-    return str(wait_until(done, timeout, what=f"a status message saying {phrase!r}"))
-
-
-def db_rows(tmp_path: Path, query: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(f"file:{tmp_path / 'bot.db'}?mode=ro", uri=True) as conn:
-        return conn.execute(query).fetchall()
-
-
-def confirm(user: SlackUser, sync_ref: str) -> tuple[dict[str, Any], str]:
-    """Run /polytomic cancel, check the prompt, click Cancel sync; returns (prompt, click url)."""
-    ack, url = user.command(f"cancel {sync_ref}")
-    assert ack.status_code == 200
-    prompt = user.answers(url)[0]
-    click, click_url = user.click("cancel_confirm", button(prompt, "cancel_confirm")["value"])
-    assert click.status_code == 200
-    return prompt, click_url
+from tests.harness import (
+    CHANNEL,
+    INCIDENTS,
+    SlackUser,
+    all_text,
+    button,
+    confirm,
+    db_rows,
+    final_text,
+    status_messages,
+    wait_until,
+)
 
 
 @pytest.fixture

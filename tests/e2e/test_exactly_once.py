@@ -8,11 +8,7 @@ forged by someone without the permission cancels nothing and is denied, audited,
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import sqlite3
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -21,10 +17,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync
-from tests.fakes.signing import block_actions_body, post_signed, sign
-from tests.fakes.slack import FakeSlack
-from tests.harness import EXECUTABLE, SIGNING_SECRET, BotProcess, SlackUser, all_text, button, wait_until
+from bot.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync
+from bot.fakes.signing import block_actions_body, post_signed, sign
+from bot.fakes.slack import FakeSlack
+from tests.harness import (
+    SIGNING_SECRET,
+    BotProcess,
+    SlackUser,
+    all_text,
+    button,
+    cli_grant,
+    query_db,
+    wait_until,
+)
 
 SETTLE = 1.0
 RELEASED = ("denied", "stale", "rejected", "duplicate")
@@ -33,50 +38,13 @@ RELEASED = ("denied", "stale", "rejected", "duplicate")
 # ---- helpers ---------------------------------------------------------------------------
 
 
-def db_rows(database_url: str, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-    """Query the bot's database from outside: SQLite read-only, PostgreSQL through SQLAlchemy."""
-    if database_url.startswith("sqlite"):
-        path = database_url.removeprefix("sqlite:///")
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as conn:
-            return conn.execute(sql, params or {}).fetchall()
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.pool import NullPool
-
-    engine = create_engine(database_url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(text(sql), params or {})]
-    finally:
-        engine.dispose()
-
-
 def operations(database_url: str) -> list[tuple[str, str, str]]:
     return [
         (str(r[0]), str(r[1]), str(r[2]))
-        for r in db_rows(database_url, "SELECT requested_by, state, execution_id FROM operations ORDER BY id")
+        for r in query_db(
+            database_url, "SELECT requested_by, state, execution_id FROM operations ORDER BY id"
+        )
     ]
-
-
-def cli_grant(database_url: str, subject: str, action: str, scope: str) -> None:
-    """`polytomic-bot grant ...` against the bot's database, as an operator bootstraps it before
-    the bot runs (on SQLite the CLI is refused while a bot holds the file)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "POLYTOMIC_"))}
-    env["DATABASE_URL"] = database_url
-    done = subprocess.run(
-        [str(EXECUTABLE), "grant", subject, action, scope],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    rows = db_rows(
-        database_url,
-        "SELECT subject_id, action, scope FROM grants WHERE subject_id = :s",
-        {"s": subject},
-    )
-    assert (subject, action, scope) in rows
 
 
 def is_already_requested(answer: dict[str, Any]) -> bool:
@@ -153,7 +121,7 @@ def wait_canceled(scene: Scene, sync: FakeSync) -> None:
     )
     wait_until(
         lambda: (
-            db_rows(
+            query_db(
                 scene.database_url,
                 "SELECT count(*) FROM operations WHERE sync_id = :s AND state = 'canceled' "
                 "AND finished_at IS NOT NULL",
@@ -317,7 +285,7 @@ def test_forged_click_by_a_user_without_permission_is_denied(
     assert execution.is_active and not execution.cancel_requested
     assert slack.messages_in("CGENERAL") == [] and slack.messages_in("CINCIDENT") == []
     assert slack.call_count("chat.postMessage") == 0
-    audit = db_rows(
+    audit = query_db(
         sqlite_url,
         "SELECT action, decision, sync_id FROM audit_events WHERE actor = :a",
         {"a": "UNOPE01"},

@@ -7,14 +7,21 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_cancel_flow import CHANNEL, INCIDENTS, confirm, db_rows, final_text, status_messages
-from tests.harness import POLYTOMIC_KEY, SIGNING_SECRET, SlackUser, all_text, button, wait_until
-
-
-def answer_to(user: SlackUser, text: str) -> str:
-    ack, url = user.command(text)
-    assert ack.status_code == 200
-    return all_text(user.answers(url)[0])
+from tests.harness import (
+    CHANNEL,
+    INCIDENTS,
+    POLYTOMIC_KEY,
+    SIGNING_SECRET,
+    SlackUser,
+    all_text,
+    answer_to,
+    button,
+    confirm,
+    db_rows,
+    final_text,
+    status_messages,
+    wait_until,
+)
 
 
 def test_nothing_running(bot: Any, slack: Any, polytomic: Any) -> None:

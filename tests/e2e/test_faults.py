@@ -23,11 +23,21 @@ import httpx
 import pytest
 from slack_sdk import WebClient
 
-from tests.e2e.test_cancel_flow import CHANNEL, INCIDENTS, confirm, final_text, status_messages
-from tests.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync, RecordedRequest
-from tests.fakes.slack import FakeSlack, Message
-from tests.fakes.tcp_proxy import TcpProxy
-from tests.harness import BOT_TOKEN, SlackUser, all_text, button, wait_until
+from bot.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync, RecordedRequest
+from bot.fakes.slack import FakeSlack, Message
+from bot.fakes.tcp_proxy import TcpProxy
+from tests.harness import (
+    BOT_TOKEN,
+    CHANNEL,
+    INCIDENTS,
+    SlackUser,
+    all_text,
+    button,
+    confirm,
+    final_text,
+    status_messages,
+    wait_until,
+)
 
 CANCELED = "*canceled* after"
 

@@ -33,9 +33,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync, RecordedRequest
-from tests.fakes.signing import block_actions_body, slash_command_body
-from tests.fakes.slack import FakeSlack
+from bot.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync, RecordedRequest
+from bot.fakes.signing import block_actions_body, slash_command_body
+from bot.fakes.slack import FakeSlack
 from tests.harness import (
     POLYTOMIC_KEY,
     BotProcess,

@@ -9,8 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.test_cancel_flow import CHANNEL, confirm, final_text
-from tests.harness import SlackUser
+from tests.harness import CHANNEL, SlackUser, confirm, final_text
 
 
 def metric(body: str, name: str) -> float:

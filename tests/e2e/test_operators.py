@@ -16,11 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from bot.messages import MAX_LIST, PROGRESS_EVERY
-from tests.e2e.test_cancel_flow import CHANNEL, INCIDENTS, confirm, db_rows, status_messages
-from tests.e2e.test_exactly_once import cli_grant
-from tests.e2e.test_exactly_once import db_rows as query_db
-from tests.e2e.test_failures import answer_to
-from tests.harness import SlackUser, all_text, button, wait_until
+from tests.harness import (
+    CHANNEL,
+    INCIDENTS,
+    SlackUser,
+    all_text,
+    answer_to,
+    button,
+    cli_grant,
+    confirm,
+    db_rows,
+    query_db,
+    status_messages,
+    wait_until,
+)
 
 SETTLE = 0.8  # a short, bounded wait before asserting that nothing more happened
 HELP_LINE = re.compile(r"^• `/polytomic (\w+)[^`]*`: .*\. Example: `/polytomic (\w+)[^`]*`$", re.M)

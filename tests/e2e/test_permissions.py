@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.test_cancel_flow import CHANNEL, confirm, db_rows, final_text
-from tests.e2e.test_failures import answer_to
-from tests.harness import SlackUser
+from tests.harness import CHANNEL, SlackUser, answer_to, confirm, db_rows, final_text
 
 
 def test_user_grant_then_revoke(bot: Any, slack: Any, polytomic: Any, tmp_path: Path) -> None:

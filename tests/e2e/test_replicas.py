@@ -11,9 +11,7 @@ import httpx
 import pytest
 
 from bot.db import migrate
-from tests.e2e.test_cancel_flow import INCIDENTS
-from tests.e2e.test_restarts import query
-from tests.harness import BotProcess, SlackUser, all_text, button, wait_until
+from tests.harness import INCIDENTS, BotProcess, SlackUser, all_text, button, query_db, wait_until
 
 
 def owner_of(bot: BotProcess) -> str:
@@ -82,7 +80,7 @@ def test_four_web_processes_started_together_on_an_empty_database(start_bot: Any
     upgraded = [bot for bot in bots if "Running upgrade" in bot.logs()]
     assert len(upgraded) == 1, [bot.logs()[-2000:] for bot in upgraded]
     assert upgraded[0].logs().count("Running upgrade") == len(migrate.known_revisions())
-    assert query(postgres_url, "SELECT version_num FROM alembic_version") == [(migrate.head_revision(),)]
+    assert query_db(postgres_url, "SELECT version_num FROM alembic_version") == [(migrate.head_revision(),)]
     assert not any("Traceback" in bot.logs() for bot in bots)
 
 
@@ -106,7 +104,7 @@ def test_two_web_processes_and_a_worker_share_the_work(
     assert len(owners) == 3
     movers = {b.command + str(b.port) for b in (web_a, web_b, worker) if "→ canceled" in b.logs()}
     assert len(movers) >= 2, movers
-    assert query(postgres_url, "SELECT count(*) FROM operations WHERE finished_at IS NULL") == [(0,)]
+    assert query_db(postgres_url, "SELECT count(*) FROM operations WHERE finished_at IS NULL") == [(0,)]
 
 
 def test_a_dead_holders_leases_are_taken_over(
@@ -126,17 +124,17 @@ def test_a_dead_holders_leases_are_taken_over(
     owners = {owner_of(web): web, owner_of(worker): worker}
 
     def holder() -> str | None:
-        rows = query(postgres_url, "SELECT lease_owner FROM operations WHERE lease_owner IS NOT NULL")
+        rows = query_db(postgres_url, "SELECT lease_owner FROM operations WHERE lease_owner IS NOT NULL")
         return str(rows[0][0]) if rows else None
 
     victim_owner = wait_until(holder, 10, 0.02, "a process to hold a lease")
     victim = owners[victim_owner]
     victim.kill()
     owned = "SELECT count(*) FROM operations WHERE lease_owner = :owner"
-    held = query(postgres_url, owned, owner=victim_owner)[0][0]
+    held = query_db(postgres_url, owned, {"owner": victim_owner})[0][0]
     survivor = worker if victim is web else web
     wait_all_final(slack, syncs)
     assert_each_exactly_once(slack, polytomic, syncs)
-    assert query(postgres_url, owned, owner=victim_owner) == [(0,)]
+    assert query_db(postgres_url, owned, {"owner": victim_owner}) == [(0,)]
     assert held >= 1
     assert "→ canceled" in survivor.logs()

@@ -9,19 +9,18 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.e2e.test_cancel_flow import CHANNEL, INCIDENTS, confirm, final_text, status_messages
-from tests.harness import SlackUser, all_text, wait_until
-
-
-def query(database_url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(text(sql), params)]
-    finally:
-        engine.dispose()
+from tests.harness import (
+    CHANNEL,
+    INCIDENTS,
+    SlackUser,
+    all_text,
+    confirm,
+    final_text,
+    query_db,
+    status_messages,
+    wait_until,
+)
 
 
 def assert_once(slack: Any, polytomic: Any, sync_id: str, phrase: str = "*canceled*") -> None:
@@ -83,7 +82,7 @@ def test_kill_after_cancel_sent(
         "SELECT count(*) FROM operations WHERE cancel_sent_at IS NOT NULL"
         " AND status_ts IS NOT NULL AND incident_ts IS NOT NULL"
     )
-    wait_until(lambda: query(sqlite_url, recorded)[0][0])
+    wait_until(lambda: query_db(sqlite_url, recorded)[0][0])
     bot.kill()
     start_bot(**env)
     final_text(slack, "*canceled*")
@@ -140,7 +139,7 @@ def test_sigterm_drains_and_releases_leases(
     started = time.monotonic()
     assert bot.stop(timeout=15) == 0
     assert time.monotonic() - started < 10
-    assert query(sqlite_url, "SELECT lease_owner, finished_at FROM operations") == [(None, None)]
+    assert query_db(sqlite_url, "SELECT lease_owner, finished_at FROM operations") == [(None, None)]
     polytomic.clear_faults()
     execution.finish("canceled")
     start_bot(**env)

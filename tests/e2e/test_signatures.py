@@ -19,15 +19,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync
-from tests.fakes.signing import (
+from bot.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync
+from bot.fakes.signing import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     block_actions_body,
     sign,
     slash_command_body,
 )
-from tests.fakes.slack import FakeSlack
+from bot.fakes.slack import FakeSlack
 from tests.harness import SIGNING_SECRET, BotProcess, button, wait_until
 
 SETTLE = 1.0  # seconds to wait after the last request before asserting that nothing happened

@@ -1,5 +1,5 @@
 """`polytomic-bot socket` end to end: the real process, slack_sdk's built-in Socket Mode client
-against a real WebSocket server (tests/fakes/socket_mode.py), the fake Slack Web API and
+against a real WebSocket server (bot/fakes/socket_mode.py), the fake Slack Web API and
 response_url sink behind it, the fake Polytomic, a real SQLite database. No signing secret."""
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.slack import FakeSlack
-from tests.fakes.socket_mode import FakeSocketMode
-from tests.harness import BotProcess, all_text, button, wait_until
+from bot.fakes.slack import FakeSlack
+from bot.fakes.socket_mode import FakeSocketMode
+from tests.harness import CHANNEL, INCIDENTS, BotProcess, all_text, button, status_messages, wait_until
 
 APP_TOKEN = "xapp-1-test"
-CHANNEL = "CGENERAL"
-INCIDENTS = "CINCIDENT"
 ACK_DEADLINE = 3.0  # Slack's, for an envelope ack over the socket as for an HTTP answer
 
 
@@ -64,10 +62,6 @@ def help_ack(socket_mode: FakeSocketMode, slack: FakeSlack, timeout: float = ACK
     assert ack.payload is not None, ack
     assert "/polytomic help" in ack.payload["text"]
     return ack
-
-
-def status_messages(slack: FakeSlack, channel: str = CHANNEL) -> list[Any]:
-    return [m for m in slack.messages_in(channel) if not m.is_reply]
 
 
 def test_commands_are_acked_over_the_socket(

@@ -18,8 +18,8 @@ import yaml
 
 from bot.check import BOT_SCOPES, INCIDENT_TEST_TEXT
 from bot.config import SETTINGS_HELP
-from tests.fakes.polytomic import FakePolytomic
-from tests.fakes.slack import FakeSlack
+from bot.fakes.polytomic import FakePolytomic
+from bot.fakes.slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
 EXECUTABLE = Path(sys.executable).with_name("polytomic-bot")

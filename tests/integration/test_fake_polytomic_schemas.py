@@ -13,7 +13,6 @@ import base64
 import copy
 import json
 import re
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -26,11 +25,7 @@ import jsonschema
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # `tests.fakes` lives in the project, which is not installed
-    sys.path.insert(0, str(ROOT))
-
-from tests.fakes.polytomic import FakePolytomic  # noqa: E402
+from bot.fakes.polytomic import FakePolytomic
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "polytomic"
 SDK_SCHEMAS = SHARED / "schemas-from-sdk-25.9.10.json"

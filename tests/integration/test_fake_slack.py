@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -21,17 +20,13 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:  # tests/integration may lack an __init__.py
-    sys.path.insert(0, _ROOT)
-
-from tests.fakes.signing import (  # noqa: E402
+from bot.fakes.signing import (
     block_actions_body,
     post_signed,
     sign,
     slash_command_body,
 )
-from tests.fakes.slack import FakeSlack, validate_blocks  # noqa: E402
+from bot.fakes.slack import FakeSlack, validate_blocks
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BUTTON_BLOCKS = [

@@ -5,16 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from bot.fakes.polytomic import FakePolytomic, retry_after_date
 from bot.polytomic import (
     USER_AGENT,
     BadRequest,
@@ -31,12 +30,6 @@ from bot.polytomic import (
     Unauthorized,
     Unavailable,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # `tests.fakes` lives in the project, which is not installed
-    sys.path.insert(0, str(ROOT))
-
-from tests.fakes.polytomic import FakePolytomic, retry_after_date  # noqa: E402
 
 KEY = "pk_live_SUPERSECRET_0123456789"
 ORG = "7c1e2a40-77a1-4f4e-a3b1-0e8b2c3d4e5f"

@@ -1,6 +1,6 @@
 """A fake Polytomic API over real HTTP, for every test that talks to Polytomic.
 
-It stands in for the remote service, so it imports nothing from `bot`. Answers follow the
+It stands in for the remote service, so it imports no bot module outside `bot.fakes`. Answers follow the
 shapes in /work/shared/polytomic (API.md, the SDK's JSON Schemas and the OpenAPI export):
 `tests/integration/test_fake_polytomic_schemas.py` checks them against those schemas.
 
@@ -58,7 +58,7 @@ __all__ = [
     "rfc3339",
 ]
 
-log = logging.getLogger("tests.fakes.polytomic")
+log = logging.getLogger("bot.fakes.polytomic")
 
 DEFAULT_API_KEY = "test-polytomic-key"
 PENDING_STATUSES = frozenset({"created", "scheduled", "queued", "waiting"})
@@ -1199,7 +1199,7 @@ def retry_after_date(seconds: float) -> str:
     return formatdate(time.time() + seconds, usegmt=True)
 
 
-if __name__ == "__main__":  # python -m tests.fakes.polytomic: a fake to poke at by hand
+if __name__ == "__main__":  # python -m bot.fakes.polytomic: a fake to poke at by hand
     logging.basicConfig(level=logging.DEBUG)
     with FakePolytomic() as server:
         demo = server.add_sync(name="Demo: Contacts to Salesforce")

@@ -29,7 +29,7 @@ recorded: ``connections``, ``frames`` (both directions, parsed JSON), ``open_cal
 anything the client sends that is not a well-formed ack of a known envelope lands in
 ``problems`` (a test fixture should assert it stays empty).
 
-This module must not import from ``bot``.
+This module must not import bot modules outside ``bot.fakes``.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
-from tests.fakes.signing import block_actions_payload, slash_command_body
-from tests.fakes.slack import FakeSlack
+from bot.fakes.signing import block_actions_payload, slash_command_body
+from bot.fakes.slack import FakeSlack
 
 __all__ = ["Ack", "FakeSocketMode", "Frame", "OpenCall", "SocketConnection"]
 

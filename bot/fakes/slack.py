@@ -31,7 +31,7 @@ All state lives behind one lock. Accessors (``requests``, ``messages``, ``messag
 ``responses()``...) return deep-copied snapshots: re-read them (e.g. inside a ``wait_for``
 predicate) to observe later changes.
 
-This module must not import from ``bot``.
+This module must not import bot modules outside ``bot.fakes``.
 """
 
 from __future__ import annotations
@@ -1500,7 +1500,7 @@ class FakeSlack:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run a FakeSlack standalone: ``python -m tests.fakes.slack --port 8099``."""
+    """Run a FakeSlack standalone: ``python -m bot.fakes.slack --port 8099``."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--token", default="xoxb-test-token")

@@ -6,8 +6,8 @@
         proxy.pause()    # every open connection is reset; new ones are accepted and reset at once
         proxy.resume()   # new connections reach the target again
 
-Threads only (one acceptor, two pumps per connection), no dependency on `bot`. While paused,
-a new connection is accepted and closed with a TCP reset (linger 0), so a client fails at once
+Threads only (one acceptor, two pumps per connection), no import of the bot's own modules. While
+paused, a new connection is accepted and closed with a TCP reset (linger 0), so a client fails at once
 ("server closed the connection unexpectedly") instead of hanging until its own timeout.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["TcpProxy"]
 
-log = logging.getLogger("tests.fakes.tcp_proxy")
+log = logging.getLogger("bot.fakes.tcp_proxy")
 
 _BUFFER = 65536
 
