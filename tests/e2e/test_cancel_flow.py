@@ -85,6 +85,8 @@ def test_canceled_story(admin_bot: Any, slack: Any, polytomic: Any, tmp_path: Pa
     # The sync was read by the command and by the click's check; its name known, never again.
     assert len(polytomic.requests_to("GET", rf"^/api/syncs/{sync.id}$")) == 2
 
+    # The row is finished just after its last effect (the outcome reply) lands: wait for it.
+    wait_until(lambda: db_rows(tmp_path, "SELECT finished_at FROM operations WHERE finished_at IS NOT NULL"))
     rows = db_rows(tmp_path, "SELECT state, finished_at IS NOT NULL, polytomic_status FROM operations")
     assert rows == [("canceled", 1, "canceled")]
     audit = db_rows(tmp_path, "SELECT action, decision, outcome FROM audit_events ORDER BY id")
