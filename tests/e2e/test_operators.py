@@ -15,7 +15,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bot.messages import MAX_LIST, PROGRESS_EVERY
+from bot.views.status import PROGRESS_EVERY
+from bot.views.syncs import MAX_LIST
 from tests.e2e.test_cancel_flow import CHANNEL, INCIDENTS, confirm, db_rows, status_messages
 from tests.e2e.test_exactly_once import cli_grant
 from tests.e2e.test_exactly_once import db_rows as query_db
