@@ -30,10 +30,10 @@ _RETRY = re.compile(r"^(\d{1,12}):(\d{1,6})$")
 
 
 def _json(value: str) -> object:
-    """The JSON in a value, or None."""
+    """The JSON in a value, or None (deep nesting raises RecursionError, not ValueError)."""
     try:
         return json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -116,4 +116,7 @@ def parse_resume_value(value: str) -> int | None:
     """The operation ID from a resume button, or None if it is not one of ours."""
     if not value.isdigit() or len(value) > 12:
         return None
-    return int(value)
+    try:
+        return int(value)
+    except ValueError:  # digits int() does not read, such as "²"
+        return None
