@@ -1,6 +1,9 @@
-"""bot.views.blocks: escaping, the text's length cut, the small formatters."""
+"""bot.views.blocks: escaping, the text's length cut, the small formatters, and that it is a leaf."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 from bot.views import blocks
 from bot.views.blocks import escape
@@ -38,3 +41,22 @@ def test_duration_and_rows_wording() -> None:
 def test_user_mentions_only_ids() -> None:
     assert blocks.user("U123ABC") == "<@U123ABC>"
     assert blocks.user("<!channel>") == "&lt;!channel&gt;"
+
+
+# ---- a leaf ------------------------------------------------------------------------------------
+
+
+def _bot_modules_loaded_by(module: str) -> set[str]:
+    """The bot modules a fresh interpreter holds after importing `module`."""
+    code = f"import sys, {module}; print(' '.join(m for m in sys.modules if m.split('.')[0] == 'bot'))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    return set(result.stdout.split())
+
+
+def test_blocks_is_a_leaf_and_the_slack_gateway_needs_no_database() -> None:
+    assert _bot_modules_loaded_by("bot.views.blocks") == {"bot", "bot.views", "bot.views.blocks"}
+    loaded = _bot_modules_loaded_by("bot.slack")
+    assert {"bot.views.blocks"} <= loaded
+    assert not {m for m in loaded if m.startswith(("bot.db", "bot.polytomic", "bot.permissions"))}, loaded
