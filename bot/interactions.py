@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot import audit, grants, messages
+from bot import audit, grants
 from bot.commands import GrantCmd, RevokeCmd, SyncRef
 from bot.db.models import NOT_HOLDING, Operation, utcnow
 from bot.operations import State
@@ -24,6 +24,9 @@ from bot.permissions import Decision
 from bot.polytomic import PolytomicError, Sync
 from bot.services import Services
 from bot.slack import SlackFailure, Throttled, respond
+from bot.views import access, prompts, replies
+from bot.views.blocks import View
+from bot.views.syncs import MAX_LIST, SyncLine, no_such_name, nothing_running, sync_list, sync_status
 
 log = logging.getLogger("bot.interactions")
 
@@ -38,7 +41,7 @@ class Requester:
     team_id: str | None = None
 
 
-def _answer(req: Requester, view: messages.View, *, replace: bool = False) -> None:
+def _answer(req: Requester, view: View, *, replace: bool = False) -> None:
     respond(req.response_url, view, replace_original=replace)
 
 
@@ -66,7 +69,7 @@ def _decide(
     try:
         decision = _may(svc, req.user_id, action, sync_id)
     except (Throttled, SlackFailure):
-        _answer(req, messages.groups_unavailable())
+        _answer(req, replies.groups_unavailable())
         return None
     with svc.db.transaction() as session:
         audit.record(
@@ -79,7 +82,7 @@ def _decide(
         )
     svc.metrics.decision(action, decision.allowed)
     if not decision.allowed:
-        _answer(req, messages.denied(decision))
+        _answer(req, replies.denied(decision))
     return decision
 
 
@@ -104,11 +107,11 @@ def resolve(svc: Services, req: Requester, ref: SyncRef, verb: str) -> str | Non
     try:
         matches = [sync for sync in svc.polytomic.list_syncs() if same_name(sync.name, ref.name)]
     except PolytomicError as error:
-        _answer(req, messages.polytomic_failure(error, None))
+        _answer(req, replies.polytomic_failure(error, None))
         return None
     if len(matches) == 1:
         return matches[0].id
-    _answer(req, messages.pick_sync(matches, verb, ref.name) if matches else messages.no_such_name(ref.name))
+    _answer(req, prompts.pick_sync(matches, verb, ref.name) if matches else no_such_name(ref.name))
     return None
 
 
@@ -117,7 +120,7 @@ def answer_help(svc: Services, req: Requester) -> None:
         capabilities = svc.authorizer.capabilities(req.user_id)
     except (Throttled, SlackFailure):
         capabilities = frozenset()  # the commands anyone may run are still worth showing
-    _answer(req, messages.help_view(capabilities))
+    _answer(req, replies.help_view(capabilities))
 
 
 def answer_cancel(svc: Services, req: Requester, ref: SyncRef) -> None:
@@ -131,14 +134,14 @@ def answer_cancel(svc: Services, req: Requester, ref: SyncRef) -> None:
     try:
         sync, status = svc.polytomic.sync_and_status(sync_id)
     except PolytomicError as error:
-        _answer(req, messages.polytomic_failure(error, sync_id))
+        _answer(req, replies.polytomic_failure(error, sync_id))
         return
     current = status.current_execution
     if current is None or current.status.is_terminal or not current.id:
-        _answer(req, messages.nothing_running(sync, status))
+        _answer(req, nothing_running(sync, status))
         return
     may_pause = _shows(svc, req.user_id, "pause", sync_id)
-    _answer(req, messages.cancel_prompt(sync, current, current.id, may_pause=may_pause))
+    _answer(req, prompts.cancel_prompt(sync, current, current.id, may_pause=may_pause))
 
 
 def answer_status(svc: Services, req: Requester, ref: SyncRef) -> None:
@@ -148,9 +151,9 @@ def answer_status(svc: Services, req: Requester, ref: SyncRef) -> None:
     try:
         sync, status = svc.polytomic.sync_and_status(sync_id)
     except PolytomicError as error:
-        _answer(req, messages.polytomic_failure(error, sync_id))
+        _answer(req, replies.polytomic_failure(error, sync_id))
         return
-    _answer(req, messages.sync_status(sync, status))
+    _answer(req, sync_status(sync, status))
 
 
 def answer_why(svc: Services, req: Requester, ref: SyncRef) -> None:
@@ -161,12 +164,12 @@ def answer_why(svc: Services, req: Requester, ref: SyncRef) -> None:
         sync = svc.polytomic.get_sync(sync_id)
         decisions = [_may(svc, req.user_id, action, sync_id) for action in ("cancel", "pause", "admin")]
     except PolytomicError as error:
-        _answer(req, messages.polytomic_failure(error, sync_id))
+        _answer(req, replies.polytomic_failure(error, sync_id))
         return
     except (Throttled, SlackFailure):
-        _answer(req, messages.groups_unavailable())
+        _answer(req, replies.groups_unavailable())
         return
-    _answer(req, messages.why(decisions, sync))
+    _answer(req, access.why(decisions, sync))
 
 
 def answer_audit(svc: Services, req: Requester, ref: SyncRef | None) -> None:
@@ -179,7 +182,7 @@ def answer_audit(svc: Services, req: Requester, ref: SyncRef | None) -> None:
         return
     with svc.db.read() as session:
         events = audit.recent(session, sync_id=sync_id, limit=20)
-    _answer(req, messages.audit_view(events, sync_id))
+    _answer(req, access.audit_view(events, sync_id))
 
 
 def answer_list(svc: Services, req: Requester, running_only: bool) -> None:
@@ -187,17 +190,17 @@ def answer_list(svc: Services, req: Requester, running_only: bool) -> None:
     try:
         syncs = list(itertools.islice(svc.polytomic.list_syncs(), LIST_SCAN + 1))
     except PolytomicError as error:
-        _answer(req, messages.polytomic_failure(error, None))
+        _answer(req, replies.polytomic_failure(error, None))
         return
     unseen = max(0, len(syncs) - LIST_SCAN)  # at least this many not even looked at
     syncs = syncs[:LIST_SCAN]
     # Every sync's status is needed to know which are running; otherwise only the shown ones'.
-    looked_at = syncs if running_only else syncs[: messages.MAX_LIST]
+    looked_at = syncs if running_only else syncs[:MAX_LIST]
     with ThreadPoolExecutor(8, thread_name_prefix="list") as pool:
         lines = list(pool.map(lambda sync: _line(svc, sync), looked_at))
     if running_only:
         lines = [line for line in lines if line.current is not None and line.current.status.is_active]
-    shown = lines[: messages.MAX_LIST]
+    shown = lines[:MAX_LIST]
     hidden = len(lines) - len(shown) + unseen + (0 if running_only else len(syncs) - len(looked_at))
     shown = [
         dataclasses.replace(line, may_cancel=_shows(svc, req.user_id, "cancel", line.sync.id))
@@ -205,15 +208,15 @@ def answer_list(svc: Services, req: Requester, running_only: bool) -> None:
         else line
         for line in shown
     ]
-    _answer(req, messages.sync_list(shown, running_only=running_only, hidden=hidden, now=utcnow()))
+    _answer(req, sync_list(shown, running_only=running_only, hidden=hidden, now=utcnow()))
 
 
-def _line(svc: Services, sync: Sync) -> messages.SyncLine:
+def _line(svc: Services, sync: Sync) -> SyncLine:
     try:
         status = svc.polytomic.sync_status(sync.id)
     except PolytomicError as error:
-        return messages.SyncLine(sync, None, error=error.message or type(error).__name__)
-    return messages.SyncLine(sync, status.current_execution)
+        return SyncLine(sync, None, error=error.message or type(error).__name__)
+    return SyncLine(sync, status.current_execution)
 
 
 def answer_pick(svc: Services, req: Requester, verb: str, sync_id: str) -> None:
@@ -228,7 +231,7 @@ def answer_pick(svc: Services, req: Requester, verb: str, sync_id: str) -> None:
     elif verb == "audit":
         answer_audit(svc, req, ref)
     else:
-        _answer(req, messages.invalid_button())
+        _answer(req, replies.invalid_button())
 
 
 def _clicked_operation(
@@ -238,7 +241,7 @@ def _clicked_operation(
     with svc.db.read() as session:
         op = session.get(Operation, op_id)
     if op is None:
-        _answer(req, messages.invalid_button())
+        _answer(req, replies.invalid_button())
         return None
     decision = _decide(svc, req, action, op.sync_id, audit_as)
     return op if decision is not None and decision.allowed else None
@@ -250,7 +253,7 @@ def answer_resume(svc: Services, req: Requester, op_id: int) -> None:
     if op is None:
         return
     if op.paused_at is None:
-        _answer(req, messages.invalid_button())
+        _answer(req, replies.invalid_button())
         return
     now = utcnow()
     with svc.db.transaction() as session:
@@ -261,7 +264,7 @@ def answer_resume(svc: Services, req: Requester, op_id: int) -> None:
             .values(resumed_at=now, resumed_by=req.user_id, updated_at=now)
         ).rowcount  # type: ignore[attr-defined]
     if not won:
-        _answer(req, messages.already_resumed(op))
+        _answer(req, replies.already_resumed(op))
         return
     try:
         svc.polytomic.set_active(op.sync_id, True, idempotency_key=f"op-{op.id}-resume")
@@ -270,7 +273,7 @@ def answer_resume(svc: Services, req: Requester, op_id: int) -> None:
             session.execute(
                 update(Operation).where(Operation.id == op_id).values(resumed_at=None, resumed_by=None)
             )
-        _answer(req, messages.polytomic_failure(error, op.sync_id))
+        _answer(req, replies.polytomic_failure(error, op.sync_id))
         return
     with svc.db.transaction() as session:
         # Hand the row back to the tracker so it re-renders the status message from it.
@@ -287,7 +290,7 @@ def answer_resume(svc: Services, req: Requester, op_id: int) -> None:
             channel_id=req.channel_id,
         )
     svc.nudge()
-    _answer(req, messages.resumed(op))
+    _answer(req, replies.resumed(op))
 
 
 def answer_grant_change(svc: Services, req: Requester, cmd: GrantCmd | RevokeCmd) -> None:
@@ -310,11 +313,11 @@ def answer_grant_change(svc: Services, req: Requester, cmd: GrantCmd | RevokeCmd
             + ("changed" if changed else "unchanged"),
             channel_id=req.channel_id,
         )
-    _answer(req, messages.grant_changed(verb, cmd.subject.mention, cmd.action, cmd.scope, changed))
+    _answer(req, access.grant_changed(verb, cmd.subject.mention, cmd.action, cmd.scope, changed))
 
 
 def answer_grants(svc: Services, req: Requester) -> None:
-    _answer(req, messages.grants_list(grants.list_rules(svc.db), svc.settings.bot_admins))
+    _answer(req, access.grants_list(grants.list_rules(svc.db), svc.settings.bot_admins))
 
 
 def holder_of(svc: Services, execution_id: str) -> Operation | None:
@@ -365,6 +368,6 @@ def answer_retry(svc: Services, req: Requester, op_id: int, attempt: int) -> Non
         )
     if won:
         svc.nudge()
-        _answer(req, messages.retry_sent())
+        _answer(req, replies.retry_sent())
     else:
-        _answer(req, messages.retry_refused())
+        _answer(req, replies.retry_refused())

@@ -26,7 +26,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from bot.config import Settings
-from bot.messages import View
+from bot.views.blocks import View
 
 log = logging.getLogger("bot.slack")
 

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot import audit, messages
+from bot import audit
 from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.models import NOT_HOLDING, OPERATIONS, Operation, utcnow
@@ -41,15 +41,17 @@ from bot.permissions import Authorizer
 from bot.polytomic import (
     Conflict,
     Execution,
-    Forbidden,
-    NotFound,
     PolytomicClient,
     PolytomicError,
     RateLimited,
-    Unauthorized,
     Unavailable,
 )
 from bot.slack import SlackFailure, SlackGateway, Throttled, respond
+from bot.views import notes
+from bot.views.blocks import View
+from bot.views.incident import incident_escalation, incident_notice, incident_outcome
+from bot.views.replies import released
+from bot.views.status import PROGRESS_EVERY, requester_note, status_message
 
 log = logging.getLogger("bot.tracker")
 
@@ -72,17 +74,6 @@ class LeaseLost(Exception):
 
 def new_owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _key_error(error: PolytomicError, doing: str = "cancel") -> str:
-    """Why Polytomic said no, naming the setting to fix when it is the bot's own key."""
-    if isinstance(error, Unauthorized):
-        return "Polytomic rejected the bot's API key (401): fix the POLYTOMIC_API_KEY setting."
-    if isinstance(error, Forbidden):
-        return f"The bot's Polytomic key may not {doing} this sync (403): give POLYTOMIC_API_KEY more rights."
-    if isinstance(error, NotFound):
-        return "Polytomic no longer knows this sync or run (404)."
-    return f"Polytomic refused to {doing} ({error.status}): {error.message}"
 
 
 class Tracker:
@@ -285,7 +276,7 @@ class Tracker:
             log.warning("lease lost", extra={"operation_id": op.id})
         except Exception as error:
             log.exception("operation step failed", extra={"operation_id": op.id})
-            self._release(op.id, error=f"{type(error).__name__}")
+            self._release(op.id, error=notes.step_failed(error))
 
     def _save(self, op: Operation, **changes: Any) -> None:
         """Write `changes` only while we still hold the lease, and renew it.
@@ -498,10 +489,11 @@ class _Pass:
             try:
                 decision = self.t.authorizer.may(op.requested_by, action, op.sync_id)
             except Throttled as throttled:
-                self.transient(str(throttled), throttled.retry_after)
+                note = notes.slack_rate_limited(throttled.method, throttled.retry_after)
+                self.transient(note, throttled.retry_after)
                 return
             except SlackFailure as failure:
-                self.transient(f"could not check Slack user groups: {failure.error}")
+                self.transient(notes.groups_unchecked(failure.error))
                 return
             with self.t.db.core() as conn:
                 audit.insert_row(
@@ -515,7 +507,7 @@ class _Pass:
                 )
             self.t.metrics.decision(action, decision.allowed)
             if not decision.allowed:
-                self.save(state=State.DENIED, last_error=messages.denied_note(decision))
+                self.save(state=State.DENIED, last_error=notes.denied_note(decision))
                 return
         try:
             sync, status = self.t.polytomic.sync_and_status(op.sync_id)
@@ -523,12 +515,12 @@ class _Pass:
             self.polytomic_error(error)
             # The cancel goes by execution ID, so it can't hit another run: go ahead and let
             # the cancel step retry until Polytomic answers.
-            if self.take_execution(last_error=f"Polytomic unreachable: {error.message}"[:500]):
+            if self.take_execution(last_error=notes.polytomic_unreachable(error)[:500]):
                 self.clear_prompt()
             return
         except PolytomicError as error:
             self.polytomic_error(error)
-            self.save(state=State.REJECTED, last_error=_key_error(error))
+            self.save(state=State.REJECTED, last_error=notes.polytomic_refusal(error))
             return
         checked = verify(status, op.execution_id)
         op.sync_name = sync.name or ""  # the note below names the sync
@@ -536,7 +528,7 @@ class _Pass:
             self.save(
                 state=State.STALE,
                 sync_name=op.sync_name,
-                last_error=messages.stale_note(op, checked.execution, checked.binding is Binding.SUPERSEDED),
+                last_error=notes.stale_note(op, checked.execution, checked.binding is Binding.SUPERSEDED),
             )
             return
         if self.take_execution(sync_name=op.sync_name, **self.execution_fields(checked.execution)):
@@ -555,10 +547,7 @@ class _Pass:
                         Operation.state.not_in(NOT_HOLDING),
                     )
                 ).first()
-            note = (
-                messages.already_requested_note(winner) if winner else "Someone else is canceling this run."
-            )
-            self.save(state=State.DUPLICATE, last_error=note)
+            self.save(state=State.DUPLICATE, last_error=notes.already_requested_note(winner))
             return False
         return True
 
@@ -584,7 +573,7 @@ class _Pass:
         except (Unavailable, RateLimited) as error:
             self.polytomic_error(error)
             retry_after = error.retry_after if isinstance(error, RateLimited) else None
-            self.transient(f"Polytomic unreachable: {error.message}", retry_after)
+            self.transient(notes.polytomic_unreachable(error), retry_after)
             return
         except Conflict:
             pass  # a duplicate with the same key is in flight at Polytomic: it acts once
@@ -592,7 +581,7 @@ class _Pass:
             self.polytomic_error(error)
             # Maybe the run ended just now and that is why Polytomic refused: look before rejecting.
             if not self.poll() or self.op.state == State.CANCELING:
-                self.save(state=State.REJECTED, last_error=_key_error(error))
+                self.save(state=State.REJECTED, last_error=notes.polytomic_refusal(error))
             return
         self.t.metrics.cancels_sent.inc()
         # The status read before the cancel is stale now; the next poll says what Polytomic did.
@@ -605,12 +594,14 @@ class _Pass:
             execution = self.t.polytomic.get_execution(op.sync_id, op.execution_id)
         except RateLimited as error:
             self.polytomic_error(error)
-            self.transient(f"Polytomic rate limit: {error.message}", error.retry_after)
+            self.transient(notes.polytomic_rate_limited(error), error.retry_after)
             return False
         except PolytomicError as error:
             self.polytomic_error(error)
             self.transient(
-                _key_error(error) if not isinstance(error, Unavailable) else "Polytomic unreachable"
+                notes.polytomic_refusal(error)
+                if not isinstance(error, Unavailable)
+                else notes.polytomic_unreachable()
             )
             return False
         fields = self.execution_fields(execution)
@@ -663,11 +654,11 @@ class _Pass:
             self.t.polytomic.set_active(op.sync_id, False, idempotency_key=f"op-{op.id}-pause")
         except (Unavailable, RateLimited) as error:
             self.polytomic_error(error)
-            self.transient(f"Polytomic unreachable: {error.message}", getattr(error, "retry_after", None))
+            self.transient(notes.polytomic_unreachable(error), getattr(error, "retry_after", None))
             return
         except PolytomicError as error:
             self.polytomic_error(error)
-            self.save(pause_error=_key_error(error, "pause"))
+            self.save(pause_error=notes.polytomic_refusal(error, "pause"))
             self.record("pause", "failed")
             return
         self.save(paused_at=utcnow())
@@ -719,24 +710,24 @@ class _Pass:
         except SlackFailure as failure:
             if failure.permanent:
                 raise
-            self.transient(f"Slack {failure.method}: {failure.error}")
+            self.transient(notes.slack_failed(failure.method, failure.error))
             return False
         return True
 
-    def status_view(self) -> messages.View | None:
+    def status_view(self) -> View | None:
         """The status message to send now, or None when what Slack shows is current enough."""
         op = self.op
         if op.status_ts is None:
-            return messages.status_message(op, self.now)
-        if messages.status_message(op, self.now, progress=False).digest() != op.status_digest:
-            return messages.status_message(op, self.now)  # the state changed: show it now
+            return status_message(op, self.now)
+        if status_message(op, self.now, progress=False).digest() != op.status_digest:
+            return status_message(op, self.now)  # the state changed: show it now
         # Only progress may have changed (rows, elapsed time): once per PROGRESS_EVERY, not
         # every poll. Checked before rendering it: most polls end here.
         edited = op.status_edited_at
-        if edited is not None and (self.now - edited).total_seconds() < messages.PROGRESS_EVERY:
-            self.wants.append(messages.PROGRESS_EVERY - (self.now - edited).total_seconds())
+        if edited is not None and (self.now - edited).total_seconds() < PROGRESS_EVERY:
+            self.wants.append(PROGRESS_EVERY - (self.now - edited).total_seconds())
             return None
-        view = messages.status_message(op, self.now)
+        view = status_message(op, self.now)
         return None if view.digest() == op.status_progress_digest else view
 
     def sync_channel_message(self) -> None:
@@ -747,7 +738,7 @@ class _Pass:
         if view is None:
             return
         sent = {
-            "status_digest": messages.status_message(op, self.now, progress=False).digest(),
+            "status_digest": status_message(op, self.now, progress=False).digest(),
             "status_progress_digest": view.digest(),
             "status_edited_at": utcnow(),
         }
@@ -787,7 +778,7 @@ class _Pass:
         channel = op.incident_channel
         assert channel is not None
 
-        def post(view: messages.View, field: str, thread_ts: str | None, **also: Any) -> None:
+        def post(view: View, field: str, thread_ts: str | None, **also: Any) -> None:
             try:
                 ts = self.t.slack.post_message(channel, view, thread_ts=thread_ts)
             except SlackFailure as failure:
@@ -797,7 +788,7 @@ class _Pass:
                 return
             self.save(**{field: ts}, **also)
 
-        def edit(view: messages.View) -> None:
+        def edit(view: View) -> None:
             assert op.incident_ts is not None
             try:
                 self.t.slack.update_message(channel, op.incident_ts, view)
@@ -811,7 +802,7 @@ class _Pass:
             self.save(incident_digest=view.digest())
 
         if op.incident_ts is None:
-            notice = messages.incident_notice(op)
+            notice = incident_notice(op)
             if not self.slack(lambda: post(notice, "incident_ts", None, incident_digest=notice.digest())):
                 return
         elif (changed := self.notice_edit()) is not None:
@@ -821,19 +812,19 @@ class _Pass:
         if op.incident_ts is None or op.incident_error is not None:
             return
         if op.state == State.CANCELING and op.escalated_at is not None and op.incident_escalation_ts is None:
-            view = messages.incident_escalation(op, self.now)
+            view = incident_escalation(op, self.now)
             self.slack(lambda: post(view, "incident_escalation_ts", op.incident_ts))
         if op.state in FINAL and op.incident_final_ts is None:
             self.slack(
-                lambda: post(messages.incident_outcome(op, self.now), "incident_final_ts", op.incident_ts)
+                lambda: post(incident_outcome(op, self.now), "incident_final_ts", op.incident_ts)
             )
 
-    def notice_edit(self) -> messages.View | None:
+    def notice_edit(self) -> View | None:
         """The incident notice to edit now, or None when Slack shows it as it is (or it is gone)."""
         op = self.op
         if op.incident_ts is None or op.incident_error is not None:
             return None
-        view = messages.incident_notice(op)
+        view = incident_notice(op)
         return None if view.digest() == op.incident_digest else view
 
     def sync_requester(self) -> None:
@@ -841,10 +832,10 @@ class _Pass:
         if not self.requester_due() or op.notified_state == op.state or op.response_url is None:
             return
         if op.state in RELEASED and not self.announced():
-            view = messages.released(op)
+            view = released(op)
             replace = op.state == State.STALE
         else:
-            view = messages.requester_note(op, self.now)
+            view = requester_note(op, self.now)
             replace = False
         respond(op.response_url, view, replace_original=replace)
         # response_url allows 5 uses in 30 min: whether or not it took, don't try again.

@@ -143,7 +143,7 @@ class Operation(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # consecutive failed steps
     # Why the last step failed; on a denied, stale or duplicate row, the note for the requester
-    # (a bot.messages source, with its emphasis marks).
+    # (a bot.views.notes source, with its emphasis marks).
     last_error: Mapped[str | None] = mapped_column(Text)
 
 

@@ -8,7 +8,6 @@ execution makes a double click, a second person or a replayed request lose the r
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -20,19 +19,17 @@ from slack_bolt import Ack, App
 from sqlalchemy import insert
 from sqlalchemy.exc import OperationalError
 
-from bot import interactions, messages
+from bot import interactions
 from bot.db.models import OPERATIONS, utcnow
 from bot.interactions import Requester
 from bot.operations import State
 from bot.services import Services
 from bot.slack import respond
+from bot.views import buttons, replies
 
 log = logging.getLogger("bot.listeners.actions")
 
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_EXECUTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
-_RETRY = re.compile(r"^(\d{1,12}):(\d{1,6})$")
 
 
 def _requester(body: dict[str, Any]) -> Requester | None:
@@ -54,31 +51,13 @@ def _action_value(body: dict[str, Any]) -> str:
     return value if isinstance(value, str) else ""
 
 
-def parse_confirm_value(value: str) -> tuple[str, str] | None:
-    """(sync ID, execution ID) from a confirm button, or None if it is not one of ours."""
-    if len(value) > 2000:  # more than any Slack button can carry
-        return None
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or set(data) != {"s", "e"}:
-        return None
-    sync_id, execution_id = data.get("s"), data.get("e")
-    if not (isinstance(sync_id, str) and _UUID.match(sync_id)):
-        return None
-    if not (isinstance(execution_id, str) and _EXECUTION_ID.match(execution_id)):
-        return None
-    return sync_id, execution_id
-
-
 def handle_confirm(services: Services, ack: Ack, body: dict[str, Any], kind: str = "cancel") -> None:
     req = _requester(body)
-    target = parse_confirm_value(_action_value(body))
+    target = buttons.parse_confirm_value(_action_value(body))
     if req is None or target is None:
         ack()
         if req is not None:
-            services.responder.submit(respond, req.response_url, messages.invalid_button())
+            services.responder.submit(respond, req.response_url, replies.invalid_button())
         return
     sync_id, execution_id = target
     now = utcnow()
@@ -88,7 +67,7 @@ def handle_confirm(services: Services, ack: Ack, body: dict[str, Any], kind: str
             # Already being canceled: say so at once. (A click racing this check still loses
             # later, when it tries to take the run: the database decides, not this read.)
             ack()
-            services.responder.submit(respond, req.response_url, messages.already_requested(holder))
+            services.responder.submit(respond, req.response_url, replies.already_requested(holder))
             return
         with services.db.core() as conn:
             conn.execute(
@@ -116,7 +95,7 @@ def handle_confirm(services: Services, ack: Ack, body: dict[str, Any], kind: str
         services.responder.submit(
             respond,
             req.response_url,
-            messages.not_recorded(),
+            replies.not_recorded(),
         )
         return
     ack()
@@ -133,27 +112,26 @@ def handle_dismiss(services: Services, ack: Ack, body: dict[str, Any]) -> None:
 def handle_retry(services: Services, ack: Ack, body: dict[str, Any]) -> None:
     ack()
     req = _requester(body)
-    match = _RETRY.match(_action_value(body))
+    retry = buttons.parse_retry_value(_action_value(body))
     if req is None:
         return
-    if match is None:
-        services.responder.submit(respond, req.response_url, messages.invalid_button())
+    if retry is None:
+        services.responder.submit(respond, req.response_url, replies.invalid_button())
         return
-    services.responder.submit(
-        interactions.answer_retry, services, req, int(match.group(1)), int(match.group(2))
-    )
+    op_id, attempt = retry
+    services.responder.submit(interactions.answer_retry, services, req, op_id, attempt)
 
 
 def handle_resume(services: Services, ack: Ack, body: dict[str, Any]) -> None:
     ack()
     req = _requester(body)
-    value = _action_value(body)
+    op_id = buttons.parse_resume_value(_action_value(body))
     if req is None:
         return
-    if not value.isdigit() or len(value) > 12:
-        services.responder.submit(respond, req.response_url, messages.invalid_button())
+    if op_id is None:
+        services.responder.submit(respond, req.response_url, replies.invalid_button())
         return
-    services.responder.submit(interactions.answer_resume, services, req, int(value))
+    services.responder.submit(interactions.answer_resume, services, req, op_id)
 
 
 def handle_pick(services: Services, ack: Ack, body: dict[str, Any]) -> None:
@@ -164,22 +142,16 @@ def handle_pick(services: Services, ack: Ack, body: dict[str, Any]) -> None:
         return
     action_id = ((body.get("actions") or [{}])[0]).get("action_id")
     value = _action_value(body)
-    verb, sync_id = ("cancel", value) if action_id == messages.LIST_CANCEL_ACTION else _pick_value(value)
-    if verb is None or not _UUID.match(sync_id):
-        services.responder.submit(respond, req.response_url, messages.invalid_button())
+    if action_id == buttons.LIST_CANCEL_ACTION:
+        sync_id = buttons.parse_list_cancel_value(value)
+        picked = None if sync_id is None else ("cancel", sync_id)
+    else:
+        picked = buttons.parse_pick_value(value)
+    if picked is None:
+        services.responder.submit(respond, req.response_url, replies.invalid_button())
         return
+    verb, sync_id = picked
     services.responder.submit(interactions.answer_pick, services, req, verb, sync_id)
-
-
-def _pick_value(value: str) -> tuple[str | None, str]:
-    try:
-        data = json.loads(value)
-    except ValueError:
-        return None, ""
-    if not isinstance(data, dict) or not isinstance(data.get("s"), str):
-        return None, ""
-    verb = data.get("v")
-    return (verb if verb in ("cancel", "status", "why", "audit") else None), data["s"]
 
 
 def handle_pause_confirm(services: Services, ack: Ack, body: dict[str, Any]) -> None:
@@ -187,13 +159,13 @@ def handle_pause_confirm(services: Services, ack: Ack, body: dict[str, Any]) -> 
 
 
 HANDLERS = {
-    messages.CONFIRM_ACTION: handle_confirm,
-    messages.PAUSE_CONFIRM_ACTION: handle_pause_confirm,
-    messages.DISMISS_ACTION: handle_dismiss,
-    messages.RETRY_ACTION: handle_retry,
-    messages.RESUME_ACTION: handle_resume,
-    messages.PICK_ACTION: handle_pick,
-    messages.LIST_CANCEL_ACTION: handle_pick,
+    buttons.CONFIRM_ACTION: handle_confirm,
+    buttons.PAUSE_CONFIRM_ACTION: handle_pause_confirm,
+    buttons.DISMISS_ACTION: handle_dismiss,
+    buttons.RETRY_ACTION: handle_retry,
+    buttons.RESUME_ACTION: handle_resume,
+    buttons.PICK_ACTION: handle_pick,
+    buttons.LIST_CANCEL_ACTION: handle_pick,
 }
 
 

@@ -7,9 +7,10 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot import commands as parsing
-from bot import interactions, messages
+from bot import interactions
 from bot.interactions import Requester
 from bot.services import Services
+from bot.views import replies
 
 COMMAND = "/polytomic"
 
@@ -18,7 +19,7 @@ def handle_command(services: Services, ack: Ack, body: dict[str, Any]) -> None:
     command = parsing.parse(str(body.get("text") or ""))
     services.metrics.command(type(command).__name__.lower())
     if isinstance(command, parsing.Invalid):
-        view = messages.usage(command)
+        view = replies.usage(command)
         ack(text=view.text, blocks=view.blocks)
         return
     ack()

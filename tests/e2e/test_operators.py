@@ -15,7 +15,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bot.messages import MAX_LIST, PROGRESS_EVERY
+from bot.views.status import PROGRESS_EVERY
+from bot.views.syncs import MAX_LIST
 from tests.harness import (
     CHANNEL,
     INCIDENTS,

@@ -1,0 +1,122 @@
+"""Every button's action ID, and each button value's encoder beside its decoder.
+
+A button's value is a small wire format: a view writes it into the message and Slack sends it
+back, unchanged, in the click. Both halves live here so they cannot drift: `<name>_value(...)`
+encodes, `parse_<name>_value(value)` decodes. A decoder returns None for anything that is not
+one of ours (not JSON, the wrong shape, an ID of the wrong form, longer than a button holds),
+so a listener only has to answer "that button is not valid any more". Imports nothing but the
+standard library: listeners and views both use it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+CONFIRM_ACTION = "cancel_confirm"
+PAUSE_CONFIRM_ACTION = "cancel_pause_confirm"
+DISMISS_ACTION = "cancel_dismiss"
+RETRY_ACTION = "cancel_retry"
+RESUME_ACTION = "resume_schedule"
+PICK_ACTION = "sync_pick"  # one of several syncs with the same name
+LIST_CANCEL_ACTION = "list_cancel"  # "Cancel…" next to a running sync in /polytomic list
+
+MAX_VALUE = 2000  # characters a Slack button's value holds
+PICK_VERBS = ("cancel", "status", "why", "audit")  # the commands a pick goes on with
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_EXECUTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_RETRY = re.compile(r"^(\d{1,12}):(\d{1,6})$")
+
+
+def _json(value: str) -> object:
+    """The JSON in a value, or None (deep nesting raises RecursionError, not ValueError)."""
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError):
+        return None
+
+
+# ---- Cancel sync / Cancel and pause (and Keep running): the sync and the run the user saw ----
+
+
+def confirm_value(sync_id: str, execution_id: str) -> str:
+    return json.dumps({"s": sync_id, "e": execution_id}, separators=(",", ":"))
+
+
+def parse_confirm_value(value: str) -> tuple[str, str] | None:
+    """(sync ID, execution ID) from a confirm button, or None if it is not one of ours."""
+    if len(value) > MAX_VALUE:  # more than any Slack button can carry
+        return None
+    data = _json(value)
+    if not isinstance(data, dict) or set(data) != {"s", "e"}:
+        return None
+    sync_id, execution_id = data.get("s"), data.get("e")
+    if not (isinstance(sync_id, str) and _UUID.match(sync_id)):
+        return None
+    if not (isinstance(execution_id, str) and _EXECUTION_ID.match(execution_id)):
+        return None
+    return sync_id, execution_id
+
+
+# ---- Choose: one sync of several with the same name, and the command to go on with ----------
+
+
+def pick_value(verb: str, sync_id: str) -> str:
+    return json.dumps({"v": verb, "s": sync_id}, separators=(",", ":"))
+
+
+def parse_pick_value(value: str) -> tuple[str, str] | None:
+    """(verb, sync ID) from a Choose button, or None if it is not one of ours."""
+    data = _json(value)
+    if not isinstance(data, dict) or not isinstance(data.get("s"), str):
+        return None
+    verb, sync_id = data.get("v"), data["s"]
+    if verb not in PICK_VERBS or not _UUID.match(sync_id):
+        return None
+    return verb, sync_id
+
+
+# ---- Cancel… next to a running sync in /polytomic list: the sync ----------------------------
+
+
+def list_cancel_value(sync_id: str) -> str:
+    return sync_id
+
+
+def parse_list_cancel_value(value: str) -> str | None:
+    """The sync ID from a list's Cancel… button, or None if it is not one of ours."""
+    return value if _UUID.match(value) else None
+
+
+# ---- Try the cancel again: the operation, and the attempt the button showed ------------------
+
+
+def retry_value(op_id: int, attempt: int) -> str:
+    # The attempt makes a second click on the same button a no-op.
+    return f"{op_id}:{attempt}"
+
+
+def parse_retry_value(value: str) -> tuple[int, int] | None:
+    """(operation ID, attempt) from a retry button, or None if it is not one of ours."""
+    match = _RETRY.match(value)
+    if match is None:
+        return None
+    return int(match.group(1)), int(match.group(2))
+
+
+# ---- Resume schedule: the operation that paused it ------------------------------------------
+
+
+def resume_value(op_id: int) -> str:
+    return str(op_id)
+
+
+def parse_resume_value(value: str) -> int | None:
+    """The operation ID from a resume button, or None if it is not one of ours."""
+    if not value.isdigit() or len(value) > 12:
+        return None
+    try:
+        return int(value)
+    except ValueError:  # digits int() does not read, such as "²"
+        return None
