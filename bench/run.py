@@ -16,7 +16,8 @@
   slack-limits  30 cancellations confirmed at once in one channel, the fake Slack enforcing
             Slack's real rate limits (chat.postMessage about 1 a second per channel, tiers
             per minute): Web API calls, 429s, calls inside a Retry-After window, final states
-            delivered. (ack and tracking run with the fake's limits off: they measure the bot.)
+            delivered. (tracking and scale run with Slack's limits off, in the fake and in
+            the bot's pacing, SLACK_POST_INTERVAL=0: they measure the bot's own work.)
 
 Prints Markdown tables (README quotes them) and, with --json FILE, writes the raw figures.
 With --profile DIR (needs `pip install -e '.[bench]'`), one more tracking run is sampled with

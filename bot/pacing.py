@@ -111,12 +111,14 @@ class Pacer:
                 if now <= at + self.hold_grace:
                     if at - now <= within:
                         del k.held[holder]
+                        self._sent(k, at)
                         return Slot(at, max(0.0, at - now), True)
                     return Slot(at, at - now, False)
                 del k.held[holder]  # came back too late: that slot has gone by
             at = self._next(k, now)
             if at - now <= within:
                 self._take(k, at)
+                self._sent(k, at)
                 return Slot(at, at - now, True)
             if holder is not None:
                 self._take(k, at)
@@ -145,28 +147,41 @@ class Pacer:
 
     # ---- what the remote said ----------------------------------------------------------
 
-    def refused(self, key: str, retry_after: float, *, sent_at: float) -> None:
+    def refused(
+        self, key: str, retry_after: float, *, sent_at: float, holder: str | None = None
+    ) -> Slot | None:
         """The remote refused a call on `key` sent at `sent_at` (clock time), asking to wait
-        `retry_after` seconds: shut the key until then and slow it down. A call that was already
-        in flight when an earlier refusal came says nothing new about the rate."""
+        `retry_after` seconds: shut the key until then and slow it down (a call that was
+        already in flight when an earlier refusal came says nothing new about the rate). The
+        holders waiting keep their order, with slots after the window at the new pace; the
+        refused call's `holder` goes first, and its slot is returned."""
         with self._lock:
             now = self.clock()
             k = self._key(key)
             k.shut_until = max(k.shut_until, now + retry_after)
-            k.tat = k.shut_until  # the next slot is when the window ends, the rest follow
-            k.held.clear()  # their slots fell inside the window: holders ask again
-            if sent_at < k.refused_at:
-                return
-            k.refused_at = now
-            b = self.backoff
-            slow = 2 * self._interval(k, now)
-            if k.rate is None:
-                # No known limit: pace a little under the rate that was accepted until now
-                # (the sends in the window but the refused one).
-                recent = sum(1 for at in k.sends if at > now - b.window) - 1
-                slow = max(slow, min(b.first_at_most, b.window / max(1, recent) / b.headroom))
-            k.slow = min(b.at_most, slow)
-            k.slow_since = k.shut_until
+            if sent_at >= k.refused_at:
+                k.refused_at = now
+                b = self.backoff
+                slow = 2 * self._interval(k, now)
+                if k.rate is None:
+                    # No known limit: pace a little under the rate that was accepted until now
+                    # (the calls sent in the window but the refused one).
+                    recent = sum(1 for at in k.sends if at > now - b.window) - 1
+                    slow = max(slow, min(b.first_at_most, b.window / max(1, recent) / b.headroom))
+                k.slow = min(b.at_most, slow)
+                k.slow_since = k.shut_until
+            turns = dict(k.held)
+            if holder is not None:
+                turns[holder] = sent_at  # before anyone still waiting for a slot
+            k.held.clear()
+            k.tat = k.shut_until
+            for waiting in sorted(turns, key=turns.__getitem__):
+                at = self._next(k, now)
+                self._take(k, at)
+                k.held[waiting] = at
+            if holder is None:
+                return None
+            return Slot(k.held[holder], k.held[holder] - now, False)
 
     # ---- the bucket ----------------------------------------------------------------------
 
@@ -194,6 +209,9 @@ class Pacer:
 
     def _take(self, k: _Key, at: float) -> None:
         k.tat = max(k.tat, at) + self._interval(k, at)
+
+    def _sent(self, k: _Key, at: float) -> None:
+        """A call goes at `at`: what a refusal's estimate of the accepted rate counts."""
         if k.rate is None:
             k.sends.append(at)
             while k.sends and k.sends[0] <= at - self.backoff.window:

@@ -160,9 +160,12 @@ class SlackGateway:
         except SlackApiError as error:
             if error.response is not None and error.response.status_code == 429:
                 retry_after = _retry_after(error)
-                self.pacer.refused(gate, retry_after, sent_at=sent_at)
                 self.on_error(method, "ratelimited")
                 log.warning("slack rate limit", extra={"method": method, "retry_after": retry_after})
+                # A holder's call was the one refused: it is first in line when the window ends.
+                turn = self.pacer.refused(gate, retry_after, sent_at=sent_at, holder=holder)
+                if turn is not None:
+                    retry_after = max(0.0, turn.wait - wait)
                 raise Throttled(method, retry_after) from None
             code = (
                 str((error.response.data or {}).get("error", "unknown_error")) if error.response else "error"

@@ -92,6 +92,18 @@ def test_a_429_shuts_the_gate_until_retry_after(fake: FakeSlack) -> None:
     slack.post_message("C1", view("posts are not shut"))
 
 
+def test_the_caller_refused_is_first_in_line_when_the_window_ends(fake: FakeSlack) -> None:
+    slack = gateway(fake)
+    ts = slack.post_message("C1", view("posted"))
+    fake.inject_rate_limit("chat.update", retry_after=1)
+    with pytest.raises(Throttled) as refused:
+        slack.update_message("C1", ts, view("refused"), holder="op-1")
+    with pytest.raises(Throttled) as behind:
+        slack.update_message("C1", ts, view("asked later"), holder="op-2")
+    assert refused.value.retry_after < behind.value.retry_after
+    assert refused.value.retry_after + WAIT_IN_PLACE == pytest.approx(1.0, abs=0.05)
+
+
 def test_a_slack_that_does_not_refuse_is_not_throttled(fake: FakeSlack) -> None:
     fake.set_real_limits(False)
     slack = gateway(fake)

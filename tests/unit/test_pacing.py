@@ -124,6 +124,27 @@ def test_a_refusal_shuts_the_key_and_no_slot_falls_inside_the_window() -> None:
     assert p.shut_for("post:C1") == pytest.approx(0.1)
 
 
+def test_after_a_refusal_the_refused_goes_first_and_the_waiting_keep_their_order() -> None:
+    clock = Clock()
+    p = pacer(clock, backoff=Backoff(half_life=1e9))
+    p.reserve("post:C1")
+    sent = clock.now
+    assert p.reserve("post:C1", holder="refused").go
+    waiting = [p.reserve("post:C1", holder=f"w{i}") for i in range(3)]
+    clock.advance(0.05)
+    turn = p.refused("post:C1", 2.0, sent_at=sent, holder="refused")
+    end = clock.now + 2.0
+    assert turn is not None and not turn.go and turn.at == pytest.approx(end)
+    again = [p.reserve("post:C1", holder=f"w{i}") for i in range(3)]
+    assert [slot.at for slot in again] == pytest.approx([end + 2.2, end + 4.4, end + 6.6])
+    assert all(new.at > old.at for new, old in zip(again, waiting, strict=True))
+    # A call that was in flight when the refusal came: refused too, but no slower again.
+    clock.advance(0.01)
+    p.refused("post:C1", 2.0, sent_at=sent + 0.01, holder="in-flight")
+    assert p.interval("post:C1") == pytest.approx(2.2)
+    assert p.reserve("post:C1", holder="refused").at >= end  # nobody inside the window
+
+
 def test_the_slow_down_of_a_known_rate_decays_back_to_it_and_the_burst_returns() -> None:
     clock = Clock()
     p = pacer(clock, backoff=Backoff(half_life=60.0))
