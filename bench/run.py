@@ -1,6 +1,6 @@
 """Benchmarks of the real bot (`polytomic-bot serve`) against the fakes on 127.0.0.1.
 
-    .venv/bin/python bench/run.py                 # all three, full size (about 12 minutes)
+    .venv/bin/python bench/run.py                 # all four, full size (about 13 minutes)
     .venv/bin/python bench/run.py ack tracking    # some of them
     .venv/bin/python bench/run.py --quick         # small sizes: a smoke test (CI runs it)
     .venv/bin/python bench/run.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
@@ -13,6 +13,11 @@
             message, Polytomic requests and Slack calls per cancellation, peak RSS, CPU.
   scale     the tracking run at 100, 250, 500, 1,000 and 5,000 operations: CPU per operation,
             peak RSS, lag (where the one-process bot stops keeping up).
+  slack-limits  30 cancellations confirmed at once in one channel, the fake Slack enforcing
+            Slack's real rate limits (chat.postMessage about 1 a second per channel, tiers
+            per minute): Web API calls, 429s, calls inside a Retry-After window, final states
+            delivered. (tracking and scale run with Slack's limits off, in the fake and in
+            the bot's pacing, SLACK_POST_INTERVAL=0: they measure the bot's own work.)
 
 Prints Markdown tables (README quotes them) and, with --json FILE, writes the raw figures.
 With --profile DIR (needs `pip install -e '.[bench]'`), one more tracking run is sampled with
@@ -36,13 +41,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import ack, profile, tracking  # noqa: E402
+from bench import ack, profile, slack_limits, tracking  # noqa: E402
 from bench.common import machine, table  # noqa: E402
 
-BENCHMARKS = ("ack", "tracking", "scale")
+BENCHMARKS = ("ack", "tracking", "scale", "slack-limits")
 ACK_P99_TARGET = 0.100
 ACK_FLOOR_RATIO = 1.5
 RSS_TARGET_MIB = 200.0
+REFUSED_TARGET = 0.05  # at most this share of Slack calls answered 429 under Slack's real limits
 
 
 def verdict(ok: bool) -> str:
@@ -182,6 +188,54 @@ def report_scale(results: list[tracking.TrackingResult]) -> str:
     )
 
 
+def report_slack_limits(result: slack_limits.SlackLimitsResult) -> str:
+    rows = [
+        [
+            "Web API calls answered 429",
+            f"{result.refused} of {result.calls} ({result.refused_share:.1%})",
+            f"≤ {REFUSED_TARGET:.0%}",
+            verdict(result.refused_share <= REFUSED_TARGET),
+        ],
+        [
+            "calls sent inside a Retry-After window",
+            str(result.window_violations),
+            "0",
+            verdict(result.window_violations == 0),
+        ],
+        [
+            "final state delivered (status message and incident thread end on canceled)",
+            f"{result.operations - result.undelivered} of {result.operations}",
+            "all",
+            verdict(result.undelivered == 0 and result.finished == result.operations),
+        ],
+        [
+            "all finished (first click → last operation done)",
+            f"{result.finished} of {result.operations} in {result.took:.1f} s",
+            "",
+            "",
+        ],
+        [
+            "lag: run terminal → final status edit (p50 / p95 / max)",
+            f"{result.lag.p50:.1f} / {result.lag.p95:.1f} / {result.lag.max:.1f} s",
+            "",
+            "",
+        ],
+    ]
+    methods = [[f"`{name}`", calls, refused] for name, (calls, refused) in result.by_method.items()]
+    lines = [
+        f"{result.operations} cancellations confirmed at once in one channel, POLL_INTERVAL="
+        f"{result.poll_interval:g}, each run canceled {result.cancel_delay:g} s after its cancel, "
+        "the fake Slack enforcing Slack's limits:",
+        "",
+        table(["measure", "measured", "target", "met"], rows),
+        "",
+        table(["Web API method", "calls", "429s"], methods),
+    ]
+    if result.violations:
+        lines += ["", "First calls inside a window: " + "; ".join(result.violations) + "."]
+    return "\n".join(lines)
+
+
 def report_profile(samples: Path) -> str:
     packages = [[name, f"{share:.0%}"] for name, share in profile.by_package(samples)]
     steps = [[f"`{name}`", f"{share:.0%}"] for name, share in profile.by_bot_step(samples)[:12]]
@@ -200,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("which", nargs="*", metavar="ack|tracking|scale", help="default: all three")
+    parser.add_argument(
+        "which", nargs="*", metavar="ack|tracking|scale|slack-limits", help="default: all four"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes: check the benchmarks still run")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (its public schema is dropped)")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
@@ -268,6 +324,17 @@ def main(argv: list[str] | None = None) -> int:
         results = [track(n) for n in sizes]
         raw["scale"] = [dataclasses.asdict(r) for r in results]
         print("## Cost as work grows\n\n" + report_scale(results) + "\n", flush=True)
+
+    if "slack-limits" in which:
+        folder = workdir()
+        limited = slack_limits.run(
+            folder,
+            database_for(args, folder),
+            operations=3 if quick else 30,
+            cancel_delay=2.0 if quick else 5.0,
+        )
+        raw["slack_limits"] = dataclasses.asdict(limited)
+        print("## Under Slack's real rate limits\n\n" + report_slack_limits(limited) + "\n", flush=True)
 
     if args.json is not None:
         args.json.write_text(json.dumps(raw, indent=2, default=str))

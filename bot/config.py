@@ -22,6 +22,8 @@ POLYTOMIC_API_VERSIONS = ("2025-09-18", "2024-02-08", "2023-04-25", "2022-12-12"
 DEFAULT_POLYTOMIC_URL = "https://app.polytomic.com"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_FILE = "polytomic-bot.db"
+# Slack allows about 1 post a second per channel; a little wider, so jitter causes no 429s.
+DEFAULT_SLACK_POST_INTERVAL = 1.1
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -54,6 +56,7 @@ class Settings:
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    slack_post_interval: float = DEFAULT_SLACK_POST_INTERVAL
     polytomic_api_key: str | None = field(default=None, repr=False)
     polytomic_deployment_key: str | None = field(default=None, repr=False)
     polytomic_organization_id: str | None = None
@@ -79,6 +82,7 @@ SETTINGS_HELP: dict[str, str] = {
     "SLACK_SIGNING_SECRET": "the Slack app's signing secret (Basic Information → App Credentials)",
     "SLACK_APP_TOKEN": "an app-level token, xapp-…, with connections:write (Socket Mode only)",
     "SLACK_API_URL": "base URL of the Slack Web API ending in /api/",
+    "SLACK_POST_INTERVAL": "seconds between posts in one channel per process, 0 to 60 (0: only after a 429)",
     "POLYTOMIC_API_KEY": "a Polytomic API key (Settings → API keys), sent as a Bearer token",
     "POLYTOMIC_DEPLOYMENT_KEY": "an on-premises deployment key, used with POLYTOMIC_ORGANIZATION_ID",
     "POLYTOMIC_ORGANIZATION_ID": "the organization ID that goes with POLYTOMIC_DEPLOYMENT_KEY",
@@ -254,6 +258,9 @@ def load_settings(mode: Mode, environ: Mapping[str, str] | None = None) -> Setti
     slack_api_url = _http_url(env, "SLACK_API_URL", DEFAULT_SLACK_API_URL, bare_host_ok=False)
     if not slack_api_url.endswith("/"):
         slack_api_url += "/"
+    post_interval = _number(env, "SLACK_POST_INTERVAL", DEFAULT_SLACK_POST_INTERVAL, minimum=0.0)
+    if post_interval > 60:
+        raise _malformed("SLACK_POST_INTERVAL")
 
     api_key, deployment_key, organization_id = _polytomic_credentials(env, required=needs_slack)
     return Settings(
@@ -261,6 +268,7 @@ def load_settings(mode: Mode, environ: Mapping[str, str] | None = None) -> Setti
         slack_signing_secret=_secret(env, "SLACK_SIGNING_SECRET", required=mode is Mode.SERVE),
         slack_app_token=_token(env, "SLACK_APP_TOKEN", "xapp-", required=mode is Mode.SOCKET),
         slack_api_url=slack_api_url,
+        slack_post_interval=post_interval,
         polytomic_api_key=api_key,
         polytomic_deployment_key=deployment_key,
         polytomic_organization_id=organization_id,

@@ -70,7 +70,9 @@ def build_services(settings: Settings, *, with_tracker: bool, responders: int = 
     db = Database(settings.database_url)
     metrics = Metrics()
     slack = SlackGateway(
-        make_web_client(settings), on_error=lambda method, error: metrics.remote_error("slack", error)
+        make_web_client(settings),
+        post_interval=settings.slack_post_interval,
+        on_error=lambda method, error: metrics.remote_error("slack", error),
     )
     authorizer = Authorizer(db, settings.bot_admins, slack.group_members)
     ack_gate = AckGate()

@@ -3,9 +3,12 @@ user-group member cache, and replies through response_url.
 
 slack_sdk's RateLimitErrorRetryHandler only makes the calling thread sleep; other threads
 keep calling inside the Retry-After window and collect more 429s. So the tracker's calls go
-through `SlackGateway`, which remembers a 429 per method (per channel for chat.postMessage)
-and refuses further calls until it has passed, raising `Throttled` so the caller reschedules
-instead of sleeping. The row keeps the state that was not yet shown, so nothing is dropped.
+through `SlackGateway`, which paces them (bot.pacing) per method, per channel for
+chat.postMessage: chat.postMessage at Slack's rate, any other method only once Slack has
+refused it; a 429 shuts its key until Retry-After has passed. A call whose slot is more than
+a moment away raises `Throttled` with the time of that slot, so the caller reschedules
+instead of sleeping, and comes back when its turn has come; the row keeps the state that
+was not yet shown, so nothing is dropped.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
-from bot.config import Settings
+from bot.config import DEFAULT_SLACK_POST_INTERVAL, Settings
+from bot.pacing import Pacer, Rate
 from bot.views.blocks import View
 
 log = logging.getLogger("bot.slack")
@@ -35,15 +39,22 @@ PERMANENT_CHANNEL_ERRORS = frozenset(
     {"not_in_channel", "channel_not_found", "is_archived", "restricted_action", "msg_too_long"}
 )
 SLACK_TIMEOUT = 10  # seconds per call; a hung Slack must not hold a tracker thread for long
+# chat.postMessage: about 1 a second per channel, short bursts allowed (PLATFORM.md): posts are
+# spaced SLACK_POST_INTERVAL apart (a little wider than 1 s), after a burst of this many.
+POST_MESSAGE_BURST = 2
+# Seconds a call waits in place for its slot: less than a reschedule costs, and short enough
+# that a tracker thread is not held (further slots raise Throttled to come back for them).
+WAIT_IN_PLACE = 0.25
 
 
 class Throttled(Exception):
-    """Slack asked us to wait (429): nothing was sent; try again at `retry_at` (monotonic)."""
+    """Not sent: Slack's rate limit (a 429, or the pace that avoids one) says to try again in
+    `retry_after` seconds."""
 
     def __init__(self, method: str, retry_after: float) -> None:
         self.method = method
         self.retry_after = retry_after
-        super().__init__(f"Slack rate-limited {method} for {retry_after:.0f} s")
+        super().__init__(f"Slack rate limit: {method} must wait {retry_after:.1f} s")
 
 
 class SlackFailure(Exception):
@@ -80,6 +91,13 @@ def _retry_after(error: SlackApiError) -> float:
     return 1.0
 
 
+def known_limits(post_interval: float = DEFAULT_SLACK_POST_INTERVAL) -> Callable[[str], Rate | None]:
+    """The pace of each gate whose limit is known: chat.postMessage, per channel. Any other
+    gate (and posts, with an interval of 0) is paced only once Slack has refused it."""
+    post = Rate(post_interval, POST_MESSAGE_BURST) if post_interval > 0 else None
+    return lambda gate: post if gate.startswith("chat.postMessage:") else None
+
+
 @dataclass
 class _CachedGroup:
     members: frozenset[str]
@@ -87,7 +105,7 @@ class _CachedGroup:
 
 
 class SlackGateway:
-    """Calls the Slack Web API for the tracker and the responders, honouring 429s across threads."""
+    """Calls the Slack Web API for the tracker and the responders, paced across threads."""
 
     def __init__(
         self,
@@ -95,26 +113,43 @@ class SlackGateway:
         *,
         group_ttl: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        post_interval: float = DEFAULT_SLACK_POST_INTERVAL,
+        pacer: Pacer | None = None,
         on_error: Callable[[str, str], None] | None = None,
     ) -> None:
         self.client = client
         self.group_ttl = group_ttl
         self.clock = clock
+        self.sleep = sleep
+        self.pacer = pacer if pacer is not None else Pacer(known_limits(post_interval), clock=clock)
         self.on_error = on_error or (lambda method, error: None)
         self._lock = threading.Lock()
-        self._blocked_until: dict[str, float] = {}
         self._groups: dict[str, _CachedGroup] = {}
 
-    def blocked_for(self, gate: str) -> float:
-        with self._lock:
-            return max(0.0, self._blocked_until.get(gate, 0.0) - self.clock())
-
-    def call(self, method: str, gate: str | None = None, **kwargs: Any) -> dict[str, Any]:
-        """One Web API call; raises Throttled while the gate is shut, SlackFailure on ok=false."""
+    def call(
+        self,
+        method: str,
+        gate: str | None = None,
+        *,
+        holder: str | None = None,
+        wait: float = WAIT_IN_PLACE,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """One Web API call, in its turn: waits up to `wait` seconds for its slot, else raises
+        Throttled with the time until it (a `holder` keeps that slot until it comes back for
+        it). Raises SlackFailure when Slack answers ok=false."""
         gate = gate or method
-        wait = self.blocked_for(gate)
-        if wait > 0:
-            raise Throttled(method, wait)
+        slot = self.pacer.reserve(gate, holder=holder, within=wait)
+        if not slot.go:
+            # Come back a moment early and wait the rest in place: the slot is not missed.
+            raise Throttled(method, max(0.0, slot.wait - wait))
+        if slot.wait > 0:
+            self.sleep(slot.wait)
+            shut = self.pacer.shut_for(gate)  # a 429 may have come while this call waited
+            if shut > 0:
+                raise Throttled(method, shut)
+        sent_at = self.clock()
         try:
             # chat.* take JSON bodies (blocks); read methods such as usergroups.users.list
             # only take form fields.
@@ -125,10 +160,12 @@ class SlackGateway:
         except SlackApiError as error:
             if error.response is not None and error.response.status_code == 429:
                 retry_after = _retry_after(error)
-                with self._lock:
-                    self._blocked_until[gate] = self.clock() + retry_after
                 self.on_error(method, "ratelimited")
                 log.warning("slack rate limit", extra={"method": method, "retry_after": retry_after})
+                # A holder's call was the one refused: it is first in line when the window ends.
+                turn = self.pacer.refused(gate, retry_after, sent_at=sent_at, holder=holder)
+                if turn is not None:
+                    retry_after = max(0.0, turn.wait - wait)
                 raise Throttled(method, retry_after) from None
             code = (
                 str((error.response.data or {}).get("error", "unknown_error")) if error.response else "error"
@@ -140,16 +177,20 @@ class SlackGateway:
             raise SlackFailure(method, f"connection_error: {type(error).__name__}") from None
         return dict(response.data) if isinstance(response.data, dict) else {}
 
-    def post_message(self, channel: str, view: View, *, thread_ts: str | None = None) -> str:
+    def post_message(
+        self, channel: str, view: View, *, thread_ts: str | None = None, holder: str | None = None
+    ) -> str:
         args: dict[str, Any] = {"channel": channel, "text": view.text, "blocks": view.blocks}
         if thread_ts:
             args["thread_ts"] = thread_ts
         # Slack's limit for chat.postMessage is per channel, so the gate is too.
-        data = self.call("chat.postMessage", gate=f"chat.postMessage:{channel}", unfurl_links=False, **args)
+        data = self.call(
+            "chat.postMessage", gate=f"chat.postMessage:{channel}", holder=holder, unfurl_links=False, **args
+        )
         return str(data["ts"])
 
-    def update_message(self, channel: str, ts: str, view: View) -> None:
-        self.call("chat.update", channel=channel, ts=ts, text=view.text, blocks=view.blocks)
+    def update_message(self, channel: str, ts: str, view: View, *, holder: str | None = None) -> None:
+        self.call("chat.update", holder=holder, channel=channel, ts=ts, text=view.text, blocks=view.blocks)
 
     def group_members(self, group_id: str) -> frozenset[str]:
         """Members of a user group, cached for group_ttl seconds. Raises on transient failures."""

@@ -700,11 +700,17 @@ class _Pass:
             return True
         return op.status_error is not None
 
+    @property
+    def holder(self) -> str:
+        """Who holds a Slack slot handed out to this operation until it comes back for it."""
+        return f"op-{self.op.id}"
+
     def slack(self, action: Any) -> bool:
         """Run one Slack effect; False (and a retry planned) when Slack said wait or failed."""
         try:
             action()
         except Throttled as throttled:
+            # Back when the gate said this operation's turn comes: a distinct time for each.
             self.wants.append(throttled.retry_after)
             return False
         except SlackFailure as failure:
@@ -745,7 +751,7 @@ class _Pass:
 
         def post() -> None:
             try:
-                ts = self.t.slack.post_message(op.channel_id, view)
+                ts = self.t.slack.post_message(op.channel_id, view, holder=self.holder)
             except SlackFailure as failure:
                 if not failure.permanent:
                     raise
@@ -756,7 +762,7 @@ class _Pass:
         def edit() -> None:
             assert op.status_ts is not None
             try:
-                self.t.slack.update_message(op.channel_id, op.status_ts, view)
+                self.t.slack.update_message(op.channel_id, op.status_ts, view, holder=self.holder)
             except SlackFailure as failure:
                 if failure.error == "message_not_found":
                     # Someone deleted it: post a fresh one and keep going.
@@ -780,7 +786,7 @@ class _Pass:
 
         def post(view: View, field: str, thread_ts: str | None, **also: Any) -> None:
             try:
-                ts = self.t.slack.post_message(channel, view, thread_ts=thread_ts)
+                ts = self.t.slack.post_message(channel, view, thread_ts=thread_ts, holder=self.holder)
             except SlackFailure as failure:
                 if not failure.permanent:
                     raise
@@ -791,7 +797,7 @@ class _Pass:
         def edit(view: View) -> None:
             assert op.incident_ts is not None
             try:
-                self.t.slack.update_message(channel, op.incident_ts, view)
+                self.t.slack.update_message(channel, op.incident_ts, view, holder=self.holder)
             except SlackFailure as failure:
                 if failure.permanent:
                     self.save(incident_error=failure.error)

@@ -20,6 +20,8 @@ def slack() -> Iterator[FakeSlack]:
     yield fake
     fake.stop()
     assert not fake.internal_errors, fake.internal_errors
+    # Whatever a test did, the bot never called Slack while a Retry-After told it to wait.
+    assert not fake.window_violations, [v.describe() for v in fake.window_violations]
 
 
 @pytest.fixture

@@ -25,7 +25,13 @@ Behaviour follows Slack where it matters for the bot (see /work/shared/slack/PLA
   text 300 / confirm+deny 30, section text 3000, header 150, 50 blocks, ...) answer
   ``invalid_blocks`` with an ``errors`` list (disable with ``strict_blocks=False``);
 * scopes are enforced for chat.* (``chat:write``), usergroups.* (``usergroups:read``) and
-  users.info (``users:read``) -> ``missing_scope``. conversations.info is not scope-checked.
+  users.info (``users:read``) -> ``missing_scope``. conversations.info is not scope-checked;
+* rate limits only when asked for: one-off 429s (``inject_rate_limit``), a held window
+  (``rate_limit_for``), a sliding window per method (``set_rate_limit``), or Slack's own
+  limits (``real_limits=True``: chat.postMessage about 1 a second per channel with a short
+  burst, the tier limits per minute of chat.update and the rest). Every 429 with a
+  ``Retry-After`` shuts its key (the method; chat.postMessage: per channel) until then, and
+  a call that arrives while it is shut is recorded in ``window_violations``.
 
 All state lives behind one lock. Accessors (``requests``, ``messages``, ``message()``,
 ``responses()``...) return deep-copied snapshots: re-read them (e.g. inside a ``wait_for``
@@ -56,13 +62,17 @@ from urllib.parse import parse_qs, urlsplit
 
 __all__ = [
     "DEFAULT_SCOPES",
+    "POST_MESSAGE_BURST",
+    "POST_MESSAGE_PER_SECOND",
     "RESPONSE_URL_MAX_USES",
     "RESPONSE_URL_TTL_SECONDS",
+    "TIER_PER_MINUTE",
     "Channel",
     "Ephemeral",
     "FakeSlack",
     "Message",
     "RecordedCall",
+    "WindowViolation",
     "validate_blocks",
 ]
 
@@ -70,6 +80,24 @@ DEFAULT_SCOPES = "commands,chat:write,chat:write.public,usergroups:read,users:re
 RESPONSE_URL_MAX_USES = 5
 RESPONSE_URL_TTL_SECONDS = 30 * 60
 MAX_TEXT_LENGTH = 40_000
+
+# Slack's rate limits (PLATFORM.md; api.slack.com/docs/rate-limits), enforced with
+# ``real_limits=True``. Limits are per method, workspace and app; chat.postMessage's is per
+# channel: about 1 a second, "short bursts" allowed (a bucket of POST_MESSAGE_BURST).
+POST_MESSAGE_PER_SECOND = 1.0
+POST_MESSAGE_BURST = 3
+TIER_PER_MINUTE = {
+    "chat.update": 50,  # Tier 3
+    "chat.delete": 50,  # Tier 3
+    "conversations.info": 50,  # Tier 3
+    "chat.postEphemeral": 100,  # Tier 4
+    "users.info": 100,  # Tier 4
+    "usergroups.list": 20,  # Tier 2
+    "usergroups.users.list": 20,  # Tier 2
+}
+# A call that arrives this soon after a 429 was answered may have been sent before the
+# client read it: it is not counted as sent inside the window.
+IN_FLIGHT_GRACE = 0.1
 
 # Params that slack_sdk (or a hand-written client) may send as JSON strings in form bodies.
 _JSON_PARAMS = ("blocks", "attachments", "metadata", "user_auth_blocks")
@@ -247,12 +275,76 @@ class _Injection:
         )
 
 
+@dataclass(frozen=True)
+class WindowViolation:
+    """A call that arrived while a 429's Retry-After window for its key was still shut."""
+
+    method: str
+    channel: str | None  # the window's channel (chat.postMessage), else None
+    time: float  # time.time() when the call arrived
+    refused_at: float  # when the 429 that opened the window was answered
+    until: float  # when the window ends
+
+    def describe(self) -> str:
+        where = f" to {self.channel}" if self.channel else ""
+        return (
+            f"{self.method}{where} {self.time - self.refused_at:.3f} s after a 429, "
+            f"{self.until - self.time:.3f} s before its Retry-After ended"
+        )
+
+
 @dataclass
 class _RateLimit:
+    """Sliding window: at most ``max_calls`` accepted calls within ``per_seconds``."""
+
     max_calls: int
     per_seconds: float
     per_channel: bool
     history: dict[str | None, deque[float]] = field(default_factory=dict)
+
+    def admit(self, channel: str | None, now: float) -> float | None:
+        """None when the call is accepted (and counted), else the seconds until it would be."""
+        history = self.history.setdefault(channel if self.per_channel else None, deque())
+        while history and history[0] <= now - self.per_seconds:
+            history.popleft()
+        if len(history) >= self.max_calls:
+            return history[0] + self.per_seconds - now
+        history.append(now)
+        return None
+
+
+@dataclass
+class _TokenBucket:
+    """``per_second`` calls a second on average, up to ``burst`` at once."""
+
+    per_second: float
+    burst: int
+    per_channel: bool
+    levels: dict[str | None, tuple[float, float]] = field(default_factory=dict)  # tokens, at
+
+    def admit(self, channel: str | None, now: float) -> float | None:
+        key = channel if self.per_channel else None
+        tokens, at = self.levels.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.per_second)
+        if tokens < 1.0:
+            self.levels[key] = (tokens, now)
+            return (1.0 - tokens) / self.per_second
+        self.levels[key] = (tokens - 1.0, now)
+        return None
+
+
+def _real_limits() -> dict[str, _RateLimit | _TokenBucket]:
+    limits: dict[str, _RateLimit | _TokenBucket] = {
+        method: _RateLimit(per_minute, 60.0, per_channel=False)
+        for method, per_minute in TIER_PER_MINUTE.items()
+    }
+    limits["chat.postMessage"] = _TokenBucket(POST_MESSAGE_PER_SECOND, POST_MESSAGE_BURST, per_channel=True)
+    return limits
+
+
+def _window_key(method: str, channel: str | None) -> tuple[str, str | None]:
+    """Slack limits chat.postMessage per channel and every other method as a whole."""
+    return (method, channel if method == "chat.postMessage" else None)
 
 
 @dataclass
@@ -515,6 +607,7 @@ class FakeSlack:
         auto_channels: bool = True,
         auto_users: bool = False,
         strict_blocks: bool = True,
+        real_limits: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
@@ -544,6 +637,9 @@ class FakeSlack:
         self._injections: list[_Injection] = []
         self._rate_windows: dict[tuple[str, str | None], float] = {}
         self._rate_limits: dict[str, _RateLimit] = {}
+        self._real_limits: dict[str, _RateLimit | _TokenBucket] = _real_limits() if real_limits else {}
+        self._shut: dict[tuple[str, str | None], tuple[float, float]] = {}  # refused at, until
+        self._violations: list[WindowViolation] = []
         self._latency: dict[str, float] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._response_counter = itertools.count(1)
@@ -816,6 +912,17 @@ class FakeSlack:
             else:
                 self._rate_limits[method] = _RateLimit(max_calls, per_seconds, per_channel)
 
+    def set_real_limits(self, enabled: bool = True) -> None:
+        """Enforce Slack's own rate limits (see TIER_PER_MINUTE, POST_MESSAGE_*), from now on.
+        A ``set_rate_limit`` on a method takes precedence over its real limit."""
+        with self._lock:
+            self._real_limits = _real_limits() if enabled else {}
+
+    @property
+    def real_limits(self) -> bool:
+        with self._lock:
+            return bool(self._real_limits)
+
     def set_latency(self, method: str, seconds: float) -> None:
         """Delay answers to ``method`` (``"*"`` = every method, ``"response_url"`` = the
         response_url sink) by ``seconds``. 0 removes the delay."""
@@ -924,9 +1031,26 @@ class FakeSlack:
         with self._lock:
             return list(self._internal_errors)
 
+    @property
+    def window_violations(self) -> list[WindowViolation]:
+        """Calls that arrived while a 429's Retry-After window for their key was shut (more
+        than IN_FLIGHT_GRACE after that 429 was answered); a client that honours Retry-After
+        has none."""
+        with self._lock:
+            return list(self._violations)
+
+    @property
+    def rate_limited(self) -> list[RecordedCall]:
+        """The Web API calls answered 429."""
+        with self._lock:
+            refused = [c for c in self._requests if c.status == 429 and c.method != "response_url"]
+            return copy.deepcopy(refused)
+
     def clear_requests(self) -> None:
+        """Forget the recorded calls and window violations (the limits' state is kept)."""
         with self._lock:
             self._requests.clear()
+            self._violations.clear()
 
     @property
     def messages(self) -> dict[tuple[str, str], Message]:
@@ -1152,9 +1276,11 @@ class FakeSlack:
 
         now = time.time()
         channel = params.get("channel") if isinstance(params.get("channel"), str) else None
+        self._check_window(method, channel, now)
 
         retry_after = self._rate_limited(method, channel, now)
         if retry_after is not None:
+            self._shut_window(method, channel, now, retry_after)
             return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
 
         for inj in self._injections:
@@ -1163,6 +1289,8 @@ class FakeSlack:
                 extra = {}
                 if inj.retry_after is not None:
                     extra["Retry-After"] = str(inj.retry_after)
+                    if inj.status == 429:
+                        self._shut_window(method, channel, now, inj.retry_after)
                 self._injections = [i for i in self._injections if i.remaining > 0]
                 return inj.status, {"ok": False, "error": inj.error}, extra
 
@@ -1180,23 +1308,39 @@ class FakeSlack:
             return 200, {"ok": False, "error": exc.error, **exc.extra}, {}
 
     def _rate_limited(self, method: str, channel: str | None, now: float) -> int | None:
+        """The Retry-After (whole seconds, as Slack sends it) when this call is over a limit."""
         for key in ((method, channel), (method, None)):
             until = self._rate_windows.get(key)
             if until is not None:
                 if until > now:
                     return max(1, math.ceil(until - now))
                 del self._rate_windows[key]
-        limit = self._rate_limits.get(method)
+        limit = self._rate_limits.get(method) or self._real_limits.get(method)
         if limit is None:
             return None
-        bucket_key = channel if limit.per_channel else None
-        history = limit.history.setdefault(bucket_key, deque())
-        while history and history[0] <= now - limit.per_seconds:
-            history.popleft()
-        if len(history) >= limit.max_calls:
-            return max(1, math.ceil(history[0] + limit.per_seconds - now))
-        history.append(now)
-        return None
+        wait = limit.admit(channel, now)
+        return None if wait is None else max(1, math.ceil(wait))
+
+    def _shut_window(self, method: str, channel: str | None, now: float, retry_after: float) -> None:
+        """A 429 told the client not to call this key for `retry_after` seconds."""
+        if retry_after <= 0:
+            return
+        key = _window_key(method, channel)
+        refused_at, until = self._shut.get(key, (now, now))
+        if until <= now:
+            refused_at = now  # a new window; a still-open one keeps when it was first told
+        self._shut[key] = (refused_at, max(until, now + retry_after))
+
+    def _check_window(self, method: str, channel: str | None, now: float) -> None:
+        key = _window_key(method, channel)
+        shut = self._shut.get(key)
+        if shut is None:
+            return
+        refused_at, until = shut
+        if now >= until:
+            del self._shut[key]
+        elif now >= refused_at + IN_FLIGHT_GRACE:
+            self._violations.append(WindowViolation(method, key[1], now, refused_at, until))
 
     def _next_ts(self) -> str:
         now_us = int(time.time() * 1_000_000)

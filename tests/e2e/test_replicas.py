@@ -49,7 +49,19 @@ def wait_all_final(slack: Any, syncs: list[Any], timeout: float = 40.0) -> None:
     wait_until(done, timeout, 0.1, "every operation to reach canceled")
 
 
+def wait_incident_threads(slack: Any, count: int, timeout: float = 40.0) -> None:
+    """Every incident notice and its outcome reply: posts in the one incident channel are
+    paced (about 1 a second per process), so they may come after the status messages."""
+
+    def done() -> bool:
+        notices = [m for m in slack.messages_in(INCIDENTS) if not m.is_reply]
+        return len(notices) >= count and all(slack.thread(INCIDENTS, n.ts) for n in notices)
+
+    wait_until(done, timeout, 0.1, "every incident notice and its outcome")
+
+
 def assert_each_exactly_once(slack: Any, polytomic: Any, syncs: list[Any]) -> None:
+    wait_incident_threads(slack, len(syncs))
     time.sleep(1.5)  # a duplicate, if any, would arrive now
     notices = [m for m in slack.messages_in(INCIDENTS) if not m.is_reply]
     assert len(notices) == len(syncs)

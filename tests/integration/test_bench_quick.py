@@ -23,7 +23,13 @@ def test_quick_benchmarks_run_and_report(tmp_path: Path) -> None:
         timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    for heading in ("## Ack latency under load", "## Tracking at scale", "## Cost as work grows"):
+    headings = (
+        "## Ack latency under load",
+        "## Tracking at scale",
+        "## Cost as work grows",
+        "## Under Slack's real rate limits",
+    )
+    for heading in headings:
         assert heading in result.stdout, result.stdout
     figures = json.loads(out.read_text())
     ack = figures["ack"]
@@ -37,3 +43,6 @@ def test_quick_benchmarks_run_and_report(tmp_path: Path) -> None:
     assert tracking["peak_rss_mib"] > 0 and tracking["cpu_seconds"] > 0
     assert [run["operations"] for run in figures["scale"]] == [10, 20]
     assert all(run["finished"] == run["operations"] for run in figures["scale"])
+    limited = figures["slack_limits"]
+    assert limited["finished"] == limited["operations"] and limited["undelivered"] == 0
+    assert limited["window_violations"] == 0 and limited["calls"] > 0

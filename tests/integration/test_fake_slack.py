@@ -26,7 +26,14 @@ from bot.fakes.signing import (
     sign,
     slash_command_body,
 )
-from bot.fakes.slack import FakeSlack, validate_blocks
+from bot.fakes.slack import (
+    IN_FLIGHT_GRACE,
+    POST_MESSAGE_BURST,
+    POST_MESSAGE_PER_SECOND,
+    TIER_PER_MINUTE,
+    FakeSlack,
+    validate_blocks,
+)
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BUTTON_BLOCKS = [
@@ -375,6 +382,82 @@ def test_sliding_window_rate_limit_and_held_window(fake: FakeSlack, client: WebC
             client.users_info(user="U1")
         assert held.value.response.headers["Retry-After"] in {"4", "5"}
     assert fake.call_count("users.info") == 3
+
+
+def _limited(call: object) -> int:
+    """The Retry-After of a call that must be answered 429."""
+    with pytest.raises(SlackApiError) as exc:
+        call()  # type: ignore[operator]
+    assert exc.value.response.status_code == 429
+    assert exc.value.response["error"] == "ratelimited"
+    return int(exc.value.response.headers["Retry-After"])
+
+
+def test_real_limits_post_message_one_a_second_per_channel_with_a_burst() -> None:
+    with FakeSlack(real_limits=True) as fake:
+        client = WebClient(base_url=fake.api_url, token=fake.bot_token, timeout=5)
+        for i in range(POST_MESSAGE_BURST):  # a short burst is allowed...
+            assert client.chat_postMessage(channel="C1", text=f"burst {i}")["ok"]
+        # ...then about one a second: Retry-After is in whole seconds, as Slack sends it.
+        assert _limited(lambda: client.chat_postMessage(channel="C1", text="too soon")) == 1
+        assert client.chat_postMessage(channel="C2", text="another channel has its own")["ok"]
+        time.sleep(1.05 / POST_MESSAGE_PER_SECOND)
+        assert client.chat_postMessage(channel="C1", text="a second later")["ok"]
+        assert _limited(lambda: client.chat_postMessage(channel="C1", text="too soon again")) == 1
+        assert len(fake.messages_in("C1")) == POST_MESSAGE_BURST + 1  # refused posts did not land
+        assert [c.status for c in fake.rate_limited] == [429, 429]
+
+
+def test_real_limits_tiers_per_minute() -> None:
+    with FakeSlack(real_limits=True) as fake:
+        client = WebClient(base_url=fake.api_url, token=fake.bot_token, timeout=5)
+        ts = client.chat_postMessage(channel="C1", text="x")["ts"]
+        fake.add_usergroup("S1", "oncall", ["U1"])
+        tier3, tier2 = TIER_PER_MINUTE["chat.update"], TIER_PER_MINUTE["usergroups.users.list"]
+        assert (tier3, tier2) == (50, 20)
+        for i in range(tier3):  # per method, whatever the channel
+            client.chat_update(channel="C1", ts=ts, text=f"edit {i}")
+        assert 58 <= _limited(lambda: client.chat_update(channel="C1", ts=ts, text="one more")) <= 60
+        for _ in range(tier2):
+            client.usergroups_users_list(usergroup="S1")
+        assert _limited(lambda: client.usergroups_users_list(usergroup="S1")) >= 58
+        assert fake.message("C1", ts).edit_count == tier3
+        # A limit set by the test takes precedence over the real one; turning them off works.
+        fake.set_rate_limit("users.info", 1, per_seconds=60)
+        fake.add_user("U1")
+        client.users_info(user="U1")
+        _limited(lambda: client.users_info(user="U1"))
+        fake.set_real_limits(False)
+        assert not fake.real_limits
+        client.chat_update(channel="C1", ts=ts, text="limits off")
+
+
+def test_calls_inside_a_retry_after_window_are_recorded(fake: FakeSlack, client: WebClient) -> None:
+    fake.inject_rate_limit("chat.postMessage", retry_after=2, channel="C1")
+    fake.inject_rate_limit("chat.update", retry_after=0)  # no window at all
+    _limited(lambda: client.chat_postMessage(channel="C1", text="refused"))
+    assert client.chat_postMessage(channel="C2", text="another channel: not inside")["ok"]
+    time.sleep(IN_FLIGHT_GRACE + 0.05)  # later than a call in flight when the 429 came
+    assert client.chat_postMessage(channel="C1", text="inside the window")["ok"]
+    ts = fake.messages_in("C2")[0].ts
+    _limited(lambda: client.chat_update(channel="C2", ts=ts, text="x"))
+    client.chat_update(channel="C2", ts=ts, text="x")
+    [violation] = fake.window_violations
+    assert (violation.method, violation.channel) == ("chat.postMessage", "C1")
+    assert IN_FLIGHT_GRACE <= violation.time - violation.refused_at < 1.0
+    assert violation.until - violation.refused_at == pytest.approx(2.0)
+    assert "chat.postMessage to C1" in violation.describe()
+    fake.clear_requests()
+    assert fake.window_violations == []
+
+
+def test_a_call_after_the_window_is_not_a_violation(fake: FakeSlack, client: WebClient) -> None:
+    fake.inject_rate_limit("users.info", retry_after=1)
+    fake.add_user("U1")
+    _limited(lambda: client.users_info(user="U1"))
+    time.sleep(1.05)
+    client.users_info(user="U1")
+    assert fake.window_violations == []
 
 
 def test_latency(fake: FakeSlack, client: WebClient) -> None:

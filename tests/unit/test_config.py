@@ -80,6 +80,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert settings.incident_channel is None
     assert settings.poll_interval == 5.0
     assert settings.poll_timeout == 1800.0
+    assert settings.slack_post_interval == 1.1
     assert settings.polytomic_deployment_key is None
     assert settings.polytomic_organization_id is None
 
@@ -99,6 +100,7 @@ def test_values_are_read() -> None:
         POLL_TIMEOUT="600",
         POLYTOMIC_API_VERSION="2024-02-08",
         SLACK_API_URL="http://127.0.0.1:9999/api",
+        SLACK_POST_INTERVAL="2.5",
     )
     assert settings.port == 8080
     assert settings.bot_admins == frozenset({"U123", "W456"})
@@ -107,6 +109,8 @@ def test_values_are_read() -> None:
     assert settings.poll_timeout == 600.0
     assert settings.polytomic_api_version == "2024-02-08"
     assert settings.slack_api_url == "http://127.0.0.1:9999/api/"
+    assert settings.slack_post_interval == 2.5
+    assert load(SLACK_POST_INTERVAL="0").slack_post_interval == 0.0  # paced only after a 429
 
 
 def test_blank_values_count_as_unset() -> None:
@@ -202,6 +206,10 @@ def test_a_deployment_key_with_organization_replaces_the_api_key() -> None:
         ("POLL_TIMEOUT", "-5"),
         ("POLL_TIMEOUT", "soon"),
         ("LEASE_TTL", "0.1"),
+        ("SLACK_POST_INTERVAL", "-1"),
+        ("SLACK_POST_INTERVAL", "61"),
+        ("SLACK_POST_INTERVAL", "nan"),
+        ("SLACK_POST_INTERVAL", "fast"),
         ("BOT_ADMINS", "U123,bob"),
         ("BOT_ADMINS", "u123"),
         ("BOT_ADMINS", "<@U123>"),
