@@ -266,6 +266,17 @@ class Event:
         body = self.sync or self.bulk_sync
         return body.error if body else None
 
+    def as_json(self) -> dict[str, Any]:
+        """The event as plain JSON values (for storing one that was polled): the API's shape,
+        created_at in RFC 3339 UTC."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "created_at": self.created_at.isoformat().replace("+00:00", "Z") if self.created_at else None,
+            "organization_id": self.organization_id,
+            "event": _plain(self.payload),
+        }
+
 
 def parse_event(value: object) -> Event:
     """One event object (an item of GET /api/events, or a delivery's body), tolerantly."""

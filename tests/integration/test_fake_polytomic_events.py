@@ -631,3 +631,20 @@ def test_reorder_mode_holds_a_few_and_shuffles_them(fake: FakePolytomic, receive
     ordered = [fake.emit_event("sync.running", {"sync_id": f"o{i}"}) for i in range(5)]
     fake.wait_for_deliveries(13, ok=True)
     assert [b["id"] for b in receiver.bodies()] == [held["id"], *ids(ordered)]
+
+
+def test_a_long_lived_fake_stays_small(receiver: Receiver) -> None:
+    """The demo runs a fake for hours: what it keeps is bounded."""
+    with FakePolytomic(max_recorded=5, max_events=4) as small:
+        small.register_webhook(receiver.url, SECRET)
+        headers = {"Authorization": f"Bearer {small.api_key}"}
+        sync = small.add_sync()
+        with httpx.Client(base_url=small.url, headers=headers) as http:
+            for i in range(12):
+                http.post(f"/api/syncs/{sync.id}/cancel", headers={"Idempotency-Key": f"op-{i}-cancel-1"})
+                small.emit_event("sync.running", {"sync_id": str(i)})
+        small.flush_deliveries()
+        assert len(small.requests) == 5 and small.requests[-1].idempotency_key == "op-11-cancel-1"
+        assert len(small._idempotency) == 5
+        assert [e["event"]["sync_id"] for e in small.events] == ["8", "9", "10", "11"]
+        assert len(small.deliveries) == 4 and len(receiver.received) == 12

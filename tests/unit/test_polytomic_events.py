@@ -3,6 +3,7 @@ sort either way, in no order at all, or pile events onto one timestamp (pure).""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -84,6 +85,11 @@ def test_a_completed_event_with_every_sdk_field() -> None:
     assert event.payload["inserted_records"] == ("https://example.invalid/i.json",)  # raw kept, read-only
     with pytest.raises(TypeError):
         event.payload["sync_id"] = "other"  # type: ignore[index]
+    stored = event.as_json()  # plain values again, e.g. to store a polled event
+    assert json.loads(json.dumps(stored)) == stored
+    assert stored["created_at"] == "2025-09-18T10:11:12.123456Z"
+    assert stored["event"]["warnings"] == ["w1", 3, None, "w2"] and stored["id"] == "evt-1"
+    assert parse_event(stored) == event
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,9 @@ them against those schemas.
 
 The modules: runs.py (syncs and their runs on a real clock, schedules), events.py (the event
 log and payloads), webhooks.py (the webhook and its deliveries), connections.py, recording.py
-(recorded requests, faults), server.py (FakePolytomic: knobs, serving, routes), plumbing.py
-(HTTP), common.py (shared constants and parsing).
+(recorded requests, faults), server.py (FakePolytomic: its knobs, auth, idempotency),
+routes.py (what each endpoint answers), plumbing.py (HTTP), common.py (shared constants and
+parsing).
 
 Assumptions where the contract is silent (kept deliberately strict so bugs show up):
 - a cancel for a sync or execution with nothing active answers 200 (`acted_on` is None);
