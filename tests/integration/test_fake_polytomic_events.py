@@ -90,13 +90,13 @@ class Delivered:
 
 class Receiver:
     """A webhook endpoint on 127.0.0.1: records every POST, answers `statuses` in turn
-    (then `default`), after `delay` seconds."""
+    (then `default`), once `gate` (when there is one) opens."""
 
     def __init__(self) -> None:
         self.received: list[Delivered] = []
         self.statuses: list[int] = []
         self.default = 200
-        self.delay = 0.0
+        self.gate: threading.Event | None = None  # when set, each POST waits for it to open
         self.lock = threading.Lock()
         receiver = self
 
@@ -106,9 +106,9 @@ class Receiver:
                 with receiver.lock:
                     receiver.received.append(Delivered(dict(self.headers.items()), body, time.monotonic()))
                     status = receiver.statuses.pop(0) if receiver.statuses else receiver.default
-                    delay = receiver.delay
-                if delay:
-                    time.sleep(delay)
+                    gate = receiver.gate
+                if gate is not None:
+                    gate.wait(10)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -205,12 +205,10 @@ def test_every_run_state_change_emits_one_event_in_the_sdk_shape(
 def test_events_are_emitted_on_time_without_anyone_asking(fake: FakePolytomic) -> None:
     sync = fake.add_sync()
     run = sync.start_execution(outcome="completed", after=0.2)
-    started = time.monotonic()
-    fake.wait_for_event(lambda e: e["type"] == "sync.completed", timeout=3)
-    assert time.monotonic() - started < 2
+    fake.wait_for_event(lambda e: e["type"] == "sync.completed", timeout=5)
     assert fake.requests == []  # nobody read anything: the clock did it
     created = datetime.fromisoformat(fake.events_for(run.id, type="sync.completed")[0]["created_at"])
-    assert abs(created.timestamp() - (run.ended_at or 0)) < 0.5
+    assert run.ended_at is not None and created.timestamp() >= run.ended_at - 1e-6  # stamped once it ended
 
 
 def test_history_and_api_started_runs(fake: FakePolytomic, http: httpx.Client) -> None:
@@ -319,6 +317,8 @@ def test_filters_limit_and_order(fake: FakePolytomic, http: httpx.Client) -> Non
         {"limit": "-1"},
         {"limit": "ten"},
         {"limit": "1.5"},
+        {"limit": "5_0"},
+        {"limit": " 5"},
         {"starting_after": "yesterday"},
         {"starting_after": "2025-09-18"},
         {"starting_after": "2025-09-18T10:00:00"},  # no offset
@@ -544,21 +544,22 @@ def test_an_unreachable_endpoint_is_retried_too(fake: FakePolytomic) -> None:
     assert all(a.status is None and a.error for a in attempts)
 
 
-def test_a_slow_endpoint_never_blocks_the_api(
+def test_a_stuck_endpoint_never_blocks_the_api(
     fake: FakePolytomic, http: httpx.Client, receiver: Receiver
 ) -> None:
-    receiver.delay = 1.5
+    receiver.gate = threading.Event()  # the endpoint does not answer until the gate opens
     fake.register_webhook(receiver.url, SECRET)
     sync = fake.add_sync()
-    started = time.monotonic()
     for i in range(3):
         answer = http.post(
             f"/api/syncs/{sync.id}/executions", json={}, headers={"Idempotency-Key": f"op-9-start-{i}"}
         )
         assert answer.status_code == 200
         sync.finish_current("completed")
-    assert time.monotonic() - started < 1.0  # six events emitted, none waited for
-    assert len(fake.events) == 6
+    # Six events emitted and every API call answered while the first delivery still hangs.
+    assert len(fake.events) == 6 and fake.deliveries == []
+    receiver.gate.set()
+    fake.wait_for_deliveries(6, ok=True)
 
 
 def test_a_disabled_webhook_gets_nothing_and_nothing_is_queued(
@@ -614,7 +615,7 @@ def test_reorder_mode_holds_a_few_and_shuffles_them(fake: FakePolytomic, receive
     assert sorted(delivered) == sorted(ids(batch)) and delivered != ids(batch)
 
     # Fewer than N waiting are released after `hold` seconds, still shuffled.
-    fake.set_delivery_mode(reorder=10, hold=0.2, seed=2)
+    fake.set_delivery_mode(reorder=10, hold=1.0, seed=2)
     receiver.received.clear()
     few = [fake.emit_event("sync.running", {"sync_id": f"few{i}"}) for i in range(3)]
     time.sleep(0.1)

@@ -5,6 +5,7 @@ Idempotency-Key bookkeeping. The state they read and change lives on the FakePol
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from bot.fakes.polytomic.server import FakePolytomic
 
 __all__ = ["route"]
+
+
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -118,10 +122,9 @@ def _list_events(fake: FakePolytomic, record: RecordedRequest) -> Answer:
         bounds[name] = parsed
     limit = 10
     if q.get("limit"):
-        try:
-            limit = int(q["limit"])
-        except ValueError:
+        if not _INTEGER.fullmatch(q["limit"]):  # as Go's strconv.Atoi: no "+5", " 5", "5_0"
             return 422, error_body(422, "limit must be an integer")
+        limit = int(q["limit"])
         if not 1 <= limit <= 100:
             return 422, error_body(422, "limit must be between 1 and 100")
     fake._events.prune(time.time())
