@@ -2,7 +2,12 @@
 
 - errors.py: the error hierarchy (drawn in its docstring), and the one mapping from an HTTP
   answer or a transport failure onto it;
-- models.py: the typed results and the tolerant parsing that builds them;
+- models.py: the typed results (syncs, executions, connections, the webhook) and the
+  tolerant parsing that builds them, on the readers of parsing.py;
+- events.py: events (typed payloads for sync.* and bulk_sync.*) and the reading of a time
+  window of them whatever the server's sort order;
+- webhooks.py: a webhook delivery checked and read without a server (signature, body,
+  dedupe key);
 - client.py: PolytomicClient, the one client, with its request loop;
 - transport.py: the small pieces the client is built from (auth, path quoting, pagination).
 
@@ -10,7 +15,13 @@ Callers import from here (`from bot.polytomic import PolytomicClient, NotFound`)
 module inside, so the package can be rearranged without touching them.
 """
 
-from bot.polytomic.client import DEFAULT_API_VERSION, FANOUT_THREADS, MAX_PAGE_SIZE, PolytomicClient
+from bot.polytomic.client import (
+    DEFAULT_API_VERSION,
+    FANOUT_THREADS,
+    MAX_PAGE_SIZE,
+    WEBHOOK_SECRET_LENGTH,
+    PolytomicClient,
+)
 from bot.polytomic.errors import (
     ERROR_KINDS,
     MAX_RETRY_AFTER,
@@ -34,16 +45,43 @@ from bot.polytomic.errors import (
     from_transport,
     parse_retry_after,
 )
+from bot.polytomic.events import (
+    BULK_SYNC_EVENT_TYPES,
+    EVENT_TYPES,
+    MAX_EVENTS_LIMIT,
+    SYNC_EVENT_TYPES,
+    TERMINAL_OUTCOMES,
+    BulkSyncEventPayload,
+    Event,
+    EventOrder,
+    EventWindow,
+    Outcome,
+    SyncEventPayload,
+    event_key,
+    parse_event,
+    parse_events,
+    read_window,
+)
 from bot.polytomic.models import (
+    AmbiguousConnection,
+    Connection,
+    ConnectionLookupError,
+    ConnectionType,
     Execution,
     ExecutionCounts,
     ExecutionStatus,
     Identity,
     Phase,
+    Secret,
     Sync,
     SyncStatus,
+    UnknownConnection,
+    Webhook,
     error_text,
+    find_connection,
+    mask_secret,
     next_page_token,
+    parse_connection,
     parse_error_body,
     parse_execution,
     parse_identity,
@@ -51,45 +89,93 @@ from bot.polytomic.models import (
     parse_sync,
     parse_sync_status,
     parse_timestamp,
+    parse_webhook,
 )
 from bot.polytomic.transport import USER_AGENT, validate_idempotency_key
+from bot.polytomic.webhooks import (
+    MAX_BODY_BYTES,
+    SIGNATURE_HEADER,
+    BodyTooLarge,
+    InvalidSignature,
+    MalformedDelivery,
+    SignatureForm,
+    WebhookError,
+    dedupe_key,
+    parse_delivery,
+    sign,
+    verify_signature,
+)
 
 __all__ = [
+    "BULK_SYNC_EVENT_TYPES",
     "DEFAULT_API_VERSION",
     "ERROR_KINDS",
+    "EVENT_TYPES",
     "FANOUT_THREADS",
+    "MAX_BODY_BYTES",
+    "MAX_EVENTS_LIMIT",
     "MAX_PAGE_SIZE",
     "MAX_RETRY_AFTER",
+    "SIGNATURE_HEADER",
+    "SYNC_EVENT_TYPES",
+    "TERMINAL_OUTCOMES",
     "USER_AGENT",
+    "WEBHOOK_SECRET_LENGTH",
+    "AmbiguousConnection",
     "BadRequest",
+    "BodyTooLarge",
+    "BulkSyncEventPayload",
     "ClientError",
     "Conflict",
+    "Connection",
     "ConnectionFailed",
+    "ConnectionLookupError",
+    "ConnectionType",
     "ErrorKind",
+    "Event",
+    "EventOrder",
+    "EventWindow",
     "Execution",
     "ExecutionCounts",
     "ExecutionStatus",
     "Forbidden",
     "Identity",
+    "InvalidSignature",
+    "MalformedDelivery",
     "NotFound",
+    "Outcome",
     "Phase",
     "PolytomicClient",
     "PolytomicError",
     "RateLimited",
+    "Secret",
     "ServerError",
+    "SignatureForm",
     "Sync",
+    "SyncEventPayload",
     "SyncStatus",
     "TimedOut",
     "Transient",
     "Unauthorized",
     "Unavailable",
+    "UnknownConnection",
+    "Webhook",
+    "WebhookError",
+    "dedupe_key",
     "error_kind",
     "error_text",
+    "event_key",
+    "find_connection",
     "for_status",
     "from_response",
     "from_transport",
+    "mask_secret",
     "next_page_token",
+    "parse_connection",
+    "parse_delivery",
     "parse_error_body",
+    "parse_event",
+    "parse_events",
     "parse_execution",
     "parse_identity",
     "parse_message",
@@ -97,5 +183,9 @@ __all__ = [
     "parse_sync",
     "parse_sync_status",
     "parse_timestamp",
+    "parse_webhook",
+    "read_window",
+    "sign",
     "validate_idempotency_key",
+    "verify_signature",
 ]

@@ -1,4 +1,5 @@
-"""The one Polytomic API client, PolytomicClient: model syncs, their executions, cancellation.
+"""The one Polytomic API client, PolytomicClient: model syncs, their executions, cancellation,
+connections, events and the organization's webhook.
 
 Contract: /work/shared/polytomic/API.md. Built once in bot/services.py and used by the tracker,
 the answers to people and `polytomic-bot check`. Each public method is one endpoint: it builds
@@ -14,46 +15,61 @@ from __future__ import annotations
 import base64
 import logging
 import random
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Self
 
 import httpx
 
 from bot.polytomic.errors import PolytomicError, RateLimited, Unavailable, from_response, from_transport
+from bot.polytomic.events import MAX_EVENTS_LIMIT, Event, EventWindow, parse_events, read_window
 from bot.polytomic.models import (
+    Connection,
     Execution,
     Identity,
+    Secret,
     Sync,
     SyncStatus,
+    Webhook,
     error_text,
+    find_connection,
     next_page_token,
+    parse_connection,
     parse_execution,
     parse_identity,
     parse_message,
     parse_sync,
     parse_sync_status,
+    parse_webhook,
 )
 from bot.polytomic.transport import (
     USER_AGENT,
     HeaderAuth,
-    Secret,
     bool_param,
     paginate,
     segment,
     validate_idempotency_key,
 )
 
-__all__ = ["DEFAULT_API_VERSION", "FANOUT_THREADS", "MAX_PAGE_SIZE", "PolytomicClient"]
+__all__ = [
+    "DEFAULT_API_VERSION",
+    "FANOUT_THREADS",
+    "MAX_PAGE_SIZE",
+    "WEBHOOK_SECRET_LENGTH",
+    "PolytomicClient",
+]
 
 logger = logging.getLogger("bot.polytomic")  # one logger for the whole package
 FANOUT_THREADS = 32  # requests sync_and_status() sends alongside its caller's, at most
 
 DEFAULT_API_VERSION: Final = "2025-09-18"
 MAX_PAGE_SIZE: Final = 50  # the API caps `limit` at 50
+WEBHOOK_SECRET_LENGTH: Final = (6, 32)  # Polytomic's rule for a webhook's secret
 
 
 # --------------------------------------------------------------------------- the client
@@ -307,6 +323,130 @@ class PolytomicClient:
         body = self._request("POST", path, idempotency_key=idempotency_key)
         return parse_message(body.get("data"))
 
+    # -- connections
+
+    def list_connections(self) -> list[Connection]:
+        """Every connection of the organization (one request: the API does not page it)."""
+        items = self._request("GET", "/api/connections").get("data")
+        connections = [parse_connection(i) for i in items] if isinstance(items, list) else []
+        return [c for c in connections if c.id]
+
+    def get_connection(self, connection_id: str) -> Connection:
+        body = self._request("GET", f"/api/connections/{segment(connection_id, 'connection_id')}")
+        return parse_connection(body.get("data"), default_id=connection_id)
+
+    def resolve_connection(self, query: str) -> Connection:
+        """The connection whose ID, else whose name (ignoring case), is `query`: one listing.
+        UnknownConnection / AmbiguousConnection (models.py) when it cannot be told apart."""
+        return find_connection(self.list_connections(), query)
+
+    # -- events
+
+    def list_events(
+        self,
+        *,
+        type: str | None = None,
+        starting_after: datetime | None = None,
+        ending_before: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """One page of GET /api/events: events created strictly after `starting_after` and
+        strictly before `ending_before`, at most `limit` (1-100; Polytomic's default is 10).
+        The sort order is undocumented and there is no cursor: read_events pages for you."""
+        params: dict[str, str] = {}
+        if type:
+            params["type"] = type
+        if starting_after is not None:
+            params["starting_after"] = _rfc3339(starting_after, "starting_after")
+        if ending_before is not None:
+            params["ending_before"] = _rfc3339(ending_before, "ending_before")
+        if limit is not None:
+            if not 1 <= limit <= MAX_EVENTS_LIMIT:
+                raise ValueError(f"limit must be 1-{MAX_EVENTS_LIMIT}")
+            params["limit"] = str(limit)
+        return parse_events(self._request("GET", "/api/events", params=params).get("data"))
+
+    def read_events(
+        self,
+        starting_after: datetime | None,
+        ending_before: datetime | None = None,
+        *,
+        type: str | None = None,
+        max_requests: int = 50,
+    ) -> EventWindow:
+        """Every event of a time window, in pages of 100, whatever order Polytomic sorts in
+        (events.read_window). At most `max_requests` requests: see EventWindow.complete."""
+
+        def fetch(after: datetime | None, before: datetime | None, limit: int) -> list[Event]:
+            return self.list_events(type=type, starting_after=after, ending_before=before, limit=limit)
+
+        return read_window(fetch, starting_after, ending_before, max_requests=max_requests)
+
+    def event_types(self) -> list[str]:
+        """GET /api/events_types: the type identifiers this deployment emits."""
+        items = self._request("GET", "/api/events_types").get("data")
+        return [i for i in items if isinstance(i, str)] if isinstance(items, list) else []
+
+    # -- the webhook (one per organization)
+
+    def list_webhooks(self) -> list[Webhook]:
+        items = self._request("GET", "/api/webhooks").get("data")
+        hooks = [parse_webhook(i) for i in items] if isinstance(items, list) else []
+        return [h for h in hooks if h.id]
+
+    def get_webhook(self, webhook_id: str) -> Webhook:
+        body = self._request("GET", f"/api/webhooks/{segment(webhook_id, 'webhook_id')}")
+        return parse_webhook(body.get("data"), default_id=webhook_id)
+
+    def create_webhook(self, endpoint: str, secret: str, *, idempotency_key: str | None = None) -> Webhook:
+        """Register the organization's webhook. Polytomic allows one: when there is one
+        already, update it instead (list_webhooks finds it)."""
+        payload = _webhook_body(endpoint, secret)
+        body = self._request(
+            "POST",
+            "/api/webhooks",
+            json_body=payload,
+            idempotency_key=idempotency_key or _fresh_key("webhook-create"),
+            also_redact=(secret,),
+        )
+        return parse_webhook(body.get("data"))
+
+    def update_webhook(
+        self, webhook_id: str, endpoint: str, secret: str, *, idempotency_key: str | None = None
+    ) -> Webhook:
+        """Point the webhook at `endpoint`, signed with `secret` (both are required)."""
+        payload = _webhook_body(endpoint, secret)
+        body = self._request(
+            "PUT",
+            f"/api/webhooks/{segment(webhook_id, 'webhook_id')}",
+            json_body=payload,
+            idempotency_key=idempotency_key or _fresh_key("webhook-update"),
+            also_redact=(secret,),
+        )
+        return parse_webhook(body.get("data"), default_id=webhook_id)
+
+    def delete_webhook(self, webhook_id: str, *, idempotency_key: str | None = None) -> None:
+        self._request(
+            "DELETE",
+            f"/api/webhooks/{segment(webhook_id, 'webhook_id')}",
+            idempotency_key=idempotency_key or _fresh_key("webhook-delete"),
+        )
+
+    def disable_webhook(self, webhook_id: str, *, idempotency_key: str | None = None) -> Webhook:
+        """Stop deliveries without deleting the webhook. Events meanwhile are not queued."""
+        return self._webhook_action(webhook_id, "disable", idempotency_key)
+
+    def enable_webhook(self, webhook_id: str, *, idempotency_key: str | None = None) -> Webhook:
+        return self._webhook_action(webhook_id, "enable", idempotency_key)
+
+    def _webhook_action(self, webhook_id: str, action: str, idempotency_key: str | None) -> Webhook:
+        body = self._request(
+            "POST",
+            f"/api/webhooks/{segment(webhook_id, 'webhook_id')}/{action}",
+            idempotency_key=idempotency_key or _fresh_key(f"webhook-{action}"),
+        )
+        return parse_webhook(body.get("data"), default_id=webhook_id)
+
     # -- identity
 
     def me(self) -> Identity:
@@ -323,7 +463,10 @@ class PolytomicClient:
         params: Mapping[str, str] | None = None,
         json_body: object = None,
         idempotency_key: str | None = None,
+        also_redact: tuple[str, ...] = (),
     ) -> dict[str, Any]:
+        """`also_redact`: secrets this request sends (a webhook's), kept out of error texts
+        like the key is, should Polytomic echo them back."""
         headers: dict[str, str] = {}
         if method != "GET":
             # Polytomic replays the first answer for a repeated key, which is what makes
@@ -349,8 +492,8 @@ class PolytomicClient:
             else:
                 if 200 <= response.status_code < 300:
                     self._log(method, path, status, started, attempt, logging.DEBUG)
-                    return self._json(response, method, path)
-                error = from_response(response, method=method, path=path, redact=self._redact)
+                    return self._json(response, method, path, also_redact)
+                error = from_response(response, method=method, path=path, redact=self._redactor(also_redact))
             self._log(method, path, status, started, attempt, logging.INFO)
             if self._on_error is not None:
                 self._on_error(error)
@@ -375,14 +518,16 @@ class PolytomicClient:
             return None  # 4xx: retrying cannot help (and 409 on a POST is a duplicate)
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
 
-    def _json(self, response: httpx.Response, method: str, path: str) -> dict[str, Any]:
+    def _json(
+        self, response: httpx.Response, method: str, path: str, also_redact: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
         if not response.content.strip():
             return {}
         try:
             body: object = response.json()
         except ValueError:
             raise PolytomicError(
-                self._redact(f"answer is not JSON: {error_text(response.text)}"),
+                self._redactor(also_redact)(f"answer is not JSON: {error_text(response.text)}"),
                 status=response.status_code,
                 method=method,
                 path=path,
@@ -395,6 +540,18 @@ class PolytomicClient:
             if secret.value:
                 text = text.replace(secret.value, "[redacted]")
         return text
+
+    def _redactor(self, extra: tuple[str, ...]) -> Callable[[str], str]:
+        if not extra:
+            return self._redact
+
+        def redact(text: str) -> str:
+            # Longest first, so a secret containing another is removed whole.
+            for value in sorted((v for v in extra if v), key=len, reverse=True):
+                text = text.replace(value, "[redacted]")
+            return self._redact(text)
+
+        return redact
 
     def _log(
         self, method: str, path: str, status: int | None, started: float, attempt: int, level: int
@@ -409,3 +566,30 @@ class PolytomicClient:
             attempt + 1,
             self.max_retries + 1,
         )
+
+
+# --------------------------------------------------------------------------- request helpers
+
+
+def _rfc3339(when: datetime, what: str) -> str:
+    """An aware datetime as RFC 3339 UTC with microseconds, the precision the filters need."""
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _webhook_body(endpoint: str, secret: str) -> dict[str, str]:
+    """Checked before anything is sent; the errors never echo the secret."""
+    if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
+        raise ValueError("the webhook endpoint must be an http(s) URL")
+    if any(c.isspace() or not c.isprintable() for c in endpoint):
+        raise ValueError("the webhook endpoint must not contain whitespace or control characters")
+    low, high = WEBHOOK_SECRET_LENGTH
+    if not isinstance(secret, str) or not low <= len(secret) <= high:
+        raise ValueError(f"the webhook secret must be {low}-{high} characters")
+    return {"endpoint": endpoint, "secret": secret}
+
+
+def _fresh_key(what: str) -> str:
+    # One key per call: the client's own retries of that call replay instead of acting twice.
+    return f"{what}-{secrets.token_hex(12)}"

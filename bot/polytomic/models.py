@@ -5,30 +5,50 @@ functions below, and everything downstream (the tracker, the views, the state ma
 bot/operations.py) reads only these, never raw JSON. Parsing is tolerant: any field may be
 missing, null or of another type, because Polytomic's own SDK models mark every field optional
 and a chatops bot must keep working when a self-hosted deployment answers an older shape. What
-cannot be read becomes None (or an empty value), never an exception. The error body of a failed
-call is read here too (parse_error_body), for errors.py. Imports no other bot module.
+cannot be read becomes None (or an empty value), never an exception (the readers are in
+parsing.py). Held here: syncs, executions and their status; the caller's identity; connections
+and the lookup of one by ID or name (`find_connection`); the webhook, whose secret is a
+`Secret` that no repr shows. Events are in events.py. The error body of a failed call is read
+here too (parse_error_body), for errors.py. Imports no other bot module but parsing.py.
 """
 
 from __future__ import annotations
 
 import enum
+import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
+from bot.polytomic.parsing import as_bool as _bool
+from bot.polytomic.parsing import as_dict as _dict
+from bot.polytomic.parsing import as_int as _int
+from bot.polytomic.parsing import as_str as _str
+from bot.polytomic.parsing import parse_timestamp
+
 __all__ = [
+    "AmbiguousConnection",
+    "Connection",
+    "ConnectionLookupError",
+    "ConnectionType",
     "Execution",
     "ExecutionCounts",
     "ExecutionStatus",
     "Identity",
     "Phase",
+    "Secret",
     "Sync",
     "SyncStatus",
+    "UnknownConnection",
+    "Webhook",
     "error_text",
+    "find_connection",
+    "mask_secret",
     "next_page_token",
+    "parse_connection",
     "parse_error_body",
     "parse_execution",
     "parse_identity",
@@ -36,6 +56,7 @@ __all__ = [
     "parse_sync",
     "parse_sync_status",
     "parse_timestamp",
+    "parse_webhook",
 ]
 
 _ERROR_TEXT_LIMIT: Final = 200
@@ -167,58 +188,106 @@ class Identity:
     is_system: bool | None = None
 
 
+class Secret:
+    """Holds a credential (an API key, a webhook secret); its repr/str never show it, so a
+    vars() dump, a debugger, a log line or an exception text cannot leak it. Compare with
+    `matches`, which takes constant time."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def matches(self, candidate: str) -> bool:
+        return hmac.compare_digest(self.value.encode(), candidate.encode())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and self.matches(other.value)
+
+    def __hash__(self) -> int:
+        return hash((Secret, len(self.value)))  # equal secrets have equal lengths
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+    __str__ = __repr__
+
+
+def mask_secret(secret: Secret | None) -> str:
+    """What a person may see of a secret: its length, never a character of it."""
+    if secret is None or not secret.value:
+        return "(none)"
+    return f"******** ({len(secret.value)} characters)"
+
+
+@dataclass(frozen=True)
+class ConnectionType:
+    """`type` of a connection: `id` is the integration's identifier (salesforce, hubspot,
+    postgresql, ...), `name` its display name."""
+
+    id: str | None = None
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """An item of GET /api/connections. `parent_connection_id` is set on shared copies."""
+
+    id: str
+    name: str | None = None
+    type: ConnectionType = field(default_factory=ConnectionType)
+    status: str | None = None
+    status_error: str | None = None
+    parent_connection_id: str | None = None
+    organization_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """The organization's webhook (there is one per organization). Polytomic's reads return
+    the secret; it is held as a Secret, so a repr, a log line or an f-string shows
+    `<redacted>`. `secret_matches` compares in constant time; `masked_secret` is for display."""
+
+    id: str
+    endpoint: str | None = None
+    secret: Secret | None = None
+    disabled: bool | None = None
+    disabled_at: datetime | None = None
+    disabled_reason: str | None = None
+    organization_id: str | None = None
+    created_at: datetime | None = None
+
+    def secret_matches(self, candidate: str) -> bool:
+        return self.secret is not None and self.secret.matches(candidate)
+
+    @property
+    def masked_secret(self) -> str:
+        return mask_secret(self.secret)
+
+
+class ConnectionLookupError(LookupError):
+    """A connection named in a command could not be told apart: not found, or ambiguous.
+    `query` is what was asked for (user input: escape it before showing it)."""
+
+    def __init__(self, message: str, query: str) -> None:
+        super().__init__(message)
+        self.query = query
+
+
+class UnknownConnection(ConnectionLookupError):
+    """No connection has that ID or name."""
+
+
+class AmbiguousConnection(ConnectionLookupError):
+    """Several connections have that name (names are not unique in Polytomic); `candidates`
+    lists them, so the answer can offer their IDs."""
+
+    def __init__(self, message: str, query: str, candidates: tuple[Connection, ...]) -> None:
+        super().__init__(message, query)
+        self.candidates = candidates
+
+
 # --------------------------------------------------------------------------- tolerant parsing
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _str(value: object) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _bool(value: object) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return None
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
-def parse_timestamp(value: object) -> datetime | None:
-    """RFC 3339 -> aware UTC datetime; anything unparseable -> None."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    # Go's zero time ("0001-01-01T00:00:00Z") means "not set", not the year 1.
-    if parsed.year <= 1:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _errors(value: object) -> tuple[str, ...]:
@@ -305,6 +374,59 @@ def parse_identity(value: object) -> Identity:
         is_partner=_bool(raw.get("is_partner")),
         is_system=_bool(raw.get("is_system")),
     )
+
+
+def parse_connection(value: object, *, default_id: str = "") -> Connection:
+    raw = _dict(value)
+    kind = _dict(raw.get("type"))
+    return Connection(
+        id=_str(raw.get("id")) or default_id,
+        name=_str(raw.get("name")),
+        type=ConnectionType(id=_str(kind.get("id")), name=_str(kind.get("name"))),
+        status=_str(raw.get("status")),
+        status_error=_str(raw.get("status_error")) or None,
+        parent_connection_id=_str(raw.get("parent_connection_id")) or None,
+        organization_id=_str(raw.get("organization_id")),
+    )
+
+
+def parse_webhook(value: object, *, default_id: str = "") -> Webhook:
+    raw = _dict(value)
+    secret = _str(raw.get("secret"))
+    return Webhook(
+        id=_str(raw.get("id")) or default_id,
+        endpoint=_str(raw.get("endpoint")),
+        secret=Secret(secret) if secret else None,
+        disabled=_bool(raw.get("disabled")),
+        disabled_at=parse_timestamp(raw.get("disabled_at")),
+        disabled_reason=_str(raw.get("disabled_reason")) or None,
+        organization_id=_str(raw.get("organization_id")),
+        created_at=parse_timestamp(raw.get("created_at")),
+    )
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def find_connection(connections: Iterable[Connection], query: str) -> Connection:
+    """The connection whose ID is `query`, else the one whose name is `query` (ignoring case
+    and surrounding or repeated whitespace). An ID wins over a name: a connection named like
+    another's ID cannot hijack it. UnknownConnection or AmbiguousConnection otherwise."""
+    wanted = query.strip()
+    if not wanted:
+        raise UnknownConnection("no connection was named", query)
+    listed = [c for c in connections if c.id]
+    by_id = [c for c in listed if c.id.lower() == wanted.lower()]
+    if len(by_id) == 1:
+        return by_id[0]
+    folded = _fold(wanted)
+    by_name = tuple(c for c in listed if c.name is not None and _fold(c.name) == folded)
+    if len(by_name) == 1:
+        return by_name[0]
+    if by_name:
+        raise AmbiguousConnection(f"{len(by_name)} connections have that name", query, by_name)
+    raise UnknownConnection("no connection has that ID or name", query)
 
 
 def next_page_token(body: Mapping[str, Any]) -> str | None:

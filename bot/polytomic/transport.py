@@ -1,8 +1,8 @@
 """The transport helpers PolytomicClient (client.py) is built from, kept apart so that the
 client is only its endpoints and its request loop.
 
-- `HeaderAuth` sets Authorization per request from a `Secret`, so the key sits in no default-header
-  dict and no repr, vars() dump or log shows it;
+- `HeaderAuth` sets Authorization per request from a `Secret` (models.py), so the key sits in
+  no default-header dict and no repr, vars() dump or log shows it;
 - `segment` quotes an ID as exactly one path segment, and `validate_idempotency_key` checks a
   POST's Idempotency-Key against what Polytomic accepts, both before anything is sent;
 - `paginate` walks page tokens lazily and stops on a token the server repeats;
@@ -21,6 +21,8 @@ from typing import Final, TypeVar
 from urllib.parse import quote
 
 import httpx
+
+from bot.polytomic.models import Secret
 
 __all__ = ["USER_AGENT", "validate_idempotency_key"]
 
@@ -60,20 +62,6 @@ def segment(value: str, what: str) -> str:
 
 def bool_param(value: bool) -> str:
     return "true" if value else "false"
-
-
-class Secret:
-    """Holds a credential; its repr/str never show it (vars() dumps, debuggers, logs)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "<redacted>"
-
-    __str__ = __repr__
 
 
 class HeaderAuth(httpx.Auth):

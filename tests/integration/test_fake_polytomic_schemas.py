@@ -3,33 +3,25 @@ HTTP is validated against the SDK's JSON Schemas (shared/polytomic/schemas-from-
 and, where they say more, the OpenAPI export (formats such as uuid, non-null fields).
 
 The SDK schemas are written to accept anything in enum fields (`anyOf: [enum, {}, null]`)
-and unknown properties; `strict()` removes that slack so a wrong status, a mistyped field
-or an invented property fails here instead of making later tests lie.
+and unknown properties; `strict()` (tests/schemas.py) removes that slack so a wrong status, a
+mistyped field or an invented property fails here instead of making later tests lie. Events,
+webhooks and connections are checked in test_fake_polytomic_events.py.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
-import json
-import re
 import time
 from collections.abc import Iterator
-from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
-import yaml
 
 from bot.fakes.polytomic import FakePolytomic
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "polytomic"
-SDK_SCHEMAS = SHARED / "schemas-from-sdk-25.9.10.json"
-OPENAPI = SHARED / "openapi"
+from tests.schemas import FORMATS, check_openapi, openapi_validator, sdk_schemas, sdk_validator
 
 # GET /api/me is not in shared/: this is GetIdentityResponseEnvelope from Polytomic's
 # identity API reference (api-evangelist/polytomic, polytomic-subpackage-identity-api-openapi).
@@ -56,66 +48,6 @@ IDENTITY_SCHEMA: dict[str, Any] = {
     "required": ["data"],
 }
 
-_RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$",
-)
-FORMATS = jsonschema.FormatChecker()
-
-
-# jsonschema only checks date-time when rfc3339-validator is installed; do it ourselves.
-@FORMATS.checks("date-time", raises=ValueError)
-def _is_rfc3339(value: object) -> bool:
-    if not isinstance(value, str):
-        return True  # "type" judges non-strings
-    if not _RFC3339.match(value):
-        return False
-    datetime.fromisoformat(value)  # raises on 2025-13-45
-    return True
-
-
-def strict(schema: Any) -> Any:
-    """Drop the `{}` (anything) branch of anyOf and forbid properties the schema doesn't name."""
-    if isinstance(schema, list):
-        return [strict(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: strict(v) for k, v in schema.items()}
-    if "anyOf" in out:
-        out["anyOf"] = [branch for branch in out["anyOf"] if branch != {}]
-    if out.get("type") == "object" and "properties" in out and out.get("additionalProperties") is True:
-        out["additionalProperties"] = False
-    return out
-
-
-@cache
-def _sdk() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(SDK_SCHEMAS.read_text())
-    return data
-
-
-@cache
-def _openapi_components() -> dict[str, Any]:
-    schemas: dict[str, Any] = {}
-    for path in sorted(OPENAPI.glob("*.yml")):
-        schemas.update(yaml.safe_load(path.read_text())["components"]["schemas"])
-    return schemas
-
-
-@cache
-def sdk_validator(name: str) -> jsonschema.protocols.Validator:
-    schema = strict(copy.deepcopy(_sdk()[name]))
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    cls.check_schema(schema)
-    return cls(schema, format_checker=FORMATS)
-
-
-@cache
-def openapi_validator(name: str) -> jsonschema.protocols.Validator:
-    # OpenAPI 3.1+ schemas are JSON Schema 2020-12; refs point at #/components/schemas/...
-    schema = {"$ref": f"#/components/schemas/{name}", "components": {"schemas": _openapi_components()}}
-    return jsonschema.Draft202012Validator(schema, format_checker=FORMATS)
-
-
 def check(name: str, response: httpx.Response, status: int = 200) -> Any:
     """Assert the HTTP status and that the body validates; return the parsed body."""
     assert response.status_code == status, response.text
@@ -126,10 +58,6 @@ def check(name: str, response: httpx.Response, status: int = 200) -> Any:
         assert body["status"] == status
         assert isinstance(body["message"], str) and body["message"]
     return body
-
-
-def check_openapi(name: str, instance: Any) -> None:
-    openapi_validator(name).validate(instance)
 
 
 def check_execution(execution: dict[str, Any]) -> None:
@@ -166,7 +94,7 @@ def test_strict_schemas_reject_what_the_sdk_schemas_let_through() -> None:
     }
     validator = sdk_validator("GetExecutionResponseEnvelope")
     validator.validate(good)
-    loose = jsonschema.Draft202012Validator(_sdk()["GetExecutionResponseEnvelope"])
+    loose = jsonschema.Draft202012Validator(sdk_schemas()["GetExecutionResponseEnvelope"])
     for path, bad in [
         (("status",), "cancelled"),  # not in the enum
         (("status",), 3),

@@ -1,0 +1,502 @@
+"""Polytomic's events, as typed values, and the reading of a time window of them.
+
+An event (GET /api/events, or a webhook delivery) is `{id, type, created_at, organization_id,
+event: {...}}`. `Event` keeps those, the raw `event` payload (read-only), and a typed view of
+it: `SyncEventPayload` for the model-sync types (`sync.*`), `BulkSyncEventPayload` for the bulk
+ones (`bulk_sync.*`). The fields are those of the official SDK's models (polytomic 25.9.10,
+`EventingSync*Event`, `EventingBulkSync*Event`); the docs' bulk example says `name` where the
+SDK says `sync_name`, so both are read. Parsing is tolerant like models.py: any field may be
+missing or null, and an event type this module does not know is kept as its string.
+
+`read_window` reads every event of a time window through a page-fetching callable (the
+client's `list_events`). The events API has no pagination cursor, its sort order is
+undocumented and its time filters are strict, so the window is narrowed page by page (see its
+docstring); it is pure, so both orders are tested without a server. Imports no other bot module
+but models.py and parsing.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+from bot.polytomic.models import ExecutionStatus
+from bot.polytomic.parsing import as_dict, as_int, as_str, as_str_tuple, parse_timestamp
+
+__all__ = [
+    "BULK_SYNC_EVENT_TYPES",
+    "EVENT_TYPES",
+    "MAX_EVENTS_LIMIT",
+    "SYNC_EVENT_TYPES",
+    "TERMINAL_OUTCOMES",
+    "BulkSyncEventPayload",
+    "Event",
+    "EventOrder",
+    "EventWindow",
+    "Outcome",
+    "SyncEventPayload",
+    "event_key",
+    "parse_event",
+    "parse_events",
+    "read_window",
+]
+
+SYNC_EVENT_TYPES: Final = (
+    "sync.running",
+    "sync.completed",
+    "sync.completed_with_errors",
+    "sync.failed",
+    "sync.canceled",
+)
+# Polytomic spells the bulk one `completed_with_error`, singular.
+BULK_SYNC_EVENT_TYPES: Final = (
+    "bulk_sync.running",
+    "bulk_sync.completed",
+    "bulk_sync.completed_with_error",
+    "bulk_sync.failed",
+    "bulk_sync.canceled",
+)
+EVENT_TYPES: Final = SYNC_EVENT_TYPES + BULK_SYNC_EVENT_TYPES
+MAX_EVENTS_LIMIT: Final = 100  # GET /api/events: limit 1-100 (default 10)
+
+Outcome = Literal["running", "completed", "completed_with_errors", "failed", "canceled"]
+TERMINAL_OUTCOMES: Final[frozenset[Outcome]] = frozenset(
+    {"completed", "completed_with_errors", "failed", "canceled"}
+)
+_OUTCOMES: Final[Mapping[str, Outcome]] = {
+    "running": "running",
+    "completed": "completed",
+    "completed_with_errors": "completed_with_errors",
+    "completed_with_error": "completed_with_errors",
+    "failed": "failed",
+    "canceled": "canceled",
+}
+# The execution status an outcome means: completed_with_errors is a completed run.
+_STATUS_OF: Final[Mapping[Outcome, str]] = {
+    "running": "running",
+    "completed": "completed",
+    "completed_with_errors": "completed",
+    "failed": "failed",
+    "canceled": "canceled",
+}
+_MICROSECOND: Final = timedelta(microseconds=1)
+_EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+@dataclass(frozen=True)
+class SyncEventPayload:
+    """The `event` of a model-sync event (sync.*). Which fields are set depends on the type:
+    `status` on canceled and completed; `error` on failed and completed_with_errors;
+    `number_of_errors`/`number_of_warnings` on completed_with_errors; the counts, `trigger`
+    and `logs_url` on completed."""
+
+    sync_id: str | None = None
+    sync_name: str | None = None
+    execution_id: str | None = None
+    organization_id: str | None = None
+    target_connection_id: str | None = None
+    status: ExecutionStatus | None = None
+    error: str | None = None
+    number_of_errors: int | None = None
+    number_of_warnings: int | None = None
+    record_count: int | None = None
+    inserted_count: int | None = None
+    updated_count: int | None = None
+    upserted_count: int | None = None
+    error_count: int | None = None
+    warning_count: int | None = None
+    trigger: str | None = None
+    logs_url: str | None = None
+    schedule_frequency: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def rows_written(self) -> int | None:
+        """Rows changed in the destination; `record_count` only when no per-kind count came."""
+        parts = (self.inserted_count, self.updated_count, self.upserted_count)
+        if all(p is None for p in parts):
+            return self.record_count
+        return sum(p or 0 for p in parts)
+
+
+@dataclass(frozen=True)
+class BulkSyncEventPayload:
+    """The `event` of a bulk-sync event (bulk_sync.*)."""
+
+    sync_id: str | None = None
+    sync_name: str | None = None
+    execution_id: str | None = None
+    organization_id: str | None = None
+    source_connection_id: str | None = None
+    destination_connection_id: str | None = None
+    error: str | None = None
+    trigger_source: str | None = None
+    schedule_frequency: str | None = None
+
+
+def _status(value: object) -> ExecutionStatus | None:
+    text = as_str(value)
+    return ExecutionStatus.parse(text) if text else None
+
+
+def _sync_payload(raw: Mapping[str, Any]) -> SyncEventPayload:
+    return SyncEventPayload(
+        sync_id=as_str(raw.get("sync_id")),
+        sync_name=as_str(raw.get("sync_name")) or as_str(raw.get("name")),
+        execution_id=as_str(raw.get("execution_id")),
+        organization_id=as_str(raw.get("organization_id")),
+        target_connection_id=as_str(raw.get("target_connection_id")),
+        status=_status(raw.get("status")),
+        error=as_str(raw.get("error")) or None,
+        number_of_errors=as_int(raw.get("number_of_errors")),
+        number_of_warnings=as_int(raw.get("number_of_warnings")),
+        record_count=as_int(raw.get("record_count")),
+        inserted_count=as_int(raw.get("inserted_count")),
+        updated_count=as_int(raw.get("updated_count")),
+        upserted_count=as_int(raw.get("upserted_count")),
+        error_count=as_int(raw.get("error_count")),
+        warning_count=as_int(raw.get("warning_count")),
+        trigger=as_str(raw.get("trigger")),
+        logs_url=as_str(raw.get("logs_url")) or None,
+        schedule_frequency=as_str(as_dict(raw.get("schedule")).get("frequency")),
+        warnings=as_str_tuple(raw.get("warnings")),
+    )
+
+
+def _bulk_payload(raw: Mapping[str, Any]) -> BulkSyncEventPayload:
+    return BulkSyncEventPayload(
+        sync_id=as_str(raw.get("sync_id")),
+        sync_name=as_str(raw.get("sync_name")) or as_str(raw.get("name")),
+        execution_id=as_str(raw.get("execution_id")),
+        organization_id=as_str(raw.get("organization_id")),
+        source_connection_id=as_str(raw.get("source_connection_id")),
+        destination_connection_id=as_str(raw.get("destination_connection_id")),
+        error=as_str(raw.get("error")) or None,
+        trigger_source=as_str(raw.get("trigger_source")),
+        schedule_frequency=as_str(as_dict(raw.get("schedule")).get("frequency")),
+    )
+
+
+# --------------------------------------------------------------------------- the event
+
+
+def _frozen(value: Any) -> Any:
+    """A read-only deep copy: nobody downstream can change what Polytomic sent."""
+    if isinstance(value, dict):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class Event:
+    """One Polytomic event. `type` is the raw type string ('' when absent), kept even when
+    unknown; `sync` / `bulk_sync` is the typed payload for the model-sync / bulk-sync types
+    (None otherwise); `payload` is the raw `event` object, read-only."""
+
+    id: str | None
+    type: str
+    created_at: datetime | None = None
+    organization_id: str | None = None
+    sync: SyncEventPayload | None = None
+    bulk_sync: BulkSyncEventPayload | None = None
+    payload: Mapping[str, Any] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
+
+    @property
+    def family(self) -> Literal["sync", "bulk_sync"] | None:
+        if self.type.startswith("sync."):
+            return "sync"
+        if self.type.startswith("bulk_sync."):
+            return "bulk_sync"
+        return None
+
+    @property
+    def known(self) -> bool:
+        return self.type in EVENT_TYPES
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """What the run did: running, completed, completed_with_errors (bulk's singular
+        spelling folded in), failed or canceled; None for a type this module does not know."""
+        if self.family is None:
+            return None
+        return _OUTCOMES.get(self.type.partition(".")[2])
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.outcome in TERMINAL_OUTCOMES
+
+    @property
+    def execution_status(self) -> ExecutionStatus | None:
+        """The execution's status once this event happened (completed_with_errors ->
+        completed); None for an unknown type."""
+        outcome = self.outcome
+        return ExecutionStatus(_STATUS_OF[outcome]) if outcome else None
+
+    @property
+    def sync_id(self) -> str | None:
+        body = self.sync or self.bulk_sync
+        return body.sync_id if body else as_str(self.payload.get("sync_id"))
+
+    @property
+    def execution_id(self) -> str | None:
+        body = self.sync or self.bulk_sync
+        return body.execution_id if body else as_str(self.payload.get("execution_id"))
+
+    @property
+    def sync_name(self) -> str | None:
+        body = self.sync or self.bulk_sync
+        return body.sync_name if body else None
+
+    @property
+    def error(self) -> str | None:
+        body = self.sync or self.bulk_sync
+        return body.error if body else None
+
+    def as_json(self) -> dict[str, Any]:
+        """The event as plain JSON values (for storing one that was polled): the API's shape,
+        created_at in RFC 3339 UTC."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "created_at": self.created_at.isoformat().replace("+00:00", "Z") if self.created_at else None,
+            "organization_id": self.organization_id,
+            "event": _plain(self.payload),
+        }
+
+
+def parse_event(value: object) -> Event:
+    """One event object (an item of GET /api/events, or a delivery's body), tolerantly."""
+    raw = as_dict(value)
+    type_ = (as_str(raw.get("type")) or "").strip()
+    body = as_dict(raw.get("event"))
+    family = "sync" if type_.startswith("sync.") else "bulk_sync" if type_.startswith("bulk_sync.") else None
+    return Event(
+        id=as_str(raw.get("id")) or None,
+        type=type_,
+        created_at=parse_timestamp(raw.get("created_at")),
+        organization_id=as_str(raw.get("organization_id")) or as_str(body.get("organization_id")),
+        sync=_sync_payload(body) if family == "sync" else None,
+        bulk_sync=_bulk_payload(body) if family == "bulk_sync" else None,
+        payload=_frozen(body),
+    )
+
+
+def parse_events(value: object) -> list[Event]:
+    """GET /api/events' `data`: a list, or null when there are none. Items that are not
+    objects are dropped."""
+    if not isinstance(value, list):
+        return []
+    return [parse_event(item) for item in value if isinstance(item, dict)]
+
+
+def event_key(event: Event) -> str:
+    """What identifies an event across pages and sources: its id, else a digest of what it
+    says (an event without an id still deduplicates against itself)."""
+    if event.id:
+        return event.id
+    said = {
+        "type": event.type,
+        "created_at": event.created_at.isoformat() if event.created_at else None,
+        "payload": _plain(event.payload),
+    }
+    text = json.dumps(said, sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- a time window
+
+EventOrder = Literal["ascending", "descending", "unknown"]
+# fetch(starting_after, ending_before, limit) -> one page, as the events API answers it.
+Fetch = Callable[[datetime | None, datetime | None, int], list[Event]]
+
+
+@dataclass(frozen=True)
+class EventWindow:
+    """What read_window found. `events`: each event once, oldest first (those without a
+    timestamp last). `complete`: every event of the window was read. `covered_until`: every
+    event from the window's start up to (not including) this time was read, so it is the
+    safe place to resume from; it is the window's end when complete (None for an open end),
+    and the window's start when nothing is certain. Incomplete means the request budget ran
+    out or more than `limit` events share one timestamp. `order`: what the pages looked like
+    (a server sorts one way; "unknown" until a page shows it), for a log line."""
+
+    events: tuple[Event, ...]
+    complete: bool
+    covered_until: datetime | None
+    requests: int
+    order: EventOrder
+
+    @property
+    def newest(self) -> datetime | None:
+        stamps = [e.created_at for e in self.events if e.created_at is not None]
+        return max(stamps) if stamps else None
+
+
+def _page_order(stamps: list[datetime]) -> EventOrder:
+    if all(a <= b for a, b in itertools.pairwise(stamps)) and stamps[0] < stamps[-1]:
+        return "ascending"
+    if all(a >= b for a, b in itertools.pairwise(stamps)) and stamps[0] > stamps[-1]:
+        return "descending"
+    return "unknown"
+
+
+def _inside(lo: datetime | None, hi: datetime | None, a: datetime | None, b: datetime | None) -> bool:
+    """(a, b) lies within (lo, hi) and is strictly smaller: narrowing makes progress."""
+    a_ok = lo is None or (a is not None and a >= lo)
+    b_ok = hi is None or (b is not None and b <= hi)
+    smaller = (a is not None and (lo is None or a > lo)) or (b is not None and (hi is None or b < hi))
+    return a_ok and b_ok and smaller
+
+
+def _reach(
+    start: datetime | None, covered: list[tuple[datetime | None, datetime | None]]
+) -> tuple[bool, datetime | None]:
+    """How far the union of the open intervals `covered` reaches from the window's start:
+    (True, None) when it reaches an open end, else (False, the first point not covered)."""
+    point, first = start, True
+    while True:
+        best: datetime | None = None
+        for a, b in covered:
+            if a is None:
+                starts = True
+            elif point is None:
+                starts = False
+            else:
+                # The window's own start holds no event (strictly after), so a span may begin
+                # there; past it, a span must begin before the point to cover the point itself.
+                starts = a <= point if first else a < point
+            if not starts:
+                continue
+            if b is None:
+                return True, None
+            if (point is None or b > point) and (best is None or b > best):
+                best = b
+        if best is None:
+            return False, point
+        point, first = best, False
+
+
+def read_window(
+    fetch: Fetch,
+    starting_after: datetime | None,
+    ending_before: datetime | None = None,
+    *,
+    limit: int = MAX_EVENTS_LIMIT,
+    max_requests: int = 50,
+) -> EventWindow:
+    """Every event created strictly after `starting_after` and strictly before
+    `ending_before` (either None: unbounded), whatever order the server sorts in.
+
+    A page shorter than `limit` holds its whole window. A full page means there is more:
+    sorted oldest first, the rest lies after its newest event; newest first, before its
+    oldest; in no clear order (or all on one timestamp), anywhere, so the window is split at
+    the page's median timestamp. Each narrower window overlaps the page by a microsecond,
+    because events can share a timestamp and the filters are strict; what overlaps is
+    deduplicated by id. More than `limit` events on one timestamp cannot all be read (the
+    API has no cursor): the rest of the window still is, and the result says incomplete.
+    Windows are read oldest first, so a run out of budget still covers a prefix.
+    """
+    if limit < 1 or limit > MAX_EVENTS_LIMIT:
+        raise ValueError(f"limit must be 1-{MAX_EVENTS_LIMIT}")
+    if max_requests < 1:
+        raise ValueError("max_requests must be >= 1")
+    found: dict[str, Event] = {}
+    covered: list[tuple[datetime | None, datetime | None]] = []
+    todo: list[tuple[tuple[bool, datetime], int, datetime | None, datetime | None]] = []
+    sequence = 0
+
+    def push(lo: datetime | None, hi: datetime | None) -> None:
+        nonlocal sequence
+        sequence += 1
+        heapq.heappush(todo, ((lo is not None, lo or _EARLIEST), sequence, lo, hi))
+
+    stuck = False
+
+    def push_narrower(
+        lo: datetime | None,
+        hi: datetime | None,
+        window: tuple[datetime | None, datetime | None],
+        without_tie: tuple[datetime | None, datetime | None] | None,
+    ) -> None:
+        """Read `window` next when it is narrower than (lo, hi). When it is not, more than
+        `limit` events share the boundary timestamp and some of them cannot be read: say so,
+        and read `without_tie` (the same side, that timestamp left out) instead."""
+        nonlocal stuck
+        if _inside(lo, hi, *window):
+            push(*window)
+            return
+        stuck = True
+        if without_tie is not None and _inside(lo, hi, *without_tie):
+            push(*without_tie)
+
+    push(starting_after, ending_before)
+    requests = 0
+    orders: set[EventOrder] = set()
+    while todo and requests < max_requests:
+        _, _, lo, hi = heapq.heappop(todo)
+        page = fetch(lo, hi, limit)
+        requests += 1
+        for event in page:
+            found.setdefault(event_key(event), event)
+        stamps = [e.created_at for e in page if e.created_at is not None]
+        order = _page_order(stamps) if len(stamps) > 1 else "unknown"
+        if order != "unknown":
+            orders.add(order)
+        if len(page) < limit:
+            covered.append((lo, hi))
+            continue
+        if not stamps:
+            stuck = True  # a full page without timestamps cannot be narrowed
+            continue
+        oldest, newest = min(stamps), max(stamps)
+        if order == "ascending":
+            covered.append((lo, newest))  # the page is the oldest `limit`: all before its newest
+            push_narrower(lo, hi, (newest - _MICROSECOND, hi), None)
+        elif order == "descending":
+            covered.append((oldest, hi))
+            push_narrower(lo, hi, (lo, oldest + _MICROSECOND), None)
+        else:
+            middle = sorted(stamps)[len(stamps) // 2]
+            push_narrower(lo, hi, (lo, middle + _MICROSECOND), (lo, middle))
+            push_narrower(lo, hi, (middle - _MICROSECOND, hi), (middle, hi))
+    complete = not todo and not stuck
+    if complete:
+        until = ending_before
+    else:
+        reached_end, until = _reach(starting_after, covered)
+        if reached_end:
+            until = ending_before
+    events = sorted(
+        found.values(),
+        key=lambda e: (e.created_at is None, e.created_at or _EARLIEST, e.id or ""),
+    )
+    seen_order: EventOrder = orders.pop() if len(orders) == 1 else "unknown"
+    return EventWindow(
+        events=tuple(events),
+        complete=complete,
+        covered_until=until,
+        requests=requests,
+        order=seen_order,
+    )
