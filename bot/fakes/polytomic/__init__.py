@@ -45,7 +45,7 @@ from bot.fakes.polytomic.common import ACTIVE_STATUSES, DEFAULT_API_KEY, TERMINA
 from bot.fakes.polytomic.connections import FakeConnection
 from bot.fakes.polytomic.events import BULK_SYNC_EVENT_TYPES, EVENT_TYPES, SYNC_EVENT_TYPES, EventsOrder
 from bot.fakes.polytomic.recording import RecordedRequest
-from bot.fakes.polytomic.runs import FakeExecution, FakeSync
+from bot.fakes.polytomic.syncs import FakeExecution, FakeSync
 from bot.fakes.polytomic.server import FakePolytomic, fake_polytomic, retry_after_date
 from bot.fakes.polytomic.webhooks import DeliveryAttempt, FakeWebhook, SignatureEncoding, signature
 

@@ -41,7 +41,7 @@ from bot.fakes.polytomic.events import EventLog, EventsOrder, model_sync_payload
 from bot.fakes.polytomic.plumbing import Handler, Server
 from bot.fakes.polytomic.recording import Fault, Latency, RecordedRequest, Stored
 from bot.fakes.polytomic.routes import route
-from bot.fakes.polytomic.runs import FakeExecution, FakeSync
+from bot.fakes.polytomic.syncs import FakeExecution, FakeSync
 from bot.fakes.polytomic.webhooks import Deliverer, DeliveryAttempt, FakeWebhook, SignatureEncoding
 
 __all__ = ["FakePolytomic", "fake_polytomic", "retry_after_date"]
