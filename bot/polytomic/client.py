@@ -2,12 +2,12 @@
 `_request`, the one way out.
 
 Contract: /work/shared/polytomic/API.md. Built once in bot/services.py and used by the tracker,
-the answers to people and `polytomic-bot check`. Its public methods are the endpoints, one
-method an endpoint, mixed in from endpoints/ grouped by resource: syncs.py (syncs and their
-executions), connections.py, events.py, webhooks.py, identity.py. They build each request and
-parse each answer into the typed values of models.py; what is here sends it: auth, retries with
-backoff (honouring Retry-After on a 429, the policy in `_retry_delay`), logging, redaction of
-the key from error texts, and the metrics hook. Failures are raised as the hierarchy in
+the answers to people and `polytomic-bot check`. Its endpoint methods, one an endpoint, are
+mixed in from endpoints/, grouped by resource: syncs.py (syncs and their executions),
+connections.py, events.py, webhooks.py, identity.py. They build each request and parse each
+answer into the typed values of models.py; what is here sends it: auth, retries with backoff
+(honouring Retry-After on a 429, the policy in `_retry_delay`), logging, redaction of the key
+from error texts, and the metrics hook. Failures are raised as the hierarchy in
 errors.py, whose from_response / from_transport pick the class. The small pieces it is built
 from are in transport.py.
 """

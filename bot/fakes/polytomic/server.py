@@ -1,11 +1,11 @@
 """FakePolytomic itself: its parts put together, started and stopped, the clock that settles
 runs when they come due, and every request served.
 
-A request is recorded (inspection.py), failed or slowed if a test asked (faults.py), checked
-for its key, then, for a write, for its Idempotency-Key (a repeat is answered with the first
-answer), and answered by routes.py from the state the other parts hold: syncs and their runs
-(organization.py, syncs.py, executions.py), connections, events (event_feed.py, events.py) and
-the webhook (deliveries.py, webhooks.py). A clock thread settles runs when they come due, so
+A request is recorded (what inspection.py reads), failed or slowed if a test asked (faults.py),
+checked for its key, then, for a write, for its Idempotency-Key (a repeat is answered with the
+first answer), and answered by routes.py from the state the other parts hold: syncs and their
+runs (organization.py, syncs.py, executions.py), connections, events (event_feed.py, events.py)
+and the webhook (deliveries.py, webhooks.py). A clock thread settles runs when they come due, so
 their events are emitted (and delivered to the webhook) on time even when nobody asks. A bug in
 the fake is answered HTTP 500 and kept in `internal_errors`. Choices where the contract is
 silent are listed in the package docstring.

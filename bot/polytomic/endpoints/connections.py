@@ -1,8 +1,8 @@
 """PolytomicClient's endpoints for the organization's connections (/api/connections): list
 them, read one, and resolve a name someone typed to one connection.
 
-`polytomic-bot check` and the answers to people use these to name a sync's destination and to
-look one up; the lookup rule (an ID wins over a name, names compared ignoring case) is
+They are for naming a sync's destination and for letting people refer to a connection by its
+name; the lookup rule (an ID wins over a name, names compared ignoring case) is
 `find_connection` in connections.py, pure.
 """
 
