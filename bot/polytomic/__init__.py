@@ -1,14 +1,17 @@
 """Everything the bot knows about Polytomic's API, one concept per module:
 
 - errors.py: the error hierarchy (drawn in its docstring), and the one mapping from an HTTP
-  answer or a transport failure onto it;
-- models.py: the typed results (syncs, executions, connections, the webhook) and the
-  tolerant parsing that builds them, on the readers of parsing.py;
-- events.py: events (typed payloads for sync.* and bulk_sync.*) and the reading of a time
-  window of them whatever the server's sort order;
+  answer or a transport failure onto it; error_bodies.py: what a failed answer's body says;
+- models.py: the typed results (syncs, executions, their status, the key's identity, the
+  webhook) and the tolerant parsing that builds them, on the readers of parsing.py;
+- connections.py: connections, and the lookup of one by ID or name;
+- secret.py: Secret, a credential no repr shows;
+- events.py: events (typed payloads for sync.* and bulk_sync.*); event_window.py: the reading
+  of a time window of them whatever the server's sort order;
 - webhooks.py: a webhook delivery checked and read without a server (signature, body,
   dedupe key);
-- client.py: PolytomicClient, the one client, with its request loop;
+- client.py: PolytomicClient, the one client, with its request loop; its endpoints are mixed in
+  from endpoints/, a module a resource;
 - transport.py: the small pieces the client is built from (auth, path quoting, pagination).
 
 Callers import from here (`from bot.polytomic import PolytomicClient, NotFound`), never from a
@@ -22,6 +25,16 @@ from bot.polytomic.client import (
     WEBHOOK_SECRET_LENGTH,
     PolytomicClient,
 )
+from bot.polytomic.connections import (
+    AmbiguousConnection,
+    Connection,
+    ConnectionLookupError,
+    ConnectionType,
+    UnknownConnection,
+    find_connection,
+    parse_connection,
+)
+from bot.polytomic.error_bodies import error_text, parse_error_body
 from bot.polytomic.errors import (
     ERROR_KINDS,
     MAX_RETRY_AFTER,
@@ -45,6 +58,7 @@ from bot.polytomic.errors import (
     from_transport,
     parse_retry_after,
 )
+from bot.polytomic.event_window import EventOrder, EventWindow, read_window
 from bot.polytomic.events import (
     BULK_SYNC_EVENT_TYPES,
     EVENT_TYPES,
@@ -53,36 +67,22 @@ from bot.polytomic.events import (
     TERMINAL_OUTCOMES,
     BulkSyncEventPayload,
     Event,
-    EventOrder,
-    EventWindow,
     Outcome,
     SyncEventPayload,
     event_key,
     parse_event,
     parse_events,
-    read_window,
 )
 from bot.polytomic.models import (
-    AmbiguousConnection,
-    Connection,
-    ConnectionLookupError,
-    ConnectionType,
     Execution,
     ExecutionCounts,
     ExecutionStatus,
     Identity,
     Phase,
-    Secret,
     Sync,
     SyncStatus,
-    UnknownConnection,
     Webhook,
-    error_text,
-    find_connection,
-    mask_secret,
     next_page_token,
-    parse_connection,
-    parse_error_body,
     parse_execution,
     parse_identity,
     parse_message,
@@ -91,6 +91,7 @@ from bot.polytomic.models import (
     parse_timestamp,
     parse_webhook,
 )
+from bot.polytomic.secret import Secret, mask_secret
 from bot.polytomic.transport import USER_AGENT, validate_idempotency_key
 from bot.polytomic.webhooks import (
     MAX_BODY_BYTES,

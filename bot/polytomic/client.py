@@ -1,13 +1,15 @@
-"""The one Polytomic API client, PolytomicClient: model syncs, their executions, cancellation,
-connections, events and the organization's webhook.
+"""The one Polytomic API client, PolytomicClient: its credentials, its pooled connection, and
+`_request`, the one way out.
 
 Contract: /work/shared/polytomic/API.md. Built once in bot/services.py and used by the tracker,
-the answers to people and `polytomic-bot check`. Each public method is one endpoint: it builds
-the request (IDs quoted as one path segment, POSTs with an Idempotency-Key) and returns the
-typed values of models.py. `_request` is the one way out: auth, retries with backoff (honouring
-Retry-After on a 429), logging, redaction of the key from error texts, and the metrics hook.
-Failures are raised as the hierarchy in errors.py, whose from_response / from_transport pick
-the class. The small pieces it is built from are in transport.py.
+the answers to people and `polytomic-bot check`. Its endpoint methods, one an endpoint, are
+mixed in from endpoints/, grouped by resource: syncs.py (syncs and their executions),
+connections.py, events.py, webhooks.py, identity.py. They build each request and parse each
+answer into the typed values of models.py; what is here sends it: auth, retries with backoff
+(honouring Retry-After on a 429, the policy in `_retry_delay`), logging, redaction of the key
+from error texts, and the metrics hook. Failures are raised as the hierarchy in
+errors.py, whose from_response / from_transport pick the class. The small pieces it is built
+from are in transport.py.
 """
 
 from __future__ import annotations
@@ -15,46 +17,28 @@ from __future__ import annotations
 import base64
 import logging
 import random
-import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Self, TypeVar
 
 import httpx
 
+from bot.polytomic.endpoints import (
+    ConnectionEndpoints,
+    EventEndpoints,
+    IdentityEndpoints,
+    SyncEndpoints,
+    WebhookEndpoints,
+)
+from bot.polytomic.endpoints.syncs import MAX_PAGE_SIZE
+from bot.polytomic.endpoints.webhooks import WEBHOOK_SECRET_LENGTH
+from bot.polytomic.error_bodies import error_text
 from bot.polytomic.errors import PolytomicError, RateLimited, Unavailable, from_response, from_transport
-from bot.polytomic.events import MAX_EVENTS_LIMIT, Event, EventWindow, parse_events, read_window
-from bot.polytomic.models import (
-    Connection,
-    Execution,
-    Identity,
-    Secret,
-    Sync,
-    SyncStatus,
-    Webhook,
-    error_text,
-    find_connection,
-    next_page_token,
-    parse_connection,
-    parse_execution,
-    parse_identity,
-    parse_message,
-    parse_sync,
-    parse_sync_status,
-    parse_webhook,
-)
-from bot.polytomic.transport import (
-    USER_AGENT,
-    HeaderAuth,
-    bool_param,
-    paginate,
-    segment,
-    validate_idempotency_key,
-)
+from bot.polytomic.secret import Secret
+from bot.polytomic.transport import USER_AGENT, HeaderAuth, validate_idempotency_key
 
 __all__ = [
     "DEFAULT_API_VERSION",
@@ -68,14 +52,15 @@ logger = logging.getLogger("bot.polytomic")  # one logger for the whole package
 FANOUT_THREADS = 32  # requests sync_and_status() sends alongside its caller's, at most
 
 DEFAULT_API_VERSION: Final = "2025-09-18"
-MAX_PAGE_SIZE: Final = 50  # the API caps `limit` at 50
-WEBHOOK_SECRET_LENGTH: Final = (6, 32)  # Polytomic's rule for a webhook's secret
+_T = TypeVar("_T")
 
 
 # --------------------------------------------------------------------------- the client
 
 
-class PolytomicClient:
+class PolytomicClient(
+    SyncEndpoints, ConnectionEndpoints, EventEndpoints, WebhookEndpoints, IdentityEndpoints
+):
     """Synchronous Polytomic client; thread-safe (one pooled httpx.Client)."""
 
     def __init__(
@@ -169,291 +154,14 @@ class PolytomicClient:
     ) -> None:
         self.close()
 
-    # -- syncs
+    # -- transport
 
-    def get_sync(self, sync_id: str) -> Sync:
-        body = self._request("GET", f"/api/syncs/{segment(sync_id, 'sync_id')}")
-        return parse_sync(body.get("data"), default_id=sync_id)
-
-    def list_syncs_page(
-        self,
-        *,
-        page_token: str | None = None,
-        active: bool | None = None,
-        mode: str | None = None,
-        target_connection_id: str | None = None,
-        limit: int = MAX_PAGE_SIZE,
-    ) -> tuple[list[Sync], str | None]:
-        if limit < 1:
-            raise ValueError("limit must be >= 1")
-        params: dict[str, str] = {"limit": str(min(limit, MAX_PAGE_SIZE))}
-        if page_token:
-            params["page_token"] = page_token
-        if active is not None:
-            params["active"] = bool_param(active)
-        if mode:
-            params["mode"] = mode
-        if target_connection_id:
-            params["target_connection_id"] = target_connection_id
-        body = self._request("GET", "/api/syncs", params=params)
-        items = body.get("data")
-        syncs = [parse_sync(item) for item in items] if isinstance(items, list) else []
-        # A list item without an ID cannot be acted on; drop it rather than invent one.
-        return [s for s in syncs if s.id], next_page_token(body)
-
-    def list_syncs(
-        self,
-        *,
-        active: bool | None = None,
-        mode: str | None = None,
-        target_connection_id: str | None = None,
-        limit: int = MAX_PAGE_SIZE,
-    ) -> Iterator[Sync]:
-        """Every sync matching the filters, fetching pages lazily."""
-
-        def page(token: str | None) -> tuple[list[Sync], str | None]:
-            return self.list_syncs_page(
-                page_token=token,
-                active=active,
-                mode=mode,
-                target_connection_id=target_connection_id,
-                limit=limit,
-            )
-
-        return paginate(page, "/api/syncs")
-
-    def sync_status(self, sync_id: str) -> SyncStatus:
-        body = self._request("GET", f"/api/syncs/{segment(sync_id, 'sync_id')}/status")
-        return parse_sync_status(body.get("data"))
-
-    def sync_and_status(self, sync_id: str) -> tuple[Sync, SyncStatus]:
-        """The sync and its status, asked for at the same time: one round trip of waiting
-        instead of two. A failed status read raises its error, else a failed sync read."""
+    def _alongside(self, call: Callable[[], _T]) -> Future[_T]:
         with self._fanout_lock:
             if self._fanout is None:
                 self._fanout = ThreadPoolExecutor(FANOUT_THREADS, thread_name_prefix="polytomic")
             fanout = self._fanout
-        sync = fanout.submit(self.get_sync, sync_id)
-        try:
-            status = self.sync_status(sync_id)
-        except PolytomicError:
-            sync.cancel()
-            raise
-        return sync.result(), status
-
-    def set_active(self, sync_id: str, active: bool, *, idempotency_key: str) -> None:
-        """Pause/resume the schedule. Pausing does NOT stop a run in progress."""
-        self._request(
-            "POST",
-            f"/api/syncs/{segment(sync_id, 'sync_id')}/activate",
-            json_body={"active": bool(active)},
-            idempotency_key=idempotency_key,
-        )
-
-    # -- executions
-
-    def get_execution(self, sync_id: str, execution_id: str) -> Execution:
-        path = f"/api/syncs/{segment(sync_id, 'sync_id')}/executions/{segment(execution_id, 'execution_id')}"
-        body = self._request("GET", path)
-        return parse_execution(body.get("data"), default_id=execution_id)
-
-    def list_executions_page(
-        self,
-        sync_id: str,
-        *,
-        page_token: str | None = None,
-        only_completed: bool | None = None,
-        ascending: bool | None = None,
-    ) -> tuple[list[Execution], str | None]:
-        params: dict[str, str] = {}
-        if page_token:
-            params["page_token"] = page_token
-        if only_completed is not None:
-            params["only_completed"] = bool_param(only_completed)
-        if ascending is not None:
-            params["ascending"] = bool_param(ascending)
-        body = self._request("GET", f"/api/syncs/{segment(sync_id, 'sync_id')}/executions", params=params)
-        items = body.get("data")
-        executions = [parse_execution(i) for i in items] if isinstance(items, list) else []
-        return executions, next_page_token(body)
-
-    def list_executions(
-        self,
-        sync_id: str,
-        *,
-        only_completed: bool | None = None,
-        ascending: bool | None = None,
-    ) -> Iterator[Execution]:
-        """Every execution (newest first unless ascending), fetching pages lazily: stop early."""
-
-        def page(token: str | None) -> tuple[list[Execution], str | None]:
-            return self.list_executions_page(
-                sync_id, page_token=token, only_completed=only_completed, ascending=ascending
-            )
-
-        return paginate(page, "/api/syncs/{id}/executions")
-
-    def start_sync(self, sync_id: str, *, idempotency_key: str, resync: bool = False) -> Execution:
-        """Start a run; Conflict (409) when one is already running."""
-        payload: dict[str, Any] = {"resync": True} if resync else {}
-        body = self._request(
-            "POST",
-            f"/api/syncs/{segment(sync_id, 'sync_id')}/executions",
-            json_body=payload,
-            idempotency_key=idempotency_key,
-        )
-        return parse_execution(body.get("data"))
-
-    def cancel_sync(self, sync_id: str, *, idempotency_key: str) -> str:
-        """Ask Polytomic to cancel whatever run the sync has now. Asynchronous: poll the
-        status until terminal. Prefer cancel_execution: this may hit a newer run."""
-        body = self._request(
-            "POST",
-            f"/api/syncs/{segment(sync_id, 'sync_id')}/cancel",
-            idempotency_key=idempotency_key,
-        )
-        return parse_message(body.get("data"))
-
-    def cancel_execution(self, sync_id: str, execution_id: str, *, idempotency_key: str) -> str:
-        """Ask Polytomic to cancel exactly this run. Asynchronous: poll until terminal."""
-        path = (
-            f"/api/syncs/{segment(sync_id, 'sync_id')}"
-            f"/executions/{segment(execution_id, 'execution_id')}/cancel"
-        )
-        body = self._request("POST", path, idempotency_key=idempotency_key)
-        return parse_message(body.get("data"))
-
-    # -- connections
-
-    def list_connections(self) -> list[Connection]:
-        """Every connection of the organization (one request: the API does not page it)."""
-        items = self._request("GET", "/api/connections").get("data")
-        connections = [parse_connection(i) for i in items] if isinstance(items, list) else []
-        return [c for c in connections if c.id]
-
-    def get_connection(self, connection_id: str) -> Connection:
-        body = self._request("GET", f"/api/connections/{segment(connection_id, 'connection_id')}")
-        return parse_connection(body.get("data"), default_id=connection_id)
-
-    def resolve_connection(self, query: str) -> Connection:
-        """The connection whose ID, else whose name (ignoring case), is `query`: one listing.
-        UnknownConnection / AmbiguousConnection (models.py) when it cannot be told apart."""
-        return find_connection(self.list_connections(), query)
-
-    # -- events
-
-    def list_events(
-        self,
-        *,
-        type: str | None = None,
-        starting_after: datetime | None = None,
-        ending_before: datetime | None = None,
-        limit: int | None = None,
-    ) -> list[Event]:
-        """One page of GET /api/events: events created strictly after `starting_after` and
-        strictly before `ending_before`, at most `limit` (1-100; Polytomic's default is 10).
-        The sort order is undocumented and there is no cursor: read_events pages for you."""
-        params: dict[str, str] = {}
-        if type:
-            params["type"] = type
-        if starting_after is not None:
-            params["starting_after"] = _rfc3339(starting_after, "starting_after")
-        if ending_before is not None:
-            params["ending_before"] = _rfc3339(ending_before, "ending_before")
-        if limit is not None:
-            if not 1 <= limit <= MAX_EVENTS_LIMIT:
-                raise ValueError(f"limit must be 1-{MAX_EVENTS_LIMIT}")
-            params["limit"] = str(limit)
-        return parse_events(self._request("GET", "/api/events", params=params).get("data"))
-
-    def read_events(
-        self,
-        starting_after: datetime | None,
-        ending_before: datetime | None = None,
-        *,
-        type: str | None = None,
-        max_requests: int = 50,
-    ) -> EventWindow:
-        """Every event of a time window, in pages of 100, whatever order Polytomic sorts in
-        (events.read_window). At most `max_requests` requests: see EventWindow.complete."""
-
-        def fetch(after: datetime | None, before: datetime | None, limit: int) -> list[Event]:
-            return self.list_events(type=type, starting_after=after, ending_before=before, limit=limit)
-
-        return read_window(fetch, starting_after, ending_before, max_requests=max_requests)
-
-    def event_types(self) -> list[str]:
-        """GET /api/events_types: the type identifiers this deployment emits."""
-        items = self._request("GET", "/api/events_types").get("data")
-        return [i for i in items if isinstance(i, str)] if isinstance(items, list) else []
-
-    # -- the webhook (one per organization)
-
-    def list_webhooks(self) -> list[Webhook]:
-        items = self._request("GET", "/api/webhooks").get("data")
-        hooks = [parse_webhook(i) for i in items] if isinstance(items, list) else []
-        return [h for h in hooks if h.id]
-
-    def get_webhook(self, webhook_id: str) -> Webhook:
-        body = self._request("GET", f"/api/webhooks/{segment(webhook_id, 'webhook_id')}")
-        return parse_webhook(body.get("data"), default_id=webhook_id)
-
-    def create_webhook(self, endpoint: str, secret: str, *, idempotency_key: str | None = None) -> Webhook:
-        """Register the organization's webhook. Polytomic allows one: when there is one
-        already, update it instead (list_webhooks finds it)."""
-        payload = _webhook_body(endpoint, secret)
-        body = self._request(
-            "POST",
-            "/api/webhooks",
-            json_body=payload,
-            idempotency_key=idempotency_key or _fresh_key("webhook-create"),
-            also_redact=(secret,),
-        )
-        return parse_webhook(body.get("data"))
-
-    def update_webhook(
-        self, webhook_id: str, endpoint: str, secret: str, *, idempotency_key: str | None = None
-    ) -> Webhook:
-        """Point the webhook at `endpoint`, signed with `secret` (both are required)."""
-        payload = _webhook_body(endpoint, secret)
-        body = self._request(
-            "PUT",
-            f"/api/webhooks/{segment(webhook_id, 'webhook_id')}",
-            json_body=payload,
-            idempotency_key=idempotency_key or _fresh_key("webhook-update"),
-            also_redact=(secret,),
-        )
-        return parse_webhook(body.get("data"), default_id=webhook_id)
-
-    def delete_webhook(self, webhook_id: str, *, idempotency_key: str | None = None) -> None:
-        self._request(
-            "DELETE",
-            f"/api/webhooks/{segment(webhook_id, 'webhook_id')}",
-            idempotency_key=idempotency_key or _fresh_key("webhook-delete"),
-        )
-
-    def disable_webhook(self, webhook_id: str, *, idempotency_key: str | None = None) -> Webhook:
-        """Stop deliveries without deleting the webhook. Events meanwhile are not queued."""
-        return self._webhook_action(webhook_id, "disable", idempotency_key)
-
-    def enable_webhook(self, webhook_id: str, *, idempotency_key: str | None = None) -> Webhook:
-        return self._webhook_action(webhook_id, "enable", idempotency_key)
-
-    def _webhook_action(self, webhook_id: str, action: str, idempotency_key: str | None) -> Webhook:
-        body = self._request(
-            "POST",
-            f"/api/webhooks/{segment(webhook_id, 'webhook_id')}/{action}",
-            idempotency_key=idempotency_key or _fresh_key(f"webhook-{action}"),
-        )
-        return parse_webhook(body.get("data"), default_id=webhook_id)
-
-    # -- identity
-
-    def me(self) -> Identity:
-        """Who the key belongs to: a cheap credentials check."""
-        return parse_identity(self._request("GET", "/api/me").get("data"))
-
-    # -- transport
+        return fanout.submit(call)
 
     def _request(
         self,
@@ -566,30 +274,3 @@ class PolytomicClient:
             attempt + 1,
             self.max_retries + 1,
         )
-
-
-# --------------------------------------------------------------------------- request helpers
-
-
-def _rfc3339(when: datetime, what: str) -> str:
-    """An aware datetime as RFC 3339 UTC with microseconds, the precision the filters need."""
-    if when.tzinfo is None or when.utcoffset() is None:
-        raise ValueError(f"{what} must be timezone-aware")
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _webhook_body(endpoint: str, secret: str) -> dict[str, str]:
-    """Checked before anything is sent; the errors never echo the secret."""
-    if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
-        raise ValueError("the webhook endpoint must be an http(s) URL")
-    if any(c.isspace() or not c.isprintable() for c in endpoint):
-        raise ValueError("the webhook endpoint must not contain whitespace or control characters")
-    low, high = WEBHOOK_SECRET_LENGTH
-    if not isinstance(secret, str) or not low <= len(secret) <= high:
-        raise ValueError(f"the webhook secret must be {low}-{high} characters")
-    return {"endpoint": endpoint, "secret": secret}
-
-
-def _fresh_key(what: str) -> str:
-    # One key per call: the client's own retries of that call replay instead of acting twice.
-    return f"{what}-{secrets.token_hex(12)}"

@@ -37,7 +37,7 @@ from typing import ClassVar, Final, Literal, get_args
 
 import httpx
 
-from bot.polytomic.models import parse_error_body
+from bot.polytomic.error_bodies import parse_error_body
 
 __all__ = [
     "ERROR_KINDS",

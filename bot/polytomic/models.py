@@ -1,24 +1,23 @@
-"""What Polytomic answers, as typed values, and the tolerant parsing that builds them.
+"""What Polytomic answers about syncs and their runs, as typed values, and the tolerant parsing
+that builds them.
 
-The client (client.py) turns each JSON answer into these frozen dataclasses with the parse_*
+The client (endpoints/) turns each JSON answer into these frozen dataclasses with the parse_*
 functions below, and everything downstream (the tracker, the views, the state machine in
 bot/operations.py) reads only these, never raw JSON. Parsing is tolerant: any field may be
 missing, null or of another type, because Polytomic's own SDK models mark every field optional
 and a chatops bot must keep working when a self-hosted deployment answers an older shape. What
 cannot be read becomes None (or an empty value), never an exception (the readers are in
-parsing.py). Held here: syncs, executions and their status; the caller's identity; connections
-and the lookup of one by ID or name (`find_connection`); the webhook, whose secret is a
-`Secret` that no repr shows. Events are in events.py. The error body of a failed call is read
-here too (parse_error_body), for errors.py. Imports no other bot module but parsing.py.
+parsing.py). Held here: syncs, executions and their status; the caller's identity; the webhook,
+whose secret is a `Secret` (secret.py) that no repr shows; and the bits of a list answer
+(next_page_token) and a cancel's answer (parse_message). Elsewhere: connections and their lookup
+(connections.py), events (events.py), the body of a failed call (error_bodies.py). Imports no
+other bot module but parsing.py and secret.py.
 """
 
 from __future__ import annotations
 
 import enum
-import hmac
-import json
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -28,28 +27,18 @@ from bot.polytomic.parsing import as_dict as _dict
 from bot.polytomic.parsing import as_int as _int
 from bot.polytomic.parsing import as_str as _str
 from bot.polytomic.parsing import parse_timestamp
+from bot.polytomic.secret import Secret, mask_secret
 
 __all__ = [
-    "AmbiguousConnection",
-    "Connection",
-    "ConnectionLookupError",
-    "ConnectionType",
     "Execution",
     "ExecutionCounts",
     "ExecutionStatus",
     "Identity",
     "Phase",
-    "Secret",
     "Sync",
     "SyncStatus",
-    "UnknownConnection",
     "Webhook",
-    "error_text",
-    "find_connection",
-    "mask_secret",
     "next_page_token",
-    "parse_connection",
-    "parse_error_body",
     "parse_execution",
     "parse_identity",
     "parse_message",
@@ -58,10 +47,6 @@ __all__ = [
     "parse_timestamp",
     "parse_webhook",
 ]
-
-_ERROR_TEXT_LIMIT: Final = 200
-_TAG = re.compile(r"<[^>]*>")
-_SPACE = re.compile(r"\s+")
 
 # --------------------------------------------------------------------------- results
 
@@ -188,60 +173,6 @@ class Identity:
     is_system: bool | None = None
 
 
-class Secret:
-    """Holds a credential (an API key, a webhook secret); its repr/str never show it, so a
-    vars() dump, a debugger, a log line or an exception text cannot leak it. Compare with
-    `matches`, which takes constant time."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def matches(self, candidate: str) -> bool:
-        return hmac.compare_digest(self.value.encode(), candidate.encode())
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and self.matches(other.value)
-
-    def __hash__(self) -> int:
-        return hash((Secret, len(self.value)))  # equal secrets have equal lengths
-
-    def __repr__(self) -> str:
-        return "<redacted>"
-
-    __str__ = __repr__
-
-
-def mask_secret(secret: Secret | None) -> str:
-    """What a person may see of a secret: its length, never a character of it."""
-    if secret is None or not secret.value:
-        return "(none)"
-    return f"******** ({len(secret.value)} characters)"
-
-
-@dataclass(frozen=True)
-class ConnectionType:
-    """`type` of a connection: `id` is the integration's identifier (salesforce, hubspot,
-    postgresql, ...), `name` its display name."""
-
-    id: str | None = None
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class Connection:
-    """An item of GET /api/connections. `parent_connection_id` is set on shared copies."""
-
-    id: str
-    name: str | None = None
-    type: ConnectionType = field(default_factory=ConnectionType)
-    status: str | None = None
-    status_error: str | None = None
-    parent_connection_id: str | None = None
-    organization_id: str | None = None
-
-
 @dataclass(frozen=True)
 class Webhook:
     """The organization's webhook (there is one per organization). Polytomic's reads return
@@ -263,28 +194,6 @@ class Webhook:
     @property
     def masked_secret(self) -> str:
         return mask_secret(self.secret)
-
-
-class ConnectionLookupError(LookupError):
-    """A connection named in a command could not be told apart: not found, or ambiguous.
-    `query` is what was asked for (user input: escape it before showing it)."""
-
-    def __init__(self, message: str, query: str) -> None:
-        super().__init__(message)
-        self.query = query
-
-
-class UnknownConnection(ConnectionLookupError):
-    """No connection has that ID or name."""
-
-
-class AmbiguousConnection(ConnectionLookupError):
-    """Several connections have that name (names are not unique in Polytomic); `candidates`
-    lists them, so the answer can offer their IDs."""
-
-    def __init__(self, message: str, query: str, candidates: tuple[Connection, ...]) -> None:
-        super().__init__(message, query)
-        self.candidates = candidates
 
 
 # --------------------------------------------------------------------------- tolerant parsing
@@ -376,20 +285,6 @@ def parse_identity(value: object) -> Identity:
     )
 
 
-def parse_connection(value: object, *, default_id: str = "") -> Connection:
-    raw = _dict(value)
-    kind = _dict(raw.get("type"))
-    return Connection(
-        id=_str(raw.get("id")) or default_id,
-        name=_str(raw.get("name")),
-        type=ConnectionType(id=_str(kind.get("id")), name=_str(kind.get("name"))),
-        status=_str(raw.get("status")),
-        status_error=_str(raw.get("status_error")) or None,
-        parent_connection_id=_str(raw.get("parent_connection_id")) or None,
-        organization_id=_str(raw.get("organization_id")),
-    )
-
-
 def parse_webhook(value: object, *, default_id: str = "") -> Webhook:
     raw = _dict(value)
     secret = _str(raw.get("secret"))
@@ -405,30 +300,6 @@ def parse_webhook(value: object, *, default_id: str = "") -> Webhook:
     )
 
 
-def _fold(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
-def find_connection(connections: Iterable[Connection], query: str) -> Connection:
-    """The connection whose ID is `query`, else the one whose name is `query` (ignoring case
-    and surrounding or repeated whitespace). An ID wins over a name: a connection named like
-    another's ID cannot hijack it. UnknownConnection or AmbiguousConnection otherwise."""
-    wanted = query.strip()
-    if not wanted:
-        raise UnknownConnection("no connection was named", query)
-    listed = [c for c in connections if c.id]
-    by_id = [c for c in listed if c.id.lower() == wanted.lower()]
-    if len(by_id) == 1:
-        return by_id[0]
-    folded = _fold(wanted)
-    by_name = tuple(c for c in listed if c.name is not None and _fold(c.name) == folded)
-    if len(by_name) == 1:
-        return by_name[0]
-    if by_name:
-        raise AmbiguousConnection(f"{len(by_name)} connections have that name", query, by_name)
-    raise UnknownConnection("no connection has that ID or name", query)
-
-
 def next_page_token(body: Mapping[str, Any]) -> str | None:
     """A list answer's `pagination.next_page_token`; None on the last page."""
     token = _str(_dict(body.get("pagination")).get("next_page_token"))
@@ -438,42 +309,3 @@ def next_page_token(body: Mapping[str, Any]) -> str | None:
 def parse_message(value: object) -> str:
     """The `message` of an answer that only says something (a cancel's `data`); '' when absent."""
     return _str(_dict(value).get("message")) or ""
-
-
-# --------------------------------------------------------------------------- error answers
-
-
-def error_text(text: str) -> str:
-    """Text fit for an error message: tags dropped, whitespace folded, at most 200 characters."""
-    text = _SPACE.sub(" ", _TAG.sub(" ", text)).strip()
-    if len(text) > _ERROR_TEXT_LIMIT:
-        return text[: _ERROR_TEXT_LIMIT - 1] + "…"
-    return text
-
-
-def parse_error_body(text: str, fallback: str) -> tuple[str, str | None]:
-    """Polytomic's message (and key) from the documented body, the older
-    `{"error": {"message"}}` body, or a non-JSON body; `fallback` (the reason phrase) when the
-    body says nothing."""
-    try:
-        body: object = json.loads(text) if text.strip() else None
-    except ValueError:
-        body = None
-        short = error_text(text)
-        if short:
-            return short, None
-    if isinstance(body, dict):
-        key = _str(body.get("key"))
-        message = _str(body.get("message"))
-        error = body.get("error")
-        if not message and isinstance(error, dict):
-            message = _str(error.get("message"))
-            key = key or _str(error.get("key"))
-        elif not message and isinstance(error, str):
-            message = error
-        if message:
-            return error_text(message) if len(message) > _ERROR_TEXT_LIMIT else message, key
-        return fallback, key
-    if isinstance(body, str) and body:
-        return error_text(body), None
-    return fallback, None

@@ -1,7 +1,7 @@
 """The transport helpers PolytomicClient (client.py) is built from, kept apart so that the
 client is only its endpoints and its request loop.
 
-- `HeaderAuth` sets Authorization per request from a `Secret` (models.py), so the key sits in
+- `HeaderAuth` sets Authorization per request from a `Secret` (secret.py), so the key sits in
   no default-header dict and no repr, vars() dump or log shows it;
 - `segment` quotes an ID as exactly one path segment, and `validate_idempotency_key` checks a
   POST's Idempotency-Key against what Polytomic accepts, both before anything is sent;
@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.polytomic.models import Secret
+from bot.polytomic.secret import Secret
 
 __all__ = ["USER_AGENT", "validate_idempotency_key"]
 

@@ -17,9 +17,14 @@ them against those schemas.
         assert run.status == "canceled"
         fake.wait_for_deliveries(event_type="sync.canceled")
 
-The modules: runs.py (syncs and their runs on a real clock, schedules), events.py (the event
-log and payloads), webhooks.py (the webhook and its deliveries), connections.py, recording.py
-(recorded requests, faults), server.py (FakePolytomic: its knobs, auth, idempotency),
+The modules. FakePolytomic is one object with one lock, so its methods are mixins of one state
+class, a mixin a module: state.py (its settings and state), server.py (the parts put together,
+started, stopped, the clock, every request served: auth, idempotency), organization.py (syncs
+and connections as tests set them up), event_feed.py (the event log's knobs, emitting),
+deliveries.py (the webhook's knobs and deliveries), inspection.py (recorded requests, waiting),
+faults.py (injected failures and latency). What they hold: syncs.py (model syncs, schedules),
+executions.py (runs, on a real clock), events.py (the event log and payloads), webhooks.py (the
+webhook and its deliveries), connections.py, recording.py (recorded requests, faults). And:
 routes.py (what each endpoint answers), plumbing.py (HTTP), common.py (shared constants and
 parsing).
 
@@ -44,9 +49,10 @@ Assumptions where the contract is silent (kept deliberately strict so bugs show 
 from bot.fakes.polytomic.common import ACTIVE_STATUSES, DEFAULT_API_KEY, TERMINAL_STATUSES, rfc3339
 from bot.fakes.polytomic.connections import FakeConnection
 from bot.fakes.polytomic.events import BULK_SYNC_EVENT_TYPES, EVENT_TYPES, SYNC_EVENT_TYPES, EventsOrder
+from bot.fakes.polytomic.executions import FakeExecution
 from bot.fakes.polytomic.recording import RecordedRequest
-from bot.fakes.polytomic.runs import FakeExecution, FakeSync
 from bot.fakes.polytomic.server import FakePolytomic, fake_polytomic, retry_after_date
+from bot.fakes.polytomic.syncs import FakeSync
 from bot.fakes.polytomic.webhooks import DeliveryAttempt, FakeWebhook, SignatureEncoding, signature
 
 __all__ = [

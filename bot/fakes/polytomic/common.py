@@ -1,8 +1,8 @@
 """What every module of the fake Polytomic shares: execution status sets, time formatting,
 the API's error body, and the strict parsing of query values (booleans, RFC 3339 times).
 
-Kept apart so that the modules holding state (runs.py, events.py, webhooks.py, connections.py)
-and the server (server.py) use one definition of each.
+Kept apart so that the modules holding state (syncs.py, executions.py, events.py, webhooks.py,
+connections.py) and the server (server.py and its mixins) use one definition of each.
 """
 
 from __future__ import annotations

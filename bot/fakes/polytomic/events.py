@@ -7,7 +7,7 @@ the type. The log keeps events for `retention` seconds (Polytomic: 48 hours) and
 `max_events` of them, so a long-running demo stays small. Selection follows the SDK's
 description of the filters: `starting_after` / `ending_before` are strict, `limit` caps the
 answer, and the sort order, which Polytomic does not document, is the caller's to choose
-(server.py exposes it as FakePolytomic.events_order).
+(state.py exposes it as FakePolytomic.events_order).
 """
 
 from __future__ import annotations

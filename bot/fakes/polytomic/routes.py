@@ -22,7 +22,7 @@ from bot.fakes.polytomic.common import (
 )
 from bot.fakes.polytomic.events import EVENT_TYPES
 from bot.fakes.polytomic.recording import RecordedRequest
-from bot.fakes.polytomic.runs import START_DEFAULTS, FakeSync
+from bot.fakes.polytomic.syncs import START_DEFAULTS, FakeSync
 from bot.fakes.polytomic.webhooks import FakeWebhook
 
 if TYPE_CHECKING:
