@@ -12,15 +12,11 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
 
-from sqlalchemy import select, update
-
-from bot import audit, grants
 from bot.commands import GrantCmd, RevokeCmd, SyncRef
-from bot.db.models import NOT_HOLDING, Operation, utcnow
-from bot.operations import State
-from bot.permissions import Decision
+from bot.db import audit, grants
+from bot.db.models import Operation
+from bot.permissions import Decision, as_rules
 from bot.polytomic import PolytomicError, Sync
 from bot.services import Services
 from bot.slack import SlackFailure, Throttled, respond
@@ -71,15 +67,15 @@ def _decide(
     except (Throttled, SlackFailure):
         _answer(req, replies.groups_unavailable())
         return None
-    with svc.db.transaction() as session:
-        audit.record(
-            session,
-            actor=req.user_id,
-            action=audit_as,
-            sync_id=sync_id,
-            decision=decision,
-            channel_id=req.channel_id,
-        )
+    audit.record(
+        svc.db,
+        at=svc.clock.now(),
+        actor=req.user_id,
+        action=audit_as,
+        sync_id=sync_id,
+        decision=decision,
+        channel_id=req.channel_id,
+    )
     svc.metrics.decision(action, decision.allowed)
     if not decision.allowed:
         _answer(req, replies.denied(decision))
@@ -180,8 +176,7 @@ def answer_audit(svc: Services, req: Requester, ref: SyncRef | None) -> None:
     decision = _decide(svc, req, "cancel" if sync_id else "admin", sync_id, "audit")
     if decision is None or not decision.allowed:
         return
-    with svc.db.read() as session:
-        events = audit.recent(session, sync_id=sync_id, limit=20)
+    events = audit.recent(svc.db, sync_id=sync_id, limit=20)
     _answer(req, access.audit_view(events, sync_id))
 
 
@@ -208,7 +203,7 @@ def answer_list(svc: Services, req: Requester, running_only: bool) -> None:
         else line
         for line in shown
     ]
-    _answer(req, sync_list(shown, running_only=running_only, hidden=hidden, now=utcnow()))
+    _answer(req, sync_list(shown, running_only=running_only, hidden=hidden, now=svc.clock.now()))
 
 
 def _line(svc: Services, sync: Sync) -> SyncLine:
@@ -238,8 +233,7 @@ def _clicked_operation(
     svc: Services, req: Requester, op_id: int, action: str, audit_as: str
 ) -> Operation | None:
     """The operation a button is about, if it exists and the clicker may do `action` on it."""
-    with svc.db.read() as session:
-        op = session.get(Operation, op_id)
+    op = svc.operations.get(op_id)
     if op is None:
         _answer(req, replies.invalid_button())
         return None
@@ -255,79 +249,53 @@ def answer_resume(svc: Services, req: Requester, op_id: int) -> None:
     if op.paused_at is None:
         _answer(req, replies.invalid_button())
         return
-    now = utcnow()
-    with svc.db.transaction() as session:
-        # Of several clicks, one wins the row; only the winner talks to Polytomic.
-        won = session.execute(
-            update(Operation)
-            .where(Operation.id == op_id, Operation.paused_at.is_not(None), Operation.resumed_at.is_(None))
-            .values(resumed_at=now, resumed_by=req.user_id, updated_at=now)
-        ).rowcount  # type: ignore[attr-defined]
-    if not won:
+    # Of several clicks, one wins the row; only the winner talks to Polytomic.
+    if not svc.operations.resume(op_id, by=req.user_id):
         _answer(req, replies.already_resumed(op))
         return
     try:
         svc.polytomic.set_active(op.sync_id, True, idempotency_key=f"op-{op.id}-resume")
     except PolytomicError as error:
-        with svc.db.transaction() as session:
-            session.execute(
-                update(Operation).where(Operation.id == op_id).values(resumed_at=None, resumed_by=None)
-            )
+        svc.operations.undo_resume(op_id)
         _answer(req, replies.polytomic_failure(error, op.sync_id))
         return
-    with svc.db.transaction() as session:
-        # Hand the row back to the tracker so it re-renders the status message from it.
-        session.execute(
-            update(Operation).where(Operation.id == op_id).values(finished_at=None, next_poll_at=now)
-        )
-        audit.record(
-            session,
+    # Hand the row back to the tracker so it re-renders the status message from it.
+    svc.operations.reopen(
+        op_id,
+        audit=audit.Event(
             actor=req.user_id,
             action="resume",
             sync_id=op.sync_id,
             outcome="schedule resumed",
             operation_id=op.id,
             channel_id=req.channel_id,
-        )
+        ),
+    )
     svc.nudge()
     _answer(req, replies.resumed(op))
 
 
 def answer_grant_change(svc: Services, req: Requester, cmd: GrantCmd | RevokeCmd) -> None:
-    verb = "grant" if isinstance(cmd, GrantCmd) else "revoke"
+    verb: grants.Change = "grant" if isinstance(cmd, GrantCmd) else "revoke"
     sync_id = None if cmd.scope == "*" else cmd.scope
     decision = _decide(svc, req, "admin", sync_id, verb)
     if decision is None or not decision.allowed:
         return
-    if isinstance(cmd, GrantCmd):
-        changed = grants.add_grant(svc.db, cmd.subject, cmd.action, cmd.scope, granted_by=req.user_id)
-    else:
-        changed = grants.remove_grant(svc.db, cmd.subject, cmd.action, cmd.scope)
-    with svc.db.transaction() as session:
-        audit.record(
-            session,
-            actor=req.user_id,
-            action=verb,
-            sync_id=sync_id,
-            outcome=f"{cmd.subject.kind} {cmd.subject.id} {cmd.action} {cmd.scope}: "
-            + ("changed" if changed else "unchanged"),
-            channel_id=req.channel_id,
-        )
+    changed = grants.change(
+        svc.db,
+        verb,
+        cmd.subject,
+        cmd.action,
+        cmd.scope,
+        actor=req.user_id,
+        channel_id=req.channel_id,
+        at=svc.clock.now(),
+    )
     _answer(req, access.grant_changed(verb, cmd.subject.mention, cmd.action, cmd.scope, changed))
 
 
 def answer_grants(svc: Services, req: Requester) -> None:
-    _answer(req, access.grants_list(grants.list_rules(svc.db), svc.settings.bot_admins))
-
-
-def holder_of(svc: Services, execution_id: str) -> Operation | None:
-    """The operation that holds this run (is canceling it, or has), if any."""
-    with svc.db.read() as session:
-        return session.scalars(
-            select(Operation).where(
-                Operation.execution_id == execution_id, Operation.state.not_in(NOT_HOLDING)
-            )
-        ).first()
+    _answer(req, access.grants_list(as_rules(grants.every_grant(svc.db)), svc.settings.bot_admins))
 
 
 def answer_retry(svc: Services, req: Requester, op_id: int, attempt: int) -> None:
@@ -335,37 +303,10 @@ def answer_retry(svc: Services, req: Requester, op_id: int, attempt: int) -> Non
     op = _clicked_operation(svc, req, op_id, "cancel", "cancel.retry")
     if op is None:
         return
-    now = utcnow()
-    with svc.db.transaction() as session:
-        # Conditional on the attempt the button showed: of several clicks, one wins.
-        result = session.execute(
-            update(Operation)
-            .where(
-                Operation.id == op_id,
-                Operation.state == State.CANCELING,
-                Operation.cancel_attempt == attempt,
-                Operation.escalated_at.is_not(None),
-            )
-            .values(
-                cancel_attempt=attempt + 1,
-                cancel_sent_at=None,
-                escalated_at=None,
-                incident_escalation_ts=None,
-                deadline_at=now + timedelta(seconds=svc.settings.poll_timeout),
-                next_poll_at=now,
-                updated_at=now,
-            )
-        )
-        won = bool(result.rowcount)  # type: ignore[attr-defined]
-        audit.record(
-            session,
-            actor=req.user_id,
-            action="cancel.retry",
-            sync_id=op.sync_id,
-            outcome="sent again" if won else "already retried or finished",
-            operation_id=op_id,
-            channel_id=req.channel_id,
-        )
+    # Conditional on the attempt the button showed: of several clicks, one wins.
+    won = svc.operations.retry(
+        op, attempt, poll_timeout=svc.settings.poll_timeout, actor=req.user_id, channel_id=req.channel_id
+    )
     if won:
         svc.nudge()
         _answer(req, replies.retry_sent())

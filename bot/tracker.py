@@ -18,13 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 
-from bot import audit
 from bot.config import Settings
-from bot.db.engine import Database
-from bot.db.models import NOT_HOLDING, OPERATIONS, Operation, utcnow
+from bot.db.audit import Event
+from bot.db.models import Operation, utcnow
+from bot.db.operations import ExecutionHeld, LeaseLost, OperationStore
 from bot.metrics import Metrics
 from bot.operations import (
     FINAL,
@@ -33,7 +32,6 @@ from bot.operations import (
     Binding,
     State,
     backoff,
-    can_move,
     outcome_of,
     verify,
 )
@@ -59,19 +57,6 @@ log = logging.getLogger("bot.tracker")
 UNEDITABLE = frozenset({"message_not_found", "cant_update_message", "edit_window_closed"})
 MAX_BACKOFF = 300.0  # seconds between tries when something keeps failing
 QUEUED_PER_WORKER = 4  # claimed rows waiting for a worker, at most (their leases are renewed)
-# Rows are claimed and written with Core statements: the ORM's bulk-update machinery costs
-# about twice as much CPU, and the tracker writes on every poll.
-OPS = OPERATIONS
-
-
-def _lease_free(now: datetime) -> Any:
-    return or_(OPS.c.lease_owner.is_(None), OPS.c.lease_expires_at < now)
-
-
-class LeaseLost(Exception):
-    """Another process took this operation over (our lease expired): stop touching it."""
-
-
 def new_owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -79,7 +64,7 @@ def new_owner_id() -> str:
 class Tracker:
     def __init__(
         self,
-        db: Database,
+        store: OperationStore,
         polytomic: PolytomicClient,
         slack: SlackGateway,
         authorizer: Authorizer,
@@ -89,7 +74,7 @@ class Tracker:
         workers: int = 4,
         metrics: Metrics | None = None,
     ) -> None:
-        self.db = db
+        self.store = store
         self.polytomic = polytomic
         self.slack = slack
         self.authorizer = authorizer
@@ -123,7 +108,7 @@ class Tracker:
         return self._thread
 
     def run_forever(self) -> None:
-        if self.db.dialect == "sqlite":
+        if self.store.db.dialect == "sqlite":
             # This process holds the SQLite file's lock, so any lease in it belongs to a dead
             # process: take the work back now instead of waiting for the leases to expire.
             self.release_all(everyone=True)
@@ -174,12 +159,7 @@ class Tracker:
 
     def until_next_due(self, now: datetime) -> float:
         """Seconds until the earliest unleased row falls due (a poll is never late by a tick)."""
-        with self.db.read_engine.connect() as conn:
-            due = conn.scalar(
-                select(func.min(OPS.c.next_poll_at)).where(
-                    OPS.c.finished_at.is_(None), OPS.c.lease_owner.is_(None)
-                )
-            )
+        due = self.store.next_due()
         if due is None:
             return self.idle_wait
         return min(self.idle_wait, max(0.0, float((due - now).total_seconds())))
@@ -196,14 +176,7 @@ class Tracker:
         with self._inflight_changed:
             ids = list(self._inflight)
         self._last_renewal = now
-        if not ids:
-            return
-        with self.db.core() as conn:
-            conn.execute(
-                update(OPS)
-                .where(OPS.c.id.in_(ids), OPS.c.lease_owner == self.owner)
-                .values(lease_expires_at=now + timedelta(seconds=self.settings.lease_ttl))
-            )
+        self.store.renew(self.owner, ids)
 
     def _work(self, op: Operation) -> None:
         try:
@@ -228,41 +201,17 @@ class Tracker:
         self.release_all()
 
     def release_all(self, *, everyone: bool = False) -> None:
-        query = update(Operation).values(lease_owner=None, lease_expires_at=None)
-        if not everyone:
-            query = query.where(Operation.lease_owner == self.owner)
         try:
-            with self.db.transaction() as session:
-                session.execute(query)
+            self.store.release_all(None if everyone else self.owner)
         except OperationalError:
             log.warning("could not release leases; they expire in %s s", self.settings.lease_ttl)
 
     # ---- claiming ------------------------------------------------------------------
 
     def claim(self, limit: int) -> list[Operation]:
-        """Lease up to `limit` due rows, most overdue first, and return them whole: one
-        statement, so claiming costs one round trip however many rows it takes."""
+        """Lease up to `limit` due rows, most overdue first."""
         now = utcnow()
-        expires = now + timedelta(seconds=self.settings.lease_ttl)
-        claimable = (OPS.c.finished_at.is_(None), OPS.c.next_poll_at <= now, _lease_free(now))
-        due = (
-            select(OPS.c.id)
-            .where(*claimable)
-            .order_by(OPS.c.next_poll_at)
-            .limit(limit)
-            # PostgreSQL: replicas skip rows another is claiming instead of queueing on them.
-            .with_for_update(skip_locked=True)
-        )
-        with self.db.core() as conn:
-            # The lease is checked again in the UPDATE itself: on SQLite (no row locks) that is
-            # what makes the claim exclusive.
-            rows = conn.execute(
-                update(OPS)
-                .where(OPS.c.id.in_(due.scalar_subquery()), _lease_free(now))
-                .values(lease_owner=self.owner, lease_expires_at=expires)
-                .returning(*OPS.c)
-            ).all()
-        claimed = [Operation(**row._mapping) for row in rows]
+        claimed = self.store.claim(self.owner, limit)
         # How late the most overdue operation is: grows when the tracker can't keep up.
         self.metrics.loop_lag.set(max(((now - op.next_poll_at).total_seconds() for op in claimed), default=0))
         return claimed
@@ -278,7 +227,7 @@ class Tracker:
             log.exception("operation step failed", extra={"operation_id": op.id})
             self._release(op.id, error=notes.step_failed(error))
 
-    def _save(self, op: Operation, **changes: Any) -> None:
+    def _save(self, op: Operation, audit: Event | None = None, /, **changes: Any) -> None:
         """Write `changes` only while we still hold the lease, and renew it.
 
         A remote effect has usually just happened, so a database outage is waited out rather
@@ -288,7 +237,7 @@ class Tracker:
         attempt = 0
         while True:
             try:
-                self._write(op, changes)
+                self._write(op, changes, audit)
                 break
             except OperationalError:
                 if self._stop.is_set():
@@ -306,37 +255,13 @@ class Tracker:
         for name, value in changes.items():
             setattr(op, name, value)
 
-    def _write(self, op: Operation, changes: dict[str, Any]) -> None:
-        now = utcnow()
-        changes["updated_at"] = now
-        query = update(OPS).where(OPS.c.id == op.id, OPS.c.lease_owner == self.owner)
-        if "state" in changes:
-            # Only the machine's transitions, and only from the state this pass saw.
-            if not can_move(State(op.state), State(changes["state"])):
-                raise ValueError(f"operation {op.id}: no transition {op.state} → {changes['state']}")
-            query = query.where(OPS.c.state == op.state)
-        with self.db.core() as conn:
-            result = conn.execute(
-                query.values(lease_expires_at=now + timedelta(seconds=self.settings.lease_ttl), **changes)
-            )
-            if result.rowcount != 1:
-                raise LeaseLost(op.id)
-            final = "state" in changes and changes["state"] in OUTCOMES | RELEASED
-            if final:
-                # The outcome and its audit row commit together: exactly one each.
-                audit.insert_row(
-                    conn,
-                    actor=op.requested_by,
-                    action="cancel",
-                    sync_id=op.sync_id,
-                    outcome=str(changes["state"]),
-                    operation_id=op.id,
-                    channel_id=op.channel_id,
-                )
-        if final:
-            self.metrics.outcomes.labels(state=str(changes["state"])).inc()
-            if changes["state"] in OUTCOMES:
-                self.metrics.confirm_to_terminal.observe((now - op.created_at).total_seconds())
+    def _write(self, op: Operation, changes: dict[str, Any], audit: Event | None = None) -> None:
+        self.store.save(op, self.owner, changes, audit=audit)
+        target = changes.get("state")
+        if target is not None and target in OUTCOMES | RELEASED:
+            self.metrics.outcomes.labels(state=str(target)).inc()
+            if target in OUTCOMES:
+                self.metrics.confirm_to_terminal.observe((utcnow() - op.created_at).total_seconds())
 
     def _release(
         self,
@@ -346,20 +271,7 @@ class Tracker:
         error: str | None = None,
         changes: dict[str, Any] | None = None,
     ) -> None:
-        """Give the row back, due again at `next_at`, with what the pass read but did not need
-        to write at once (`changes`: the run's progress; nothing that records an effect)."""
-        values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
-        if changes:
-            values.update(changes, updated_at=utcnow())
-        if next_at is not None:
-            values["next_poll_at"] = next_at
-        if error is not None:
-            values["last_error"] = error
-            values["next_poll_at"] = utcnow() + timedelta(seconds=30)
-        with self.db.core() as conn:
-            conn.execute(
-                update(OPS).where(OPS.c.id == op_id, OPS.c.lease_owner == self.owner).values(**values)
-            )
+        self.store.release(op_id, self.owner, next_at=next_at, error=error, changes=changes)
 
     def reconcile(self, op: Operation) -> None:
         """Bring one operation one pass closer to done; every effect is recorded as it lands."""
@@ -373,21 +285,7 @@ class Tracker:
             self._wake.set()  # due before the sleeping loop would look
 
     def _finish(self, op: Operation, changes: dict[str, Any]) -> bool:
-        """Mark the operation done, unless a click changed it while this pass ran (a resume
-        sets resumed_at, a retry bumps cancel_attempt): then it gets another pass instead, which
-        renders what the click did."""
-        with self.db.core() as conn:
-            result = conn.execute(
-                update(OPS)
-                .where(
-                    OPS.c.id == op.id,
-                    OPS.c.lease_owner == self.owner,
-                    OPS.c.resumed_at.is_not_distinct_from(op.resumed_at),
-                    OPS.c.cancel_attempt == op.cancel_attempt,
-                )
-                .values(finished_at=utcnow(), lease_owner=None, lease_expires_at=None, **changes)
-            )
-            return bool(result.rowcount)
+        return self.store.finish(op, self.owner, changes)
 
 
 class _Pass:
@@ -414,10 +312,10 @@ class _Pass:
             delay = max(delay, self.not_before)
         return utcnow() + timedelta(seconds=max(0.05, delay))
 
-    def save(self, **changes: Any) -> None:
+    def save(self, audit: Event | None = None, /, **changes: Any) -> None:
         merged = {**self.pending, **changes}
         self.pending.clear()
-        self.t._save(self.op, **merged)
+        self.t._save(self.op, audit, **merged)
 
     def note(self, **changes: Any) -> None:
         """Take in what was read without writing it yet (see `pending`)."""
@@ -495,16 +393,14 @@ class _Pass:
             except SlackFailure as failure:
                 self.transient(notes.groups_unchecked(failure.error))
                 return
-            with self.t.db.core() as conn:
-                audit.insert_row(
-                    conn,
-                    actor=op.requested_by,
-                    action=f"{action}.confirm",
-                    sync_id=op.sync_id,
-                    decision=decision,
-                    operation_id=op.id,
-                    channel_id=op.channel_id,
-                )
+            self.t.store.record(
+                actor=op.requested_by,
+                action=f"{action}.confirm",
+                sync_id=op.sync_id,
+                decision=decision,
+                operation_id=op.id,
+                channel_id=op.channel_id,
+            )
             self.t.metrics.decision(action, decision.allowed)
             if not decision.allowed:
                 self.save(state=State.DENIED, last_error=notes.denied_note(decision))
@@ -539,14 +435,8 @@ class _Pass:
         unique index): of two clicks on one run, the second becomes a duplicate and sends nothing."""
         try:
             self.save(state=State.CANCELING, **fields)
-        except IntegrityError:
-            with self.t.db.transaction() as session:
-                winner = session.scalars(
-                    select(Operation).where(
-                        Operation.execution_id == self.op.execution_id,
-                        Operation.state.not_in(NOT_HOLDING),
-                    )
-                ).first()
+        except ExecutionHeld:
+            winner = self.t.store.holder_of(self.op.execution_id)
             self.save(state=State.DUPLICATE, last_error=notes.already_requested_note(winner))
             return False
         return True
@@ -658,24 +548,20 @@ class _Pass:
             return
         except PolytomicError as error:
             self.polytomic_error(error)
-            self.save(pause_error=notes.polytomic_refusal(error, "pause"))
-            self.record("pause", "failed")
+            self.save(self.audit("pause", "failed"), pause_error=notes.polytomic_refusal(error, "pause"))
             return
-        self.save(paused_at=utcnow())
-        self.record("pause", "paused")
+        self.save(self.audit("pause", "paused"), paused_at=utcnow())
 
-    def record(self, action: str, outcome: str) -> None:
+    def audit(self, action: str, outcome: str) -> Event:
         op = self.op
-        with self.t.db.core() as conn:
-            audit.insert_row(
-                conn,
-                actor=op.requested_by,
-                action=action,
-                sync_id=op.sync_id,
-                outcome=outcome,
-                operation_id=op.id,
-                channel_id=op.channel_id,
-            )
+        return Event(
+            actor=op.requested_by,
+            action=action,
+            sync_id=op.sync_id,
+            outcome=outcome,
+            operation_id=op.id,
+            channel_id=op.channel_id,
+        )
 
     # ---- Slack -------------------------------------------------------------------------
 

@@ -11,18 +11,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App
-from sqlalchemy import insert
 from sqlalchemy.exc import OperationalError
 
 from bot import interactions
-from bot.db.models import OPERATIONS, utcnow
 from bot.interactions import Requester
-from bot.operations import State
 from bot.services import Services
 from bot.slack import respond
 from bot.views import buttons, replies
@@ -60,35 +56,25 @@ def handle_confirm(services: Services, ack: Ack, body: dict[str, Any], kind: str
             services.responder.submit(respond, req.response_url, replies.invalid_button())
         return
     sync_id, execution_id = target
-    now = utcnow()
     try:
-        holder = interactions.holder_of(services, execution_id)
+        holder = services.operations.holder_of(execution_id)
         if holder is not None:
             # Already being canceled: say so at once. (A click racing this check still loses
             # later, when it tries to take the run: the database decides, not this read.)
             ack()
             services.responder.submit(respond, req.response_url, replies.already_requested(holder))
             return
-        with services.db.core() as conn:
-            conn.execute(
-                insert(OPERATIONS).values(
-                    kind=kind,
-                    sync_id=sync_id,
-                    execution_id=execution_id,
-                    team_id=req.team_id,
-                    requested_by=req.user_id,
-                    channel_id=req.channel_id,
-                    response_url=req.response_url,
-                    incident_channel=services.settings.incident_channel,
-                    state=State.CONFIRMED,
-                    created_at=now,
-                    updated_at=now,
-                    deadline_at=now + timedelta(seconds=services.settings.poll_timeout),
-                    next_poll_at=now,
-                    cancel_attempt=1,
-                    attempts=0,
-                )
-            )
+        services.operations.create(
+            kind=kind,
+            sync_id=sync_id,
+            execution_id=execution_id,
+            team_id=req.team_id,
+            requested_by=req.user_id,
+            channel_id=req.channel_id,
+            response_url=req.response_url,
+            incident_channel=services.settings.incident_channel,
+            poll_timeout=services.settings.poll_timeout,
+        )
     except OperationalError:
         log.warning("could not record a confirm click: database unavailable")
         ack()
