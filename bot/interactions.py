@@ -19,7 +19,7 @@ from bot.db.models import Operation
 from bot.permissions import Decision, as_rules
 from bot.polytomic import PolytomicError, Sync
 from bot.services import Services
-from bot.slack import SlackFailure, Throttled, respond
+from bot.slack import SlackError, Throttled, respond
 from bot.views import access, prompts, replies
 from bot.views.blocks import View
 from bot.views.syncs import MAX_LIST, SyncLine, no_such_name, nothing_running, sync_list, sync_status
@@ -64,7 +64,7 @@ def _decide(
     """A decision, audited; None (and the user told) when Slack could not be asked about groups."""
     try:
         decision = _may(svc, req.user_id, action, sync_id)
-    except (Throttled, SlackFailure):
+    except SlackError:
         _answer(req, replies.groups_unavailable())
         return None
     audit.record(
@@ -86,7 +86,7 @@ def _shows(svc: Services, user_id: str, action: str, sync_id: str) -> bool:
     """Whether to offer a button; the click is decided (and audited) again when it comes."""
     try:
         return _may(svc, user_id, action, sync_id).allowed
-    except (Throttled, SlackFailure):
+    except SlackError:
         return False
 
 
@@ -114,7 +114,7 @@ def resolve(svc: Services, req: Requester, ref: SyncRef, verb: str) -> str | Non
 def answer_help(svc: Services, req: Requester) -> None:
     try:
         capabilities = svc.authorizer.capabilities(req.user_id)
-    except (Throttled, SlackFailure):
+    except SlackError:
         capabilities = frozenset()  # the commands anyone may run are still worth showing
     _answer(req, replies.help_view(capabilities))
 
@@ -162,7 +162,7 @@ def answer_why(svc: Services, req: Requester, ref: SyncRef) -> None:
     except PolytomicError as error:
         _answer(req, replies.polytomic_failure(error, sync_id))
         return
-    except (Throttled, SlackFailure):
+    except SlackError:
         _answer(req, replies.groups_unavailable())
         return
     _answer(req, access.why(decisions, sync))
