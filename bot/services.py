@@ -105,6 +105,7 @@ def build_services(
             slack,
             authorizer,
             settings,
+            clock=clock,
             metrics=metrics,
         )
     return services
