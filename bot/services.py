@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from bot.answers.deciding import Decider
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.db.engine import Database
@@ -41,14 +42,15 @@ def make_polytomic(
 class Services:
     settings: Settings
     db: Database
-    operations: OperationStore
+    operations: OperationStore  # every statement on `operations`, for listeners, answers, tracker
     polytomic: PolytomicClient  # for answers to people: a few quick retries
     slack: SlackGateway
     authorizer: Authorizer
     metrics: Metrics
     responder: Responder
     ack_gate: AckGate
-    clock: Clock = SYSTEM_CLOCK
+    decider: Decider  # permission decisions for the answers: asked, audited, explained
+    clock: Clock = SYSTEM_CLOCK  # the one clock: rows' times, the answers' and the views' now
     tracker: Tracker | None = None
     _started: bool = field(default=False, repr=False)
 
@@ -94,6 +96,7 @@ def build_services(
         metrics=metrics,
         responder=Responder(responders, ack_gate),
         ack_gate=ack_gate,
+        decider=Decider(authorizer, db, metrics, clock),
         clock=clock,
     )
     if with_tracker:
