@@ -134,7 +134,7 @@ def fresh_database(url: str, grants: Sequence[tuple[str, str, str]]) -> None:
     from bot.commands import Subject
     from bot.db import migrate
     from bot.db.engine import Database
-    from bot.grants import add_grant
+    from bot.db.grants import add_grant
 
     db = Database(url)
     try:

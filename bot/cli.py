@@ -10,11 +10,13 @@ from contextlib import contextmanager
 
 from sqlalchemy.engine import make_url
 
-from bot import commands, grants
+from bot import commands
 from bot.config import ConfigError, Mode, Settings, load_settings
+from bot.db import grants as grant_store
 from bot.db import migrate, sqlite_lock
 from bot.db.engine import Database, sqlite_file
 from bot.logs import setup_logging
+from bot.permissions import as_rules
 
 DESCRIPTION = """\
 Slack chatops for Polytomic: `/polytomic cancel <sync>` stops a running sync from Slack,
@@ -104,36 +106,17 @@ def _grant_command(args: argparse.Namespace, settings: Settings) -> int:
 def _change_grant(
     args: argparse.Namespace, settings: Settings, subject: commands.Subject, scope: str
 ) -> None:
-    from bot import audit
-
+    verb: grant_store.Change = "grant" if args.command == "grant" else "revoke"
     db = Database(settings.database_url)
     try:
-        actor = f"cli:{getpass.getuser()}"
-        if args.command == "grant":
-            changed = grants.add_grant(db, subject, args.action, scope, granted_by=actor)
-            print(
-                f"granted {args.action} on {scope} to {subject.kind} {subject.id}"
-                if changed
-                else "already granted"
-            )
-        else:
-            changed = grants.remove_grant(db, subject, args.action, scope)
-            print(
-                f"revoked {args.action} on {scope} from {subject.kind} {subject.id}"
-                if changed
-                else "no such grant"
-            )
-        with db.transaction() as session:
-            audit.record(
-                session,
-                actor=actor,
-                action=args.command,
-                sync_id=None if scope == "*" else scope,
-                outcome=f"{subject.kind} {subject.id} {args.action} {scope}: "
-                + ("changed" if changed else "unchanged"),
-            )
+        changed = grant_store.change(db, verb, subject, args.action, scope, actor=f"cli:{getpass.getuser()}")
     finally:
         db.dispose()
+    who = f"{subject.kind} {subject.id}"
+    if verb == "grant":
+        print(f"granted {args.action} on {scope} to {who}" if changed else "already granted")
+    else:
+        print(f"revoked {args.action} on {scope} from {who}" if changed else "no such grant")
 
 
 def _list_grants(settings: Settings) -> int:
@@ -155,7 +138,7 @@ def _list_grants(settings: Settings) -> int:
             what, fix = problem
             print(f"polytomic-bot: {shown} {what}: {fix}", file=sys.stderr)
             return NOT_READY
-        rules = grants.list_rules(db)
+        rules = as_rules(grant_store.every_grant(db))
     finally:
         db.dispose()
     for admin in sorted(settings.bot_admins):

@@ -9,7 +9,9 @@
 Only `canceling` and the outcomes hold the execution (a partial unique index): a later click
 may try again after `denied`, `stale` or `rejected`.
 An operation is *finished* (finished_at set) once every Slack effect of its final state has
-been delivered; until then the tracker keeps coming back to it.
+been delivered; until then the tracker keeps coming back to it. The checks on a row that say
+which effects are due (`announced`, `incident_due`, `requester_due`, `pause_due`) are here too,
+pure, beside the machine they read.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
+from bot.db.models import Operation
 from bot.polytomic import Execution, Phase, SyncStatus
 
 
@@ -82,6 +86,18 @@ def verify(status: SyncStatus, execution_id: str) -> Verified:
     return Verified(Binding.ENDED, last if last is not None and last.id == execution_id else None)
 
 
+def execution_fields(execution: Execution | None) -> dict[str, Any]:
+    """What the row keeps of an execution Polytomic reported."""
+    if execution is None:
+        return {}
+    return {
+        "polytomic_status": execution.status.value[:32] if execution.status.value else None,
+        "rows_written": execution.counts.rows_written,
+        "execution_started_at": execution.started_at or execution.created_at,
+        "execution_errors": "; ".join(execution.errors)[:2000] or None,
+    }
+
+
 def backoff(attempts: int, *, base: float, cap: float, rng: random.Random | None = None) -> float:
     """Seconds before the next try after `attempts` consecutive failures: capped, jittered."""
     ceiling = min(cap, base * 2 ** max(0, attempts - 1))
@@ -92,3 +108,41 @@ def elapsed_seconds(start: datetime | None, end: datetime | None) -> int | None:
     if start is None or end is None:
         return None
     return max(0, round((end - start).total_seconds()))
+
+
+# ---- the checks on a row: which effects are due ------------------------------------------------
+
+
+def announced(op: Operation) -> bool:
+    """The channel hears of an operation once it is past the confirm checks."""
+    return (
+        op.state == State.CANCELING
+        or op.state in OUTCOMES
+        or (op.state == State.REJECTED and (op.status_ts is not None or op.status_error is not None))
+    )
+
+
+def incident_due(op: Operation) -> bool:
+    """The incident channel hears of what the operation's channel hears of, when there is one."""
+    return bool(op.incident_channel) and announced(op)
+
+
+def requester_due(op: Operation) -> bool:
+    """The requester hears privately when the channel can't be used, or nothing was announced."""
+    if op.response_url is None:
+        return False
+    if op.state in RELEASED and not announced(op):
+        return True
+    return op.status_error is not None
+
+
+def pause_due(op: Operation) -> bool:
+    """Cancel-and-pause: once the cancel is sent, pause the schedule (pausing alone would not
+    stop the run in progress), whatever the run's outcome."""
+    return (
+        op.kind == "cancel_and_pause"
+        and op.cancel_sent_at is not None
+        and op.paused_at is None
+        and op.pause_error is None
+        and (op.state == State.CANCELING or op.state in OUTCOMES)
+    )

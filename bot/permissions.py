@@ -1,8 +1,9 @@
 """Who may do what: deny by default, decided from grants and BOT_ADMINS.
 
 `decide` is pure. `Authorizer` adds the two lookups a decision needs, the grants that could
-apply (from the database) and the members of the user groups those grants name (from Slack,
-through an injected function), and fetches group members only when a group grant could matter.
+apply (read through the grants' store, `bot.db.grants`) and the members of the user groups those
+grants name (from Slack, through an injected function), and fetches group members only when a
+group grant could matter.
 """
 
 from __future__ import annotations
@@ -10,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
-
 from bot.commands import ACTIONS
+from bot.db import grants as grant_store
 from bot.db.engine import Database
 from bot.db.models import Grant
 
@@ -104,13 +103,13 @@ def granters(admins: Iterable[str], rules: Iterable[Rule], sync_id: str | None) 
     return tuple(mentions)
 
 
-def load_rules(session: Session, actions: Sequence[str], sync_id: str | None) -> list[Rule]:
+def load_rules(db: Database, actions: Sequence[str], sync_id: str | None) -> list[Rule]:
     """The grants that could decide `actions` on this sync, plus admin grants (for granters)."""
-    scopes = satisfying_scopes(sync_id)
-    query = select(Grant).where(
-        Grant.scope.in_(scopes), or_(Grant.action.in_(actions), Grant.action == "admin")
-    )
-    return [Rule.of(g) for g in session.scalars(query.order_by(Grant.id))]
+    return as_rules(grant_store.grants_for(db, (*actions, "admin"), satisfying_scopes(sync_id)))
+
+
+def as_rules(grants: Iterable[Grant]) -> list[Rule]:
+    return [Rule.of(g) for g in grants]
 
 
 GroupMembers = Callable[[str], frozenset[str]]
@@ -125,9 +124,8 @@ class Authorizer:
         self.group_members = group_members
 
     def may(self, user_id: str, action: str, sync_id: str | None) -> Decision:
-        # The transaction ends before any Slack call: no database lock is held across the network.
-        with self.db.read() as session:
-            rules = load_rules(session, satisfying_actions(action), sync_id)
+        # The read ends before any Slack call: no database lock is held across the network.
+        rules = load_rules(self.db, satisfying_actions(action), sync_id)
         decision = decide(user_id, action, sync_id, admins=self.admins, rules=rules, user_groups=frozenset())
         if decision.allowed:
             return decision
@@ -146,8 +144,7 @@ class Authorizer:
         """Every action the user holds somewhere (on some sync or on `*`): what help offers."""
         if user_id in self.admins:
             return frozenset(ACTIONS)
-        with self.db.read() as session:
-            grants = [Rule.of(g) for g in session.scalars(select(Grant))]
+        grants = as_rules(grant_store.every_grant(self.db))
         held: set[str] = set()
         groups = sorted({g.subject_id for g in grants if g.subject_kind == "usergroup"})
         member_of = {g for g in groups if user_id in self.group_members(g)}

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from bot.answers.deciding import Decider
+from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.db.engine import Database
+from bot.db.operations import OperationStore
 from bot.metrics import Metrics
 from bot.permissions import Authorizer
 from bot.polytomic import PolytomicClient, error_kind
@@ -39,12 +42,15 @@ def make_polytomic(
 class Services:
     settings: Settings
     db: Database
+    operations: OperationStore  # every statement on `operations`, for listeners, answers, tracker
     polytomic: PolytomicClient  # for answers to people: a few quick retries
     slack: SlackGateway
     authorizer: Authorizer
     metrics: Metrics
     responder: Responder
     ack_gate: AckGate
+    decider: Decider  # permission decisions for the answers: asked, audited, explained
+    clock: Clock = SYSTEM_CLOCK  # the one clock: rows' times, the answers' and the views' now
     tracker: Tracker | None = None
     _started: bool = field(default=False, repr=False)
 
@@ -66,8 +72,12 @@ class Services:
         self.db.dispose()
 
 
-def build_services(settings: Settings, *, with_tracker: bool, responders: int = 32) -> Services:
+def build_services(
+    settings: Settings, *, with_tracker: bool, responders: int = 32, clock: Clock = SYSTEM_CLOCK
+) -> Services:
+    """Every piece, wired: `clock` is the one every time on a row and in a view comes from."""
     db = Database(settings.database_url)
+    operations = OperationStore(db, clock=clock, lease_ttl=settings.lease_ttl)
     metrics = Metrics()
     slack = SlackGateway(
         make_web_client(settings),
@@ -79,22 +89,26 @@ def build_services(settings: Settings, *, with_tracker: bool, responders: int = 
     services = Services(
         settings=settings,
         db=db,
+        operations=operations,
         polytomic=make_polytomic(settings, max_retries=2, timeout=5.0, metrics=metrics),
         slack=slack,
         authorizer=authorizer,
         metrics=metrics,
         responder=Responder(responders, ack_gate),
         ack_gate=ack_gate,
+        decider=Decider(authorizer, db, metrics, clock),
+        clock=clock,
     )
     if with_tracker:
         # The tracker's own client retries little: a failed poll is simply tried again on the
         # next pass, and short calls let a SIGTERM drain finish within seconds.
         services.tracker = Tracker(
-            db,
+            operations,
             make_polytomic(settings, max_retries=1, timeout=5.0, metrics=metrics),
             slack,
             authorizer,
             settings,
+            clock=clock,
             metrics=metrics,
         )
     return services

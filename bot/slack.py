@@ -9,6 +9,10 @@ refused it; a 429 shuts its key until Retry-After has passed. A call whose slot 
 a moment away raises `Throttled` with the time of that slot, so the caller reschedules
 instead of sleeping, and comes back when its turn has come; the row keeps the state that
 was not yet shown, so nothing is dropped.
+
+Every failed call raises a `SlackError` (the hierarchy is drawn in its docstring): `Throttled`
+and `SlackFailure` under one base, each saying whether it is `transient` and, like every
+transient error of Polytomic's, carrying `retry_after`.
 """
 
 from __future__ import annotations
@@ -47,27 +51,56 @@ POST_MESSAGE_BURST = 2
 WAIT_IN_PLACE = 0.25
 
 
-class Throttled(Exception):
+class SlackError(Exception):
+    """A Slack Web API call that did not do what was asked. Catch this to catch them all:
+
+    * SlackError        `method`, `transient`, `retry_after`
+      + Throttled       transient: Slack's rate limit (a 429, or the pace that avoids one);
+                        `retry_after` is when this call's turn comes
+      + SlackFailure    Slack answered ok=false, or could not be reached; `error` is Slack's code.
+                        Transient unless `permanent` (the channel can't be used: not_in_channel,
+                        channel_not_found, …); `retry_after` None (back off on your own)
+
+    As with Polytomic's errors (bot.polytomic.errors), code that turns an error into a decision
+    reads `transient` and `retry_after` instead of listing classes.
+    """
+
+    retry_after: float | None = None
+
+    def __init__(self, method: str, message: str) -> None:
+        self.method = method
+        super().__init__(message)
+
+    @property
+    def transient(self) -> bool:
+        return True
+
+
+class Throttled(SlackError):
     """Not sent: Slack's rate limit (a 429, or the pace that avoids one) says to try again in
     `retry_after` seconds."""
 
+    retry_after: float
+
     def __init__(self, method: str, retry_after: float) -> None:
-        self.method = method
+        super().__init__(method, f"Slack rate limit: {method} must wait {retry_after:.1f} s")
         self.retry_after = retry_after
-        super().__init__(f"Slack rate limit: {method} must wait {retry_after:.1f} s")
 
 
-class SlackFailure(Exception):
+class SlackFailure(SlackError):
     """Slack answered ok=false (or the call failed); `error` is Slack's error code."""
 
     def __init__(self, method: str, error: str) -> None:
-        self.method = method
+        super().__init__(method, f"Slack {method} failed: {error}")
         self.error = error
-        super().__init__(f"Slack {method} failed: {error}")
 
     @property
     def permanent(self) -> bool:
         return self.error in PERMANENT_CHANNEL_ERRORS
+
+    @property
+    def transient(self) -> bool:
+        return not self.permanent
 
 
 def make_web_client(settings: Settings) -> WebClient:

@@ -7,11 +7,9 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import migrate
-from bot.db.models import Operation
 from bot.services import Services
 
 StartResponse = Callable[..., Any]
@@ -28,11 +26,7 @@ def readiness(services: Services) -> tuple[bool, str]:
     try:
         if not migrate.is_up_to_date(services.db.engine):
             return False, "database schema is behind: run `polytomic-bot migrate`"
-        with services.db.read() as session:
-            in_flight = session.scalar(
-                select(func.count()).select_from(Operation).where(Operation.finished_at.is_(None))
-            )
-        services.metrics.in_flight.set(in_flight or 0)
+        services.metrics.in_flight.set(services.operations.count_unfinished())
     except SQLAlchemyError as error:
         return False, f"database unreachable: {type(error).__name__}"
     return True, "ready"

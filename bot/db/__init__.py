@@ -1,4 +1,6 @@
-"""The database: models, engine setup and migrations."""
+"""The database, and the only package that builds SQL: models, engine setup, migrations, and a
+store per table with named verbs (operations.py, grants.py, audit.py). No module outside it
+builds a statement or opens a session (tests/integration/test_sql_in_db.py)."""
 
 from bot.db.engine import Database
 from bot.db.models import AuditEvent, Base, Grant, Operation, utcnow

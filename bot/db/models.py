@@ -163,6 +163,7 @@ class AuditEvent(Base):
     channel_id: Mapped[str | None] = mapped_column(String(32))
 
 
-# The tables, typed, for Core statements (the tracker's and the click's hot-path writes).
+# The tables, typed, for the stores' Core statements (cheaper than the ORM's on the hot paths).
+GRANTS = cast(Table, Grant.__table__)
 OPERATIONS = cast(Table, Operation.__table__)
 AUDIT_EVENTS = cast(Table, AuditEvent.__table__)

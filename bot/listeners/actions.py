@@ -9,40 +9,31 @@ execution makes a double click, a second person or a replayed request lose the r
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App
-from sqlalchemy import insert
+from slack_bolt import Ack, App, BoltContext
 from sqlalchemy.exc import OperationalError
 
-from bot import interactions
-from bot.db.models import OPERATIONS, utcnow
-from bot.interactions import Requester
-from bot.operations import State
+from bot import commands as parsing
+from bot.answers import Requester, clicks
+from bot.listeners.commands import hand_off
 from bot.services import Services
 from bot.slack import respond
 from bot.views import buttons, replies
 
 log = logging.getLogger("bot.listeners.actions")
 
-_SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
+# The commands a sync picked among several of one name (or "Cancel…" in a list) goes on with.
+PICKED: dict[str, Callable[[parsing.SyncRef], parsing.Command]] = {
+    "cancel": lambda ref: parsing.Cancel(sync=ref),
+    "status": lambda ref: parsing.Status(sync=ref),
+    "why": lambda ref: parsing.Why(sync=ref),
+    "audit": lambda ref: parsing.Audit(sync=ref),
+}
 
-
-def _requester(body: dict[str, Any]) -> Requester | None:
-    """Who clicked and where; None for a payload that lacks what every real click carries."""
-    user_id = (body.get("user") or {}).get("id")
-    channel_id = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
-    response_url = body.get("response_url")
-    if not (isinstance(user_id, str) and _SLACK_ID.match(user_id)):
-        return None
-    if not (isinstance(channel_id, str) and _SLACK_ID.match(channel_id)) or not isinstance(response_url, str):
-        return None
-    team_id = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
-    return Requester(user_id, channel_id, response_url, team_id if isinstance(team_id, str) else None)
+Handler = Callable[[Services, Ack, dict[str, Any], BoltContext], None]
 
 
 def _action_value(body: dict[str, Any]) -> str:
@@ -51,8 +42,10 @@ def _action_value(body: dict[str, Any]) -> str:
     return value if isinstance(value, str) else ""
 
 
-def handle_confirm(services: Services, ack: Ack, body: dict[str, Any], kind: str = "cancel") -> None:
-    req = _requester(body)
+def handle_confirm(
+    services: Services, ack: Ack, body: dict[str, Any], context: BoltContext, kind: str = "cancel"
+) -> None:
+    req = Requester.from_context(context, body)
     target = buttons.parse_confirm_value(_action_value(body))
     if req is None or target is None:
         ack()
@@ -60,58 +53,48 @@ def handle_confirm(services: Services, ack: Ack, body: dict[str, Any], kind: str
             services.responder.submit(respond, req.response_url, replies.invalid_button())
         return
     sync_id, execution_id = target
-    now = utcnow()
     try:
-        holder = interactions.holder_of(services, execution_id)
+        holder = services.operations.holder_of(execution_id)
         if holder is not None:
             # Already being canceled: say so at once. (A click racing this check still loses
             # later, when it tries to take the run: the database decides, not this read.)
             ack()
             services.responder.submit(respond, req.response_url, replies.already_requested(holder))
             return
-        with services.db.core() as conn:
-            conn.execute(
-                insert(OPERATIONS).values(
-                    kind=kind,
-                    sync_id=sync_id,
-                    execution_id=execution_id,
-                    team_id=req.team_id,
-                    requested_by=req.user_id,
-                    channel_id=req.channel_id,
-                    response_url=req.response_url,
-                    incident_channel=services.settings.incident_channel,
-                    state=State.CONFIRMED,
-                    created_at=now,
-                    updated_at=now,
-                    deadline_at=now + timedelta(seconds=services.settings.poll_timeout),
-                    next_poll_at=now,
-                    cancel_attempt=1,
-                    attempts=0,
-                )
-            )
+        services.operations.create(
+            kind=kind,
+            sync_id=sync_id,
+            execution_id=execution_id,
+            team_id=req.team_id,
+            requested_by=req.user_id,
+            channel_id=req.channel_id,
+            response_url=req.response_url,
+            incident_channel=services.settings.incident_channel,
+            poll_timeout=services.settings.poll_timeout,
+        )
     except OperationalError:
         log.warning("could not record a confirm click: database unavailable")
         ack()
-        services.responder.submit(
-            respond,
-            req.response_url,
-            replies.not_recorded(),
-        )
+        services.responder.submit(respond, req.response_url, replies.not_recorded())
         return
     ack()
     services.nudge()
 
 
-def handle_dismiss(services: Services, ack: Ack, body: dict[str, Any]) -> None:
+def handle_pause_confirm(services: Services, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    handle_confirm(services, ack, body, context, kind="cancel_and_pause")
+
+
+def handle_dismiss(services: Services, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     ack()
-    req = _requester(body)
+    req = Requester.from_context(context, body)
     if req is not None:
         services.responder.submit(partial(respond, req.response_url, None, delete_original=True))
 
 
-def handle_retry(services: Services, ack: Ack, body: dict[str, Any]) -> None:
+def handle_retry(services: Services, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     ack()
-    req = _requester(body)
+    req = Requester.from_context(context, body)
     retry = buttons.parse_retry_value(_action_value(body))
     if req is None:
         return
@@ -119,25 +102,43 @@ def handle_retry(services: Services, ack: Ack, body: dict[str, Any]) -> None:
         services.responder.submit(respond, req.response_url, replies.invalid_button())
         return
     op_id, attempt = retry
-    services.responder.submit(interactions.answer_retry, services, req, op_id, attempt)
+    services.responder.submit(
+        clicks.answer_retry,
+        services.operations,
+        services.decider,
+        services.settings.poll_timeout,
+        services.nudge,
+        req,
+        op_id,
+        attempt,
+    )
 
 
-def handle_resume(services: Services, ack: Ack, body: dict[str, Any]) -> None:
+def handle_resume(services: Services, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     ack()
-    req = _requester(body)
+    req = Requester.from_context(context, body)
     op_id = buttons.parse_resume_value(_action_value(body))
     if req is None:
         return
     if op_id is None:
         services.responder.submit(respond, req.response_url, replies.invalid_button())
         return
-    services.responder.submit(interactions.answer_resume, services, req, op_id)
+    services.responder.submit(
+        clicks.answer_resume,
+        services.operations,
+        services.polytomic,
+        services.decider,
+        services.nudge,
+        req,
+        op_id,
+    )
 
 
-def handle_pick(services: Services, ack: Ack, body: dict[str, Any]) -> None:
-    """A sync chosen among several of one name, or "Cancel…" next to a sync in a list."""
+def handle_pick(services: Services, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    """A sync chosen among several of one name, or "Cancel…" next to a sync in a list: the
+    command the user typed goes on, with the sync's ID."""
     ack()
-    req = _requester(body)
+    req = Requester.from_context(context, body)
     if req is None:
         return
     action_id = ((body.get("actions") or [{}])[0]).get("action_id")
@@ -147,18 +148,14 @@ def handle_pick(services: Services, ack: Ack, body: dict[str, Any]) -> None:
         picked = None if sync_id is None else ("cancel", sync_id)
     else:
         picked = buttons.parse_pick_value(value)
-    if picked is None:
+    command = None if picked is None else PICKED.get(picked[0])
+    if picked is None or command is None:
         services.responder.submit(respond, req.response_url, replies.invalid_button())
         return
-    verb, sync_id = picked
-    services.responder.submit(interactions.answer_pick, services, req, verb, sync_id)
+    hand_off(services, req, command(parsing.SyncRef(id=picked[1])))
 
 
-def handle_pause_confirm(services: Services, ack: Ack, body: dict[str, Any]) -> None:
-    handle_confirm(services, ack, body, kind="cancel_and_pause")
-
-
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     buttons.CONFIRM_ACTION: handle_confirm,
     buttons.PAUSE_CONFIRM_ACTION: handle_pause_confirm,
     buttons.DISMISS_ACTION: handle_dismiss,
@@ -174,11 +171,9 @@ def register(app: App, services: Services) -> None:
         app.action(action_id)(_listener(services, handler))
 
 
-def _listener(
-    services: Services, handler: Callable[[Services, Ack, dict[str, Any]], None]
-) -> Callable[..., None]:
-    # Bolt injects arguments by parameter name: the listener asks for `ack` and `body`.
-    def listener(ack: Ack, body: dict[str, Any]) -> None:
-        handler(services, ack, body)
+def _listener(services: Services, handler: Handler) -> Callable[..., None]:
+    # Bolt injects arguments by parameter name: the listener asks for `ack`, `body` and `context`.
+    def listener(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        handler(services, ack, body, context)
 
     return listener

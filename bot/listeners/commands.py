@@ -1,21 +1,24 @@
-"""The /polytomic slash command."""
+"""The /polytomic slash command: parse, ack (a usage error is answered in the ack itself), and
+hand the rest to the answers, on the responder pool."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 
 from bot import commands as parsing
-from bot import interactions
-from bot.interactions import Requester
+from bot.answers import Requester, access, syncs
 from bot.services import Services
 from bot.views import replies
+
+log = logging.getLogger("bot.listeners.commands")
 
 COMMAND = "/polytomic"
 
 
-def handle_command(services: Services, ack: Ack, body: dict[str, Any]) -> None:
+def handle_command(services: Services, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     command = parsing.parse(str(body.get("text") or ""))
     services.metrics.command(type(command).__name__.lower())
     if isinstance(command, parsing.Invalid):
@@ -23,35 +26,39 @@ def handle_command(services: Services, ack: Ack, body: dict[str, Any]) -> None:
         ack(text=view.text, blocks=view.blocks)
         return
     ack()
-    # Everything below waits on Polytomic or Slack, so it runs after the ack, off Bolt's pool.
-    req = Requester(
-        user_id=str(body["user_id"]),
-        channel_id=str(body["channel_id"]),
-        response_url=str(body["response_url"]),
-        team_id=body.get("team_id"),
-    )
+    req = Requester.from_context(context, body)
+    if req is None:
+        log.warning("a command without a valid user, channel or response_url: not answered")
+        return
+    hand_off(services, req, command)
+
+
+def hand_off(services: Services, req: Requester, command: parsing.Command) -> None:
+    """Everything an answer does waits on Polytomic or Slack, so it runs after the ack, off
+    Bolt's pool; each answer gets the pieces it uses. A sync picked from a list comes here too."""
     submit = services.responder.submit
+    polytomic, decider, db = services.polytomic, services.decider, services.db
     match command:
         case parsing.Help():
             # Lists only what this person may run, which needs their groups: after the ack.
-            submit(interactions.answer_help, services, req)
+            submit(syncs.answer_help, services.authorizer, req)
         case parsing.Cancel(sync=ref):
-            submit(interactions.answer_cancel, services, req, ref)
+            submit(syncs.answer_cancel, polytomic, decider, req, ref)
         case parsing.Status(sync=ref):
-            submit(interactions.answer_status, services, req, ref)
+            submit(syncs.answer_status, polytomic, req, ref)
         case parsing.Why(sync=ref):
-            submit(interactions.answer_why, services, req, ref)
+            submit(access.answer_why, polytomic, decider, req, ref)
         case parsing.Audit(sync=maybe_ref):
-            submit(interactions.answer_audit, services, req, maybe_ref)
+            submit(access.answer_audit, polytomic, decider, db, req, maybe_ref)
         case parsing.ListSyncs(running=running):
-            submit(interactions.answer_list, services, req, running)
+            submit(syncs.answer_list, polytomic, decider, services.clock, req, running)
         case parsing.GrantCmd() | parsing.RevokeCmd():
-            submit(interactions.answer_grant_change, services, req, command)
+            submit(access.answer_grant_change, decider, db, req, command)
         case parsing.ListGrants():
-            submit(interactions.answer_grants, services, req)
+            submit(access.answer_grants, db, services.settings.bot_admins, req)
 
 
 def register(app: App, services: Services) -> None:
     @app.command(COMMAND)
-    def on_polytomic(ack: Ack, body: dict[str, Any]) -> None:
-        handle_command(services, ack, body)
+    def on_polytomic(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        handle_command(services, ack, body, context)

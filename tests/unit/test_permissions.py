@@ -10,7 +10,7 @@ import pytest
 from bot.commands import Subject
 from bot.db import migrate
 from bot.db.engine import Database
-from bot.grants import add_grant
+from bot.db.grants import add_grant
 from bot.permissions import ANY_SYNC, Authorizer, Decision, Rule, decide, granters
 
 S1 = "248df4b7-aa70-47b8-a036-33ac447e668d"

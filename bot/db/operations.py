@@ -1,0 +1,342 @@
+"""The operations' store: every statement on the `operations` table, as named verbs.
+
+Callers decide; this module only reads and writes (procrastinate's JobManager is the model: the
+worker decides, the manager owns every query). Two kinds of caller write a row, and the
+concurrency between them is settled here, in the database, never by a lock in a process:
+
+* **A click** (a listener or an answer, on any process) writes only:
+  - `create`: the confirm click's insert, a row in `confirmed`, due now;
+  - `resume` / `undo_resume`: `resumed_at`/`resumed_by`, only on a paused row not yet resumed;
+  - `reopen`: `finished_at` cleared and the row due now, so the tracker re-renders it;
+  - `retry`: a new cancel attempt (`cancel_attempt` + 1, `cancel_sent_at`, `escalated_at` and
+    the escalation reply cleared, a new deadline), only on the attempt the button showed.
+  Each is one conditional `UPDATE … WHERE <what the button saw>`: of several clicks, exactly one
+  changes the row (`True`), the others change nothing (`False`). A click never takes a lease
+  and never writes a field a pass writes, except `next_poll_at` and `finished_at`.
+* **A pass of the tracker** (`bot.tracker`) writes only while it holds the row's lease:
+  - `claim` leases due rows (`lease_owner`, `lease_expires_at`), in one statement; the lease is
+    checked again in the `UPDATE` itself, which is what makes the claim exclusive on SQLite,
+    and PostgreSQL's `FOR UPDATE SKIP LOCKED` keeps replicas off each other's rows;
+  - `renew` extends the leases of the rows still being worked on (a heartbeat), so a slow
+    remote call never lets another process take over a live holder's row;
+  - `save` writes a pass's changes `WHERE lease_owner = <us>`, and a state change only
+    `WHERE state = <the state the pass saw>` and only along the state machine's transitions
+    (`bot.operations.can_move`); an outcome and its audit row commit together. Anything else
+    raises `LeaseLost`: another process owns the row now, and this pass must stop touching it;
+  - `release` gives the row back, due again at a given time; `finish` marks it done, but only
+    if no click changed it during the pass (`resumed_at` and `cancel_attempt` as claimed), so a
+    click's change always gets a pass of its own.
+* **One live operation per execution**: the partial unique index `uq_operations_live_execution`
+  lets only one row per execution be in `canceling` or an outcome. Of two confirmed clicks on one
+  run (a double click, two people, a replayed request, on any processes), the second `save` to
+  `canceling` fails in the database and raises `ExecutionHeld`; that row becomes a duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Unpack
+
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.db.audit import Event, insert_event
+from bot.db.engine import Database
+from bot.db.models import NOT_HOLDING, OPERATIONS, Operation
+from bot.operations import OUTCOMES, RELEASED, State, can_move
+
+# Rows are claimed and written with Core statements: the ORM's bulk-update machinery costs about
+# twice as much CPU, and the tracker writes on every poll.
+OPS = OPERATIONS
+# A row that failed in a way no step handles is looked at again after this long.
+AFTER_A_FAILED_STEP = 30.0  # seconds
+RETRIED = "sent again"  # the audit outcomes of a "try again" click
+NOT_RETRIED = "already retried or finished"
+
+
+class LeaseLost(Exception):
+    """Another process took this operation over (our lease expired): stop touching it."""
+
+
+class ExecutionHeld(Exception):
+    """Another operation holds this execution already (the partial unique index said no)."""
+
+
+def _lease_free(now: datetime) -> ColumnElement[bool]:
+    return or_(OPS.c.lease_owner.is_(None), OPS.c.lease_expires_at < now)
+
+
+class OperationStore:
+    """The verbs on `operations`; times come from `clock`, leases last `lease_ttl` seconds."""
+
+    def __init__(self, db: Database, *, clock: Clock = SYSTEM_CLOCK, lease_ttl: float = 60.0) -> None:
+        self.db = db
+        self.clock = clock
+        self.lease_ttl = lease_ttl
+
+    # ---- reads ------------------------------------------------------------------------------
+
+    def get(self, op_id: int) -> Operation | None:
+        with self.db.read() as session:
+            return session.get(Operation, op_id)
+
+    def holder_of(self, execution_id: str) -> Operation | None:
+        """The operation that holds this run (is canceling it, or has), if any."""
+        with self.db.read() as session:
+            return session.scalars(
+                select(Operation).where(
+                    Operation.execution_id == execution_id, Operation.state.not_in(NOT_HOLDING)
+                )
+            ).first()
+
+    def count_unfinished(self) -> int:
+        with self.db.read() as session:
+            count = session.scalar(
+                select(func.count()).select_from(Operation).where(Operation.finished_at.is_(None))
+            )
+        return count or 0
+
+    def next_due(self) -> datetime | None:
+        """When the earliest unleased, unfinished row falls due (None: there is none)."""
+        with self.db.read_engine.connect() as conn:
+            due: datetime | None = conn.scalar(
+                select(func.min(OPS.c.next_poll_at)).where(
+                    OPS.c.finished_at.is_(None), OPS.c.lease_owner.is_(None)
+                )
+            )
+        return due
+
+    # ---- clicks -----------------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        kind: str,
+        sync_id: str,
+        execution_id: str,
+        team_id: str | None,
+        requested_by: str,
+        channel_id: str,
+        response_url: str | None,
+        incident_channel: str | None,
+        poll_timeout: float,
+    ) -> int:
+        """The confirm click's row: `confirmed`, due now, escalated after `poll_timeout` s."""
+        now = self.clock.now()
+        with self.db.core() as conn:
+            result = conn.execute(
+                insert(OPS).values(
+                    kind=kind,
+                    sync_id=sync_id,
+                    execution_id=execution_id,
+                    team_id=team_id,
+                    requested_by=requested_by,
+                    channel_id=channel_id,
+                    response_url=response_url,
+                    incident_channel=incident_channel,
+                    state=State.CONFIRMED,
+                    created_at=now,
+                    updated_at=now,
+                    deadline_at=now + timedelta(seconds=poll_timeout),
+                    next_poll_at=now,
+                    cancel_attempt=1,
+                    attempts=0,
+                )
+            )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def resume(self, op_id: int, *, by: str) -> bool:
+        """Mark a paused schedule resumed by `by`; of several clicks, one wins (True)."""
+        now = self.clock.now()
+        with self.db.core() as conn:
+            won = conn.execute(
+                update(OPS)
+                .where(OPS.c.id == op_id, OPS.c.paused_at.is_not(None), OPS.c.resumed_at.is_(None))
+                .values(resumed_at=now, resumed_by=by, updated_at=now)
+            ).rowcount
+        return bool(won)
+
+    def undo_resume(self, op_id: int) -> None:
+        """Polytomic refused the resume the click won: the button works again."""
+        with self.db.core() as conn:
+            conn.execute(update(OPS).where(OPS.c.id == op_id).values(resumed_at=None, resumed_by=None))
+
+    def reopen(self, op_id: int, *, audit: Event) -> None:
+        """Hand a row back to the tracker (due now, not finished) so it re-renders it from the
+        row, with the audit row of what the click did."""
+        now = self.clock.now()
+        with self.db.core() as conn:
+            conn.execute(update(OPS).where(OPS.c.id == op_id).values(finished_at=None, next_poll_at=now))
+            insert_event(conn, now, **audit)
+
+    def retry(self, op: Operation, attempt: int, *, poll_timeout: float, actor: str, channel_id: str) -> bool:
+        """Start cancel attempt `attempt + 1` on an escalated row still at `attempt`: True for
+        the one click that wins; audited either way, in the same transaction."""
+        now = self.clock.now()
+        with self.db.core() as conn:
+            won = conn.execute(
+                update(OPS)
+                .where(
+                    OPS.c.id == op.id,
+                    OPS.c.state == State.CANCELING,
+                    OPS.c.cancel_attempt == attempt,
+                    OPS.c.escalated_at.is_not(None),
+                )
+                .values(
+                    cancel_attempt=attempt + 1,
+                    cancel_sent_at=None,
+                    escalated_at=None,
+                    incident_escalation_ts=None,
+                    deadline_at=now + timedelta(seconds=poll_timeout),
+                    next_poll_at=now,
+                    updated_at=now,
+                )
+            ).rowcount
+            insert_event(
+                conn,
+                now,
+                actor=actor,
+                action="cancel.retry",
+                sync_id=op.sync_id,
+                outcome=RETRIED if won else NOT_RETRIED,
+                operation_id=op.id,
+                channel_id=channel_id,
+            )
+        return bool(won)
+
+    # ---- the tracker's passes ----------------------------------------------------------------
+
+    def claim(self, owner: str, limit: int) -> list[Operation]:
+        """Lease up to `limit` due rows to `owner`, most overdue first, and return them whole:
+        one statement, so claiming costs one round trip however many rows it takes."""
+        now = self.clock.now()
+        expires = now + timedelta(seconds=self.lease_ttl)
+        claimable = (OPS.c.finished_at.is_(None), OPS.c.next_poll_at <= now, _lease_free(now))
+        due = (
+            select(OPS.c.id)
+            .where(*claimable)
+            .order_by(OPS.c.next_poll_at)
+            .limit(limit)
+            # PostgreSQL: replicas skip rows another is claiming instead of queueing on them.
+            .with_for_update(skip_locked=True)
+        )
+        with self.db.core() as conn:
+            # The lease is checked again in the UPDATE itself: on SQLite (no row locks) that is
+            # what makes the claim exclusive.
+            rows = conn.execute(
+                update(OPS)
+                .where(OPS.c.id.in_(due.scalar_subquery()), _lease_free(now))
+                .values(lease_owner=owner, lease_expires_at=expires)
+                .returning(*OPS.c)
+            ).all()
+        return [Operation(**row._mapping) for row in rows]
+
+    def renew(self, owner: str, ids: Sequence[int]) -> None:
+        """Extend `owner`'s leases on these rows (those it still holds)."""
+        if not ids:
+            return
+        expires = self.clock.now() + timedelta(seconds=self.lease_ttl)
+        with self.db.core() as conn:
+            conn.execute(
+                update(OPS)
+                .where(OPS.c.id.in_(ids), OPS.c.lease_owner == owner)
+                .values(lease_expires_at=expires)
+            )
+
+    def save(
+        self, op: Operation, owner: str, changes: Mapping[str, Any], *, audit: Event | None = None
+    ) -> None:
+        """Write a pass's `changes` to its row and renew the lease, with `audit` (if any) in
+        the same transaction; a move to a final state writes its own audit row too. Raises
+        LeaseLost when `owner` no longer holds the row or its state moved since the pass read
+        it, ExecutionHeld when another row holds the execution, ValueError for a transition
+        the state machine does not have. `op` itself is not changed (the caller does that)."""
+        now = self.clock.now()
+        values = {**changes, "updated_at": now, "lease_expires_at": now + timedelta(seconds=self.lease_ttl)}
+        query = update(OPS).where(OPS.c.id == op.id, OPS.c.lease_owner == owner)
+        target = changes.get("state")
+        if target is not None:
+            # Only the machine's transitions, and only from the state this pass saw.
+            if not can_move(State(op.state), State(target)):
+                raise ValueError(f"operation {op.id}: no transition {op.state} → {target}")
+            query = query.where(OPS.c.state == op.state)
+        try:
+            with self.db.core() as conn:
+                if conn.execute(query.values(**values)).rowcount != 1:
+                    raise LeaseLost(op.id)
+                if target is not None and target in OUTCOMES | RELEASED:
+                    # The outcome and its audit row commit together: exactly one each.
+                    insert_event(
+                        conn,
+                        now,
+                        actor=op.requested_by,
+                        action="cancel",
+                        sync_id=op.sync_id,
+                        outcome=str(target),
+                        operation_id=op.id,
+                        channel_id=op.channel_id,
+                    )
+                if audit is not None:
+                    insert_event(conn, now, **audit)
+        except IntegrityError as error:
+            if target != State.CANCELING:
+                raise
+            raise ExecutionHeld(op.execution_id) from error
+
+    def record(self, **event: Unpack[Event]) -> None:
+        """An audit row about an operation that changes nothing on it (a decision on its click)."""
+        with self.db.core() as conn:
+            insert_event(conn, self.clock.now(), **event)
+
+    def release(
+        self,
+        op_id: int,
+        owner: str,
+        *,
+        next_at: datetime | None = None,
+        error: str | None = None,
+        changes: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Give the row back, due again at `next_at`, with what the pass read but did not need
+        to write at once (`changes`: the run's progress; nothing that records an effect). With
+        `error` (a step failed unexpectedly), it is due again AFTER_A_FAILED_STEP from now."""
+        now = self.clock.now()
+        values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+        if changes:
+            values.update(changes, updated_at=now)
+        if next_at is not None:
+            values["next_poll_at"] = next_at
+        if error is not None:
+            values["last_error"] = error
+            values["next_poll_at"] = now + timedelta(seconds=AFTER_A_FAILED_STEP)
+        with self.db.core() as conn:
+            conn.execute(update(OPS).where(OPS.c.id == op_id, OPS.c.lease_owner == owner).values(**values))
+
+    def finish(self, op: Operation, owner: str, changes: Mapping[str, Any]) -> bool:
+        """Mark the row done and give it back, unless a click changed it while the pass ran (a
+        resume sets resumed_at, a retry bumps cancel_attempt): False, and it gets another pass,
+        which renders what the click did."""
+        with self.db.core() as conn:
+            result = conn.execute(
+                update(OPS)
+                .where(
+                    OPS.c.id == op.id,
+                    OPS.c.lease_owner == owner,
+                    OPS.c.resumed_at.is_not_distinct_from(op.resumed_at),
+                    OPS.c.cancel_attempt == op.cancel_attempt,
+                )
+                .values(finished_at=self.clock.now(), lease_owner=None, lease_expires_at=None, **changes)
+            )
+            return bool(result.rowcount)
+
+    def release_all(self, owner: str | None) -> None:
+        """Give up every lease `owner` holds (None: every lease, whoever holds it)."""
+        query = update(OPS).values(lease_owner=None, lease_expires_at=None)
+        if owner is not None:
+            query = query.where(OPS.c.lease_owner == owner)
+        with self.db.core() as conn:
+            conn.execute(query)

@@ -1,0 +1,213 @@
+"""The tracker's loop: threads, capacity, nudges and the drain. No SQL and no remote calls here.
+
+The loop claims due rows (through the operations store) and hands each to a worker thread,
+which takes it through one pass (bot.tracker.reconcile). It keeps nothing in memory that the
+row does not hold, besides the set of rows in flight (whose leases it renews), so a restarted
+or different process carries on where this one stopped. `run_due` does the same work one pass
+at a time in the calling thread, without the threads: for in-process tests and the demo.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import OperationalError
+
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.config import Settings
+from bot.db.models import Operation
+from bot.db.operations import OperationStore
+from bot.metrics import Metrics
+from bot.permissions import Authorizer
+from bot.polytomic import PolytomicClient
+from bot.slack import SlackGateway
+from bot.tracker.reconcile import Processed, Reconciler
+
+log = logging.getLogger("bot.tracker")
+
+QUEUED_PER_WORKER = 4  # claimed rows waiting for a worker, at most (their leases are renewed)
+
+
+def new_owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Tracker:
+    def __init__(
+        self,
+        store: OperationStore,
+        polytomic: PolytomicClient,
+        slack: SlackGateway,
+        authorizer: Authorizer,
+        settings: Settings,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        owner: str | None = None,
+        workers: int = 4,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.owner = owner or new_owner_id()
+        self.workers = workers
+        self.capacity = workers * QUEUED_PER_WORKER
+        self.metrics = metrics or Metrics()
+        # Wake often enough to see new work, renew leases and notice a stop.
+        self.idle_wait = min(1.0, settings.poll_interval, settings.lease_ttl / 3)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.reconciler = Reconciler(
+            store,
+            polytomic,
+            slack,
+            authorizer,
+            settings,
+            owner=self.owner,
+            clock=clock,
+            metrics=self.metrics,
+            stopping=self._stop,
+        )
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tracker")
+        self._inflight: set[int] = set()
+        self._inflight_changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self.last_loop_at: datetime | None = None
+        self._last_renewal: datetime | None = None
+        self._starved = False  # the loop stopped claiming because every slot was taken
+        self._next_tick = clock.now()  # when the sleeping loop plans to look again
+
+    # ---- one pass at a time, in the calling thread -------------------------------------
+
+    def run_due(self, limit: int | None = None) -> list[Processed]:
+        """Claim what is due now (by the clock), at most `limit` rows (default: the loop's
+        capacity), and take each through one pass here, in order; returns what each pass did.
+        Nothing is started: no thread, no lease renewal (a pass is shorter than a lease). Not
+        for a tracker whose loop runs (`start`): the two would share one owner's leases."""
+        return [self.reconciler.process(op) for op in self.claim(limit or self.capacity)]
+
+    # ---- the loop ------------------------------------------------------------------
+
+    def nudge(self) -> None:
+        """Look for due work now (a confirm click just landed) instead of at the next tick."""
+        self._wake.set()
+
+    def start(self) -> threading.Thread:
+        self._thread = threading.Thread(target=self.run_forever, name="tracker-loop", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def run_forever(self) -> None:
+        if self.store.db.dialect == "sqlite":
+            # This process holds the SQLite file's lock, so any lease in it belongs to a dead
+            # process: take the work back now instead of waiting for the leases to expire.
+            self.release_all(everyone=True)
+        log.info("tracker started", extra={"owner": self.owner})
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                wait = self.tick()
+                failures = 0
+            except OperationalError as error:
+                # The database is briefly away: nothing is lost (the rows wait), try again soon.
+                failures += 1
+                log.warning("tracker cannot reach the database: %s", type(error).__name__)
+                self._stop.wait(min(30.0, 0.5 * 2**failures))
+                continue
+            except Exception:
+                log.exception("tracker tick failed")
+                self._stop.wait(1.0)
+                continue
+            if wait > 0:
+                self._next_tick = self.clock.now() + timedelta(seconds=wait)
+                self._wake.wait(wait)
+            self._wake.clear()
+        log.info("tracker stopped", extra={"owner": self.owner})
+
+    def tick(self) -> float:
+        """Claim due operations and hand them to the workers; returns how long to wait before
+        the next tick (until the next row falls due, at most idle_wait)."""
+        now = self.clock.now()
+        self.last_loop_at = now
+        self.renew_leases(now)
+        with self._inflight_changed:
+            free = self.capacity - len(self._inflight)
+        if free < self.workers:
+            # Claim in batches (a claim costs about the same for one row or many): a worker
+            # wakes the loop once a batch's worth of slots is free.
+            with self._inflight_changed:
+                self._starved = True
+            return self.idle_wait
+        claimed = self.claim(free)
+        for op in claimed:
+            with self._inflight_changed:
+                self._inflight.add(op.id)
+            self._pool.submit(self._work, op)
+        if len(claimed) == free:
+            return 0.0  # there may be more due right now
+        return self.until_next_due(now)
+
+    def until_next_due(self, now: datetime) -> float:
+        """Seconds until the earliest unleased row falls due (a poll is never late by a tick)."""
+        due = self.store.next_due()
+        if due is None:
+            return self.idle_wait
+        return min(self.idle_wait, max(0.0, float((due - now).total_seconds())))
+
+    def renew_leases(self, now: datetime) -> None:
+        """Heartbeat: keep the leases of operations still being worked on, so a slow remote call
+        never lets another process take over a live holder's work; a dead holder stops renewing
+        and its leases expire within LEASE_TTL."""
+        if (
+            self._last_renewal is not None
+            and (now - self._last_renewal).total_seconds() < self.settings.lease_ttl / 3
+        ):
+            return
+        with self._inflight_changed:
+            ids = list(self._inflight)
+        self._last_renewal = now
+        self.store.renew(self.owner, ids)
+
+    def claim(self, limit: int) -> list[Operation]:
+        """Lease up to `limit` due rows, most overdue first."""
+        now = self.clock.now()
+        claimed = self.store.claim(self.owner, limit)
+        # How late the most overdue operation is: grows when the tracker can't keep up.
+        self.metrics.loop_lag.set(max(((now - op.next_poll_at).total_seconds() for op in claimed), default=0))
+        return claimed
+
+    def _work(self, op: Operation) -> None:
+        try:
+            done = self.reconciler.process(op)
+            if done.next_at is not None and done.next_at < self._next_tick:
+                self._wake.set()  # due before the sleeping loop would look
+        finally:
+            with self._inflight_changed:
+                self._inflight.discard(op.id)
+                self._inflight_changed.notify_all()
+                if self._starved and len(self._inflight) <= self.capacity - self.workers:
+                    self._starved = False
+                    self._wake.set()  # slots are free and there may be more due work
+
+    def stop(self, timeout: float = 8.0) -> None:
+        """Drain: claim nothing new, let in-flight steps finish, give up every lease we hold."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with self._inflight_changed:
+            self._inflight_changed.wait_for(lambda: not self._inflight, timeout)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.release_all()
+
+    def release_all(self, *, everyone: bool = False) -> None:
+        try:
+            self.store.release_all(None if everyone else self.owner)
+        except OperationalError:
+            log.warning("could not release leases; they expire in %s s", self.settings.lease_ttl)

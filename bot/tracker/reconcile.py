@@ -1,0 +1,128 @@
+"""Processing one claimed operation: run its pass, write what it decided, give the row back.
+
+This is kopf's `reactor/processing` beside the loop's `reactor/queueing` (bot.tracker.loop):
+the loop only claims rows and hands them out; here one row is taken through one pass
+(bot.tracker.steps) and then finished or released, due again when the pass wants. Every write
+goes through the operations store (bot.db.operations), conditional on this owner's lease.
+`Processed` says what happened, for the loop (when to wake) and for `Tracker.run_due`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db.audit import Event
+from bot.db.models import Operation
+from bot.db.operations import LeaseLost, OperationStore
+from bot.metrics import Metrics
+from bot.operations import OUTCOMES, RELEASED
+from bot.permissions import Authorizer
+from bot.polytomic import PolytomicClient
+from bot.slack import SlackGateway
+from bot.tracker.steps import Pass
+from bot.views import notes
+
+log = logging.getLogger("bot.tracker")
+
+
+@dataclass(frozen=True)
+class Processed:
+    """What one pass over one operation did."""
+
+    operation_id: int
+    state: str  # the row's state after the pass
+    finished: bool  # every effect of its final state is delivered: the row is done
+    next_at: datetime | None  # due again then; None when finished or when the pass was cut short
+    problem: str | None = None  # why it was cut short: "lease lost", or the failed step's error
+
+
+class Reconciler:
+    """Takes one claimed operation through a pass, as `owner`, with these remotes."""
+
+    def __init__(
+        self,
+        store: OperationStore,
+        polytomic: PolytomicClient,
+        slack: SlackGateway,
+        authorizer: Authorizer,
+        settings: Settings,
+        *,
+        owner: str,
+        clock: Clock,
+        metrics: Metrics,
+        stopping: threading.Event,
+    ) -> None:
+        self.store = store
+        self.polytomic = polytomic
+        self.slack = slack
+        self.authorizer = authorizer
+        self.settings = settings
+        self.owner = owner
+        self.clock = clock
+        self.metrics = metrics
+        self.stopping = stopping  # set when the process drains: stop waiting out the database
+
+    def process(self, op: Operation) -> Processed:
+        try:
+            return self.reconcile(op)
+        except LeaseLost:
+            log.warning("lease lost", extra={"operation_id": op.id})
+            return Processed(op.id, op.state, finished=False, next_at=None, problem="lease lost")
+        except Exception as error:
+            log.exception("operation step failed", extra={"operation_id": op.id})
+            problem = notes.step_failed(error)
+            self.store.release(op.id, self.owner, error=problem)
+            return Processed(op.id, op.state, finished=False, next_at=None, problem=problem)
+
+    def reconcile(self, op: Operation) -> Processed:
+        """Bring one operation one pass closer to done; every effect is recorded as it lands."""
+        pass_ = Pass(self, op)
+        pass_.run()
+        if pass_.finished and self.store.finish(op, self.owner, pass_.pending):
+            return Processed(op.id, op.state, finished=True, next_at=None)
+        # Finished, but a click changed the row during the pass: another pass at once.
+        next_at = self.clock.now() if pass_.finished else pass_.next_at()
+        self.store.release(op.id, self.owner, next_at=next_at, changes=pass_.pending)
+        return Processed(op.id, op.state, finished=False, next_at=next_at)
+
+    def save(self, op: Operation, changes: dict[str, Any], audit: Event | None = None) -> None:
+        """Write `changes` only while we still hold the lease, and renew it.
+
+        A remote effect has usually just happened, so a database outage is waited out rather
+        than letting the record of that effect be lost (which would repeat the effect). Only a
+        shutdown gives up, and the lease, still ours, makes the row wait for the next holder.
+        """
+        attempt = 0
+        while True:
+            try:
+                self.store.save(op, self.owner, changes, audit=audit)
+                break
+            except OperationalError:
+                if self.stopping.is_set():
+                    raise
+                attempt += 1
+                log.warning("database unavailable, retrying a write", extra={"operation_id": op.id})
+                self.stopping.wait(min(5.0, 0.25 * 2**attempt))
+        target = changes.get("state")
+        if target is not None:
+            log.info(
+                "operation %s → %s",
+                op.state,
+                target,
+                extra={"operation_id": op.id, "sync_id": op.sync_id, "execution_id": op.execution_id},
+            )
+            if target in OUTCOMES | RELEASED:
+                self.metrics.outcomes.labels(state=str(target)).inc()
+                if target in OUTCOMES:
+                    elapsed = (self.clock.now() - op.created_at).total_seconds()
+                    self.metrics.confirm_to_terminal.observe(elapsed)
+        for name, value in changes.items():
+            setattr(op, name, value)

@@ -1,0 +1,398 @@
+"""One reconcile pass over one operation: its steps, in order, and when to look again.
+
+Each step does one thing (authorize and verify the click, send the cancel, poll, pause, escalate,
+keep each Slack message in line, tell the requester) and returns an immutable `Outcome`
+(bot.tracker.outcome), which the pass takes in as it comes: a failure is counted on the row at
+once (attempts, last_error), a wish to come back is kept for `next_at`. Remote errors become
+outcomes in one place (`outcome.from_error`); the Slack messages are kept in line by
+bot.tracker.posts. What the pass reads that records no effect (rows, the status seen) rides on
+the next write, or on the release at the end (`pending`), so a quiet poll costs one write.
+
+The pass reads the time once (`now`, from the injected clock) for what it renders and decides;
+the time an effect landed is read when it lands.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.db.audit import Event
+from bot.db.models import Operation
+from bot.db.operations import ExecutionHeld
+from bot.operations import (
+    FINAL,
+    RELEASED,
+    Binding,
+    State,
+    announced,
+    backoff,
+    execution_fields,
+    incident_due,
+    outcome_of,
+    pause_due,
+    requester_due,
+    verify,
+)
+from bot.polytomic import Conflict, PolytomicError
+from bot.slack import SlackError, respond
+from bot.tracker import posts
+from bot.tracker.outcome import DONE, Doing, Outcome, again, from_error
+from bot.views import notes
+from bot.views.blocks import View
+from bot.views.incident import incident_escalation, incident_notice, incident_outcome
+from bot.views.replies import released
+from bot.views.status import PROGRESS_EVERY, requester_note, status_message
+
+if TYPE_CHECKING:
+    from bot.tracker.reconcile import Reconciler
+
+log = logging.getLogger("bot.tracker")
+
+MAX_BACKOFF = 300.0  # seconds between tries when something keeps failing
+
+
+class Pass:
+    """One reconcile pass over one operation, and when it wants to be looked at again."""
+
+    def __init__(self, reconciler: Reconciler, op: Operation) -> None:
+        self.r = reconciler
+        self.op = op
+        self.settings = reconciler.settings
+        self.now = reconciler.clock.now()
+        self.wants: list[float] = []  # seconds from now at which a step wants another pass
+        self.finished = False
+        self.failed = False  # a step failed in a way that may pass: back off
+        self.not_before = 0.0  # seconds: a Retry-After the remote asked for
+        # What the pass read that records no effect: written with the next save, or with the
+        # release at the end.
+        self.pending: dict[str, Any] = {}
+
+    # ---- taking outcomes in ------------------------------------------------------------
+
+    def take(self, outcome: Outcome) -> Outcome:
+        """Take in what a step came to: a failure is counted and kept on the row at once."""
+        if outcome.failed:
+            assert outcome.error is not None
+            self.failed = True
+            self.save(attempts=self.op.attempts + 1, last_error=outcome.error[:500])
+            if outcome.delay is not None:
+                self.not_before = max(self.not_before, outcome.delay)
+        elif outcome.delay is not None:
+            self.wants.append(outcome.delay)
+        return outcome
+
+    def failure(self, error: PolytomicError, doing: Doing) -> Outcome:
+        log.warning(
+            "polytomic error: %s",
+            type(error).__name__,
+            extra={"operation_id": self.op.id, "status": error.status},
+        )
+        return from_error(error, doing)
+
+    def next_at(self) -> datetime:
+        delay = min(self.wants) if self.wants else self.settings.poll_interval
+        if self.failed:
+            # Something failed: back off, and never sooner than a Retry-After we were given.
+            delay = max(delay, backoff(self.op.attempts, base=self.settings.poll_interval, cap=MAX_BACKOFF))
+            delay = max(delay, self.not_before)
+        return self.r.clock.now() + timedelta(seconds=max(0.05, delay))
+
+    def save(self, audit: Event | None = None, /, **changes: Any) -> None:
+        merged = {**self.pending, **changes}
+        self.pending.clear()
+        self.r.save(self.op, merged, audit)
+
+    def note(self, **changes: Any) -> None:
+        """Take in what was read without writing it yet (see `pending`)."""
+        for name, value in changes.items():
+            setattr(self.op, name, value)
+        self.pending.update(changes)
+
+    # ---- the pass ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        op = self.op
+        if op.state == State.CONFIRMED:
+            self.take(self.authorize_and_verify())
+        if op.state == State.CANCELING and op.cancel_sent_at is None:
+            # Polytomic takes seconds to act on a cancel: the next pass, a poll interval from
+            # now, reads what it did (a read right away would only say "canceling").
+            self.take(self.send_cancel())
+        elif op.state == State.CANCELING:
+            self.take(self.poll())
+        if pause_due(op):
+            self.take(self.pause())
+        self.take(self.escalate())
+        self.take(self.status_message())
+        self.take(self.incident_notice())
+        self.take(self.incident_escalation())
+        self.take(self.incident_outcome())
+        self.take(self.requester_note())
+        self.finished = State(op.state) in FINAL and self.delivered()
+        if op.state == State.CANCELING:
+            self.wants.append(self.settings.poll_interval)
+
+    def delivered(self) -> bool:
+        op = self.op
+        if pause_due(op):
+            return False
+        if announced(op):
+            if op.status_error is None:
+                view = self.status_view()
+                if isinstance(view, View):
+                    return False
+                self.take(view)  # a progress refresh still wants its pass
+            if incident_due(op) and op.incident_final_ts is None and op.incident_error is None:
+                return False
+            if incident_due(op) and posts.edit_due(op, posts.INCIDENT_NOTICE, incident_notice(op)):
+                return False
+        return not (requester_due(op) and op.notified_state != op.state)
+
+    # ---- Polytomic -------------------------------------------------------------------
+
+    def authorize_and_verify(self) -> Outcome:
+        op = self.op
+        # Cancel-and-pause needs both permissions; the first one missing decides the denial.
+        actions = ("cancel", "pause") if op.kind == "cancel_and_pause" else ("cancel",)
+        for action in actions:
+            try:
+                decision = self.r.authorizer.may(op.requested_by, action, op.sync_id)
+            except SlackError as error:
+                return from_error(error, Doing.GROUPS)
+            self.r.store.record(
+                actor=op.requested_by,
+                action=f"{action}.confirm",
+                sync_id=op.sync_id,
+                decision=decision,
+                operation_id=op.id,
+                channel_id=op.channel_id,
+            )
+            self.r.metrics.decision(action, decision.allowed)
+            if not decision.allowed:
+                self.save(state=State.DENIED, last_error=notes.denied_note(decision))
+                return DONE
+        try:
+            sync, status = self.r.polytomic.sync_and_status(op.sync_id)
+        except PolytomicError as error:
+            checked = self.failure(error, Doing.CHECK)
+            if checked.final:
+                self.save(state=State.REJECTED, last_error=checked.error)
+            # The cancel goes by execution ID, so it can't hit another run: go ahead and let
+            # the cancel step retry until Polytomic answers.
+            elif self.take_execution(last_error=(checked.error or "")[:500]):
+                self.clear_prompt()
+            return DONE
+        checked_run = verify(status, op.execution_id)
+        op.sync_name = sync.name or ""  # the note below names the sync
+        if checked_run.binding is not Binding.CURRENT:
+            superseded = checked_run.binding is Binding.SUPERSEDED
+            self.save(
+                state=State.STALE,
+                sync_name=op.sync_name,
+                last_error=notes.stale_note(op, checked_run.execution, superseded),
+            )
+            return DONE
+        if self.take_execution(sync_name=op.sync_name, **execution_fields(checked_run.execution)):
+            self.clear_prompt()
+        return DONE
+
+    def take_execution(self, **fields: Any) -> bool:
+        """confirmed → canceling, which only one operation per execution can hold (the partial
+        unique index): of two clicks on one run, the second becomes a duplicate and sends nothing."""
+        try:
+            self.save(state=State.CANCELING, **fields)
+        except ExecutionHeld:
+            winner = self.r.store.holder_of(self.op.execution_id)
+            self.save(state=State.DUPLICATE, last_error=notes.already_requested_note(winner))
+            return False
+        return True
+
+    def clear_prompt(self) -> None:
+        if self.op.response_url:
+            respond(self.op.response_url, None, delete_original=True)
+
+    def send_cancel(self) -> Outcome:
+        op = self.op
+        key = f"op-{op.id}-cancel-{op.cancel_attempt}"
+        try:
+            self.r.polytomic.cancel_execution(op.sync_id, op.execution_id, idempotency_key=key)
+        except Conflict:
+            pass  # a duplicate with the same key is in flight at Polytomic: it acts once
+        except PolytomicError as error:
+            outcome = self.failure(error, Doing.CANCEL)
+            if not outcome.final:
+                return outcome
+            # Maybe the run ended just now and that is why Polytomic refused: look before rejecting.
+            if self.take(self.poll()).failed or self.op.state == State.CANCELING:
+                self.save(state=State.REJECTED, last_error=outcome.error)
+            return DONE
+        self.r.metrics.cancels_sent.inc()
+        # The status read before the cancel is stale now; the next poll says what Polytomic did.
+        self.save(cancel_sent_at=self.r.clock.now(), attempts=0, last_error=None, polytomic_status=None)
+        return DONE
+
+    def poll(self) -> Outcome:
+        """Read the execution; move to its outcome when terminal."""
+        op = self.op
+        try:
+            execution = self.r.polytomic.get_execution(op.sync_id, op.execution_id)
+        except PolytomicError as error:
+            return self.failure(error, Doing.POLL)
+        fields = execution_fields(execution)
+        if op.sync_name is None:
+            # The click's verification could not read the sync: Polytomic answers again, so
+            # read its name now, and the next edits name it instead of showing its ID.
+            name = self.read_sync_name()
+            if name is not None:
+                fields["sync_name"] = name
+        ended = outcome_of(execution)
+        if ended is not None:
+            fields.update(state=ended, execution_ended_at=execution.completed_at or self.r.clock.now())
+        if op.attempts:
+            fields.update(attempts=0, last_error=None)
+        changed = {k: v for k, v in fields.items() if getattr(op, k) != v}
+        if "state" in changed:
+            self.save(**changed)  # an outcome: written (with its audit row) before anything shows it
+        elif changed:
+            self.note(**changed)
+        return DONE
+
+    def read_sync_name(self) -> str | None:
+        """The sync's name ("" when it has none), or None when Polytomic did not answer. Only
+        the messages need it, so a failure changes nothing else: the next poll asks again."""
+        try:
+            sync = self.r.polytomic.get_sync(self.op.sync_id)
+        except PolytomicError as error:
+            # Refused: asking again would get the same answer, and the messages keep the ID.
+            return "" if self.failure(error, Doing.NAME).final else None
+        return sync.name or ""
+
+    def pause(self) -> Outcome:
+        op = self.op
+        try:
+            self.r.polytomic.set_active(op.sync_id, False, idempotency_key=f"op-{op.id}-pause")
+        except PolytomicError as error:
+            outcome = self.failure(error, Doing.PAUSE)
+            if not outcome.final:
+                return outcome
+            self.save(self.audit("pause", "failed"), pause_error=outcome.error)
+            return DONE
+        self.save(self.audit("pause", "paused"), paused_at=self.r.clock.now())
+        return DONE
+
+    def audit(self, action: str, outcome: str) -> Event:
+        """An audit row about this operation, written with the change it records."""
+        op = self.op
+        return Event(
+            actor=op.requested_by,
+            action=action,
+            sync_id=op.sync_id,
+            outcome=outcome,
+            operation_id=op.id,
+            channel_id=op.channel_id,
+        )
+
+    def escalate(self) -> Outcome:
+        """Still canceling at the deadline: the messages say so and offer to try again."""
+        op = self.op
+        if (
+            op.state == State.CANCELING
+            and op.escalated_at is None
+            and op.deadline_at
+            and self.now >= op.deadline_at
+        ):
+            self.save(escalated_at=self.now)
+        return DONE
+
+    # ---- Slack -------------------------------------------------------------------------
+
+    @property
+    def holder(self) -> str:
+        """Who holds a Slack slot handed out to this operation until it comes back for it."""
+        return f"op-{self.op.id}"
+
+    def keep(self, message: posts.Message, view: View, channel: str, **kwargs: Any) -> Outcome:
+        return posts.keep(
+            self.r.slack,
+            self.op,
+            message,
+            view,
+            channel=channel,
+            record=self.save,
+            holder=self.holder,
+            **kwargs,
+        )
+
+    def status_view(self) -> View | Outcome:
+        """The status message to send now; else DONE, or when a progress refresh falls due."""
+        op = self.op
+        if op.status_ts is None:
+            return status_message(op, self.now)
+        if status_message(op, self.now, progress=False).digest() != op.status_digest:
+            return status_message(op, self.now)  # the state changed: show it now
+        # Only progress may have changed (rows, elapsed time): once per PROGRESS_EVERY, not
+        # every poll. Checked before rendering it: most polls end here.
+        edited = op.status_edited_at
+        if edited is not None and (self.now - edited).total_seconds() < PROGRESS_EVERY:
+            return again(PROGRESS_EVERY - (self.now - edited).total_seconds())
+        view = status_message(op, self.now)
+        return DONE if view.digest() == op.status_progress_digest else view
+
+    def status_message(self) -> Outcome:
+        op = self.op
+        if not announced(op) or op.status_error is not None:
+            return DONE
+        view = self.status_view()
+        if isinstance(view, Outcome):
+            return view
+        state_only = status_message(op, self.now, progress=False).digest()
+        also = {"status_digest": state_only, "status_edited_at": self.r.clock.now()}
+        return self.keep(posts.STATUS, view, op.channel_id, also=also)
+
+    def incident_notice(self) -> Outcome:
+        """Posted once; edited only when what it says changed (the sync's name, read late)."""
+        op = self.op
+        if not incident_due(op) or op.incident_channel is None:
+            return DONE
+        return self.keep(posts.INCIDENT_NOTICE, incident_notice(op), op.incident_channel)
+
+    def thread_open(self) -> bool:
+        """Replies go in the notice's thread: once it is posted, and while it can be used."""
+        op = self.op
+        return incident_due(op) and op.incident_ts is not None and op.incident_error is None
+
+    def incident_escalation(self) -> Outcome:
+        op = self.op
+        if not self.thread_open() or op.incident_channel is None:
+            return DONE
+        if op.state != State.CANCELING or op.escalated_at is None or op.incident_escalation_ts is not None:
+            return DONE
+        view = incident_escalation(op, self.now)
+        return self.keep(posts.INCIDENT_ESCALATION, view, op.incident_channel, thread_ts=op.incident_ts)
+
+    def incident_outcome(self) -> Outcome:
+        op = self.op
+        if not self.thread_open() or op.incident_channel is None:
+            return DONE
+        if op.state not in FINAL or op.incident_final_ts is not None:
+            return DONE
+        view = incident_outcome(op, self.now)
+        return self.keep(posts.INCIDENT_OUTCOME, view, op.incident_channel, thread_ts=op.incident_ts)
+
+    def requester_note(self) -> Outcome:
+        op = self.op
+        if not requester_due(op) or op.notified_state == op.state or op.response_url is None:
+            return DONE
+        if op.state in RELEASED and not announced(op):
+            view = released(op)
+            replace = op.state == State.STALE
+        else:
+            view = requester_note(op, self.now)
+            replace = False
+        respond(op.response_url, view, replace_original=replace)
+        # response_url allows 5 uses in 30 min: whether or not it took, don't try again.
+        self.save(notified_state=op.state)
+        return DONE
+
