@@ -130,7 +130,7 @@ def report_tracking(result: tracking.TrackingResult) -> str:
             verdict(result.slack.max <= result.slack_budget),
         ],
         [
-            "peak RSS (gunicorn master + worker)",
+            "peak RSS (the bot's process)",
             f"{result.peak_rss_mib:.0f} MiB (idle {result.idle_rss_mib:.0f})",
             f"< {RSS_TARGET_MIB:.0f} MB",
             verdict(result.peak_rss_mib * 1.048576 < RSS_TARGET_MIB),
