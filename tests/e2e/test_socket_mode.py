@@ -197,7 +197,9 @@ def test_no_envelope_or_response_url_reaches_the_log_at_debug(
     )
     socket_mode.wait_ack(envelope, ACK_DEADLINE)
     url = slack.response_url("grants")
-    envelope = socket_mode.send_slash_command("grants", user_id="UADMIN", channel_id=CHANNEL, response_url=url)
+    envelope = socket_mode.send_slash_command(
+        "grants", user_id="UADMIN", channel_id=CHANNEL, response_url=url
+    )
     socket_mode.wait_ack(envelope, ACK_DEADLINE)
     wait_until(lambda: slack.responses(url), what="the grants listing")
     bot.stop()
