@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from bot.config import SETTINGS_HELP, ConfigError, Mode, Settings, load_settings
+from bot.config import SETTINGS_HELP, ConfigError, Mode, Settings, load_settings, shown_url
 from bot.logs import RedactSecrets
 
 # What manifest.yml asks for under oauth_config.scopes.bot. The installed package cannot read
@@ -175,11 +175,12 @@ def _slack_error(error: SlackApiError) -> str:
 
 def _unreachable_slack(settings: Settings, error: Exception) -> Failed:
     reason = getattr(error, "reason", None)  # urllib wraps socket errors in URLError
+    api = shown_url(settings.slack_api_url)
     if isinstance(error, TimeoutError) or isinstance(reason, TimeoutError):
-        what = f"the Slack Web API at {settings.slack_api_url} did not answer within {CALL_TIMEOUT:g} s"
+        what = f"the Slack Web API at {api} did not answer within {CALL_TIMEOUT:g} s"
     else:
         cause = type(reason if isinstance(reason, Exception) else error).__name__
-        what = f"could not reach the Slack Web API at {settings.slack_api_url} ({cause})"
+        what = f"could not reach the Slack Web API at {api} ({cause})"
     return Failed(
         what,
         "check SLACK_API_URL (leave it unset for https://slack.com/api/) and that this host can reach Slack",
@@ -300,7 +301,7 @@ def check_polytomic(loaded: Loaded) -> Result:
         else "set POLYTOMIC_DEPLOYMENT_KEY to the deployment's key and POLYTOMIC_ORGANIZATION_ID to "
         "the organization it is for"
     )
-    url = settings.polytomic_deployment_url
+    url = shown_url(settings.polytomic_deployment_url)
     url_fix = (
         "check POLYTOMIC_DEPLOYMENT_URL: it should be the address of the Polytomic deployment "
         "(unset means https://app.polytomic.com), reachable from this host"
