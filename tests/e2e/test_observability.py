@@ -139,3 +139,26 @@ def test_readyz_fails_while_postgresql_is_read_only(start_bot: Any, postgres_url
     assert "read-only" in answer.text, answer.text
     set_read_only(False)
     wait_until(lambda: readyz(bot).status_code == 200, what="200 once writable again")
+
+
+def test_slack_errors_are_counted_under_a_fixed_set_of_labels(
+    start_bot: Any, slack: Any, polytomic: Any
+) -> None:
+    """An error code Slack (or a proxy in front of it) invents is counted as `other`: label
+    values come from a fixed set, so the series cannot grow without bound."""
+    bot = start_bot(INCIDENT_CHANNEL="CINCIDENT")
+    sync = polytomic.add_sync(name="Counted")
+    sync.start_execution(cancel_delay=0.3)
+    for i in range(3):
+        slack.inject_error("chat.postMessage", f"proxy_invented_{i:04d}", channel="CINCIDENT")
+    slack.inject_error("chat.postMessage", "not_in_channel", channel="CINCIDENT")
+    confirm(SlackUser(bot, slack, "UADMIN", CHANNEL), sync.id)
+    final_text(slack, "*canceled*")
+
+    def counted() -> str | None:
+        body = httpx.get(bot.url + "/metrics").text
+        return body if 'polytomic_bot_remote_errors_total{kind="other",remote="slack"}' in body else None
+
+    body = wait_until(counted, what="the invented error counted as other")
+    assert "proxy_invented" not in body
+    assert metric(body, 'polytomic_bot_remote_errors_total{kind="other",remote="slack"}') >= 1
