@@ -338,7 +338,8 @@ def test_urls_are_shown_without_their_user_and_password(setup: Setup) -> None:
     setup.env["SLACK_API_URL"] = f"http://slackuser:slack-pw-456@127.0.0.1:{_closed_port()}/api/"
     setup.env["POLYTOMIC_DEPLOYMENT_URL"] = f"http://proxyuser:polytomic-pw-123@127.0.0.1:{_closed_port()}"
     report = run_check(setup.env, setup.tmp_path)
-    assert "could not reach the Slack Web API at http://127.0.0.1:" in report.text("slack token"), report.stdout
+    slack_line = report.text("slack token")
+    assert "could not reach the Slack Web API at http://127.0.0.1:" in slack_line, report.stdout
     assert "could not reach Polytomic at http://127.0.0.1:" in report.text("polytomic key"), report.stdout
     output = report.stdout + report.stderr
     for leaked in ("proxyuser", "polytomic-pw-123", "slackuser", "slack-pw-456"):
