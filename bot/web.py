@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from slack_bolt import App
 from sqlalchemy import func, select
@@ -26,6 +26,8 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 PROBE_SECONDS = 1.0  # how long an answer about the database stays good
+
+T = TypeVar("T")
 
 
 def _plain(start_response: StartResponse, status: str, body: bytes, ctype: str = "text/plain") -> list[bytes]:
@@ -59,28 +61,27 @@ def refresh_in_flight(services: Services) -> None:
     services.metrics.in_flight.set(in_flight or 0)
 
 
-class Probe:
+class Probe(Generic[T]):
     """`check()`'s answer, asked again at most every `seconds`: while one caller asks, the others
     get the previous answer instead of waiting (the first caller of all waits for it)."""
 
-    def __init__(self, check: Callable[[], tuple[bool, str]], seconds: float = PROBE_SECONDS) -> None:
+    def __init__(self, check: Callable[[], T], seconds: float = PROBE_SECONDS) -> None:
         self._check = check
         self._seconds = seconds
         self._lock = threading.Lock()
-        self._answer: tuple[bool, str] | None = None
-        self._asked_at = float("-inf")
+        self._last: tuple[T, float] | None = None  # the answer, and when it was asked
 
-    def __call__(self) -> tuple[bool, str]:
-        answer = self._answer
-        if answer is not None and time.monotonic() - self._asked_at < self._seconds:
-            return answer
-        if not self._lock.acquire(blocking=answer is None):
-            assert answer is not None
-            return answer  # someone is asking right now
+    def __call__(self) -> T:
+        last = self._last
+        if last is not None and time.monotonic() - last[1] < self._seconds:
+            return last[0]
+        if not self._lock.acquire(blocking=last is None):
+            assert last is not None
+            return last[0]  # someone is asking right now
         try:
-            self._answer = self._check()
-            self._asked_at = time.monotonic()
-            return self._answer
+            answer = self._check()
+            self._last = (answer, time.monotonic())
+            return answer
         finally:
             self._lock.release()
 
@@ -97,12 +98,7 @@ def create_wsgi_app(bolt_app: App, services: Services) -> WSGIApp:
         while_handling=services.ack_gate.handling,  # only verified requests make answers wait
     )
     ready = Probe(lambda: readiness(services))
-
-    def in_flight() -> tuple[bool, str]:
-        refresh_in_flight(services)
-        return True, ""
-
-    gauges = Probe(in_flight)
+    gauges = Probe(lambda: refresh_in_flight(services))
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
