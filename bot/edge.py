@@ -225,7 +225,7 @@ class SlackEdge:
             raise Refused(401, "bad signature")  # compare_digest refuses non-ASCII text
         raw = self._read(environ, length)
         try:
-            text = raw.decode("utf-8")  # what the verifier would do, but strictly
+            text = raw.decode("utf-8")  # the verifier decodes it too, and would raise here
         except UnicodeDecodeError:
             raise Refused(400, "body is not UTF-8") from None
         if not self.verifier.is_valid(text, timestamp, signature):
