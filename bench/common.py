@@ -49,7 +49,7 @@ class Spread:
 
 
 def process_tree(pid: int) -> list[int]:
-    """pid and its descendants (gunicorn's master and its worker)."""
+    """pid and its descendants (the bot is one process; a tree in case it ever is not)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

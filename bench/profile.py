@@ -1,4 +1,4 @@
-"""Where the bot's CPU goes: py-spy samples of the gunicorn worker, summed by the package of
+"""Where the bot's CPU goes: py-spy samples of the bot's process, summed by the package of
 the innermost frame (the code that was running), or by the bot function that led there.
 
 Used by `bench/run.py tracking --profile DIR`; needs py-spy (`pip install -e '.[bench]'`).
@@ -25,7 +25,7 @@ PACKAGES = (
     ("h11/", "httpx + httpcore"),
     ("slack_sdk/", "slack_sdk"),
     ("slack_bolt/", "slack_bolt"),
-    ("gunicorn/", "gunicorn"),
+    ("waitress/", "waitress"),
     ("prometheus_client/", "prometheus_client"),
     ("urllib/", "stdlib: urllib + http.client"),
     ("http/client", "stdlib: urllib + http.client"),

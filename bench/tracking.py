@@ -22,7 +22,6 @@ from bench.common import (
     cpu_split,
     fresh_database,
     peak_rss_mib,
-    process_tree,
     rss_mib,
     send_load,
 )
@@ -144,9 +143,8 @@ def run(
             polytomic.clear_requests()
             slack.clear_requests()
             recorder = None
-            if profile is not None:  # the gunicorn worker, where the bot runs
-                worker = next(p for p in process_tree(pid) if p != pid)
-                recorder = Recorder(worker, profile)
+            if profile is not None:  # the bot's one process (serve runs no workers)
+                recorder = Recorder(pid, profile)
             cpu_before = cpu_seconds(pid)
             fakes_before = _own_cpu()
             started = time.monotonic()

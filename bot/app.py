@@ -1,7 +1,15 @@
-"""The Bolt app: built from the services, with every listener registered."""
+"""The Bolt app: built from the services, with every listener registered.
+
+Bolt verifies nothing here: over HTTP, bot/edge.py has verified the signature (and parsed the
+body) before Bolt sees a request; Socket Mode has no signatures (the app token authenticates
+the socket). Bolt logs through the `slack_bolt` logger given to it, whose level bot/logs.py
+sets: left to itself, Bolt copies the root logger's level onto each of its loggers when the app
+is built, so at LOG_LEVEL=DEBUG it would log every Socket Mode envelope, response_url included.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt import App
@@ -11,7 +19,7 @@ from bot.listeners import register
 from bot.services import Services
 
 
-def create_bolt_app(services: Services, *, socket_mode: bool = False) -> App:
+def create_bolt_app(services: Services) -> App:
     settings = services.settings
 
     def authorize(
@@ -27,10 +35,9 @@ def create_bolt_app(services: Services, *, socket_mode: bool = False) -> App:
     app = App(
         client=services.slack.client,  # carries the bot token and SLACK_API_URL
         authorize=authorize,
-        # HTTP requests are verified by Bolt against the signing secret (v0 HMAC, 5-minute
-        # window); Socket Mode has no signatures, the app token authenticates the socket.
-        signing_secret=None if socket_mode else settings.slack_signing_secret,
-        request_verification_enabled=not socket_mode,
+        signing_secret="",  # unused: verification is the edge's (bot/edge.py)
+        request_verification_enabled=False,
+        logger=logging.getLogger("slack_bolt"),
         # Listeners only parse, record and ack; their slow work goes to the responder pool. So
         # run them on the request's own thread: by default Bolt hands each one to its small
         # shared executor and polls every 10 ms for the ack, which adds to every ack and queues

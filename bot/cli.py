@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import commands
 from bot.config import ConfigError, Mode, Settings, load_settings
@@ -26,8 +27,8 @@ Settings are read from the environment; run with a bad or missing one and the pr
 with a one-line error that names it. See .env.example for every variable."""
 
 SUBCOMMANDS = {
-    "serve": "run the HTTP app (POST /slack/events, /healthz, /readyz, /metrics) on $PORT under "
-    "gunicorn, with the tracker in the same process; upgrades the database first",
+    "serve": "run the HTTP app (POST /slack/events, /healthz, /readyz, /metrics) on $PORT in one "
+    "process (waitress), with the tracker in the same process; upgrades the database first",
     "socket": "run over Slack Socket Mode (needs SLACK_APP_TOKEN, no public URL), with the tracker",
     "worker": "run the tracker alone: it polls Polytomic and edits status messages for every "
     "unfinished cancellation; upgrades the database first",
@@ -58,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
 
 IN_USE = 3  # exit status: another live process holds the SQLite file, and nothing was done
 NOT_READY = 1  # exit status of `grants` on a database without the newest schema
+CANNOT_START = 1  # exit status: the database, the lock file or the port is not usable
+
+
+class CannotStart(Exception):
+    """What keeps a command from starting, in one line that names it (never a secret)."""
 
 
 def _settings(mode: Mode) -> Settings:
@@ -78,6 +84,11 @@ def _sqlite_held(settings: Settings, way_out: str) -> Iterator[None]:
     except sqlite_lock.AlreadyRunning as error:
         print(f"polytomic-bot: {error}, and SQLite allows one process: {way_out}", file=sys.stderr)
         raise SystemExit(IN_USE) from None
+    except OSError as error:  # a missing directory, a lock path that is a directory, permissions
+        raise CannotStart(
+            f"cannot open the SQLite lock file {error.filename or 'beside the database'}: "
+            f"{error.strerror or error}"
+        ) from None
     try:
         yield
     finally:
@@ -150,8 +161,25 @@ def _list_grants(settings: Settings) -> int:
     return 0
 
 
+def _database_failure(error: SQLAlchemyError, settings: Settings) -> CannotStart:
+    from bot.db.health import describe
+
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    return CannotStart(f"cannot use the database {shown}: {describe(error)}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a start-up failure (the database, the lock file, the port) is one line
+    on stderr, as a bad setting is, instead of a traceback."""
     args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except CannotStart as error:
+        print(f"polytomic-bot: {error}", file=sys.stderr)
+        return CANNOT_START
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "check":
         # Reports every bad or missing setting itself instead of stopping at the first.
         from bot import check
@@ -162,6 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     settings = _settings(mode)
     setup_logging(settings)
+    try:
+        return _command(args, settings)
+    except SQLAlchemyError as error:
+        raise _database_failure(error, settings) from None
+
+
+def _command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in ("grant", "revoke"):
         return _grant_command(args, settings)
     if args.command == "grants":
@@ -174,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     from bot import runner
+    from bot.serving import CannotListen
 
     with _sqlite_held(settings, "use PostgreSQL through DATABASE_URL to run several"):
         try:
@@ -184,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except runner.StartupError as error:
             print(f"polytomic-bot: {error}", file=sys.stderr)
             return 2
+        except CannotListen as error:
+            raise CannotStart(str(error)) from None
     return 0
 
 

@@ -156,6 +156,14 @@ def _http_url(env: Mapping[str, str], name: str, default: str, *, bare_host_ok: 
     return value
 
 
+def shown_url(url: str) -> str:
+    """`url` as it may be printed or logged: without the `user:password@` a URL may carry."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
     value = _get(env, name)
     if value is None:

@@ -79,8 +79,21 @@ def setup_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
-    # Request-level chatter from the HTTP libraries would drown the bot's own lines.
-    for noisy in ("httpx", "httpcore", "urllib3", "slack_sdk", "slack_bolt", "alembic.runtime.plugins"):
+    # Request-level chatter from the libraries would drown the bot's own lines, and at DEBUG it
+    # holds what must never be logged: slack_sdk logs each response_url and body it sends and
+    # Bolt each Socket Mode envelope (bot/app.py hands Bolt the `slack_bolt` logger so that this
+    # level holds for it), SQLAlchemy each statement's parameters, httpcore each header.
+    for noisy in (
+        "httpx",
+        "httpcore",
+        "urllib3",
+        "slack_sdk",
+        "slack_bolt",
+        "sqlalchemy",
+        "psycopg",
+        "waitress",
+        "alembic.runtime.plugins",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     migration = logging.getLogger("alembic.runtime.migration")
     if not any(isinstance(f, AlembicChatter) for f in migration.filters):

@@ -1,8 +1,63 @@
-"""Prometheus metrics (prometheus_client), one registry per process, served at GET /metrics."""
+"""Prometheus metrics (prometheus_client), one registry per process, served at GET /metrics.
+
+Every label takes its values from a fixed set, never from what a remote or a client sent:
+Slack's error codes are mapped onto `SLACK_ERRORS` (anything else is `other`, so a proxy that
+invents errors cannot grow the series without bound), refusals at the HTTP edge onto
+`REFUSED_STATUSES`.
+"""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+# The Slack errors worth telling apart on a dashboard: the bot's own labels (ratelimited,
+# connection_error) and the error codes of the Web API methods it calls.
+SLACK_ERRORS = frozenset(
+    {
+        "ratelimited",
+        "connection_error",
+        "unknown_error",
+        "not_in_channel",
+        "channel_not_found",
+        "is_archived",
+        "restricted_action",
+        "msg_too_long",
+        "no_text",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+        "no_such_subteam",
+        "subteam_not_found",
+        "plan_upgrade_required",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "missing_scope",
+        "no_permission",
+        "not_allowed_token_type",
+        "team_access_not_granted",
+        "ekm_access_denied",
+        "invalid_arguments",
+        "invalid_json",
+        "json_not_object",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+    }
+)
+# What the HTTP edge refuses: 400 malformed, 401 unsigned or badly signed, 413 body over the cap,
+# 431 head over the cap, 501 a transfer encoding the server does not know.
+REFUSED_STATUSES = ("400", "401", "413", "431", "501")
+
+
+def slack_error_kind(code: str) -> str:
+    """A Slack error code as a label value: itself when it is one of SLACK_ERRORS, else other."""
+    return code if code in SLACK_ERRORS else "other"
 
 
 class Metrics:
@@ -29,6 +84,14 @@ class Metrics:
         self.remote_errors = Counter(
             "polytomic_bot_remote_errors", "Errors from Polytomic and Slack", ["remote", "kind"], registry=r
         )
+        self.refused_requests = Counter(
+            "polytomic_bot_http_refused",
+            "Requests refused at the HTTP edge, by status",
+            ["status"],
+            registry=r,
+        )
+        for status in REFUSED_STATUSES:
+            self.refused_requests.labels(status=status)  # shown as 0 before the first one
         self.loop_lag = Gauge(
             "polytomic_bot_tracker_loop_lag_seconds",
             "How late the tracker ran the most overdue operation",
@@ -43,6 +106,14 @@ class Metrics:
 
     def remote_error(self, remote: str, kind: str) -> None:
         self.remote_errors.labels(remote=remote, kind=kind).inc()
+
+    def slack_error(self, code: str) -> None:
+        self.remote_error("slack", slack_error_kind(code))
+
+    def refused(self, status: int) -> None:
+        label = str(status)
+        if label in REFUSED_STATUSES:
+            self.refused_requests.labels(status=label).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,4 +1,4 @@
-"""Process entry points: the HTTP app under gunicorn, Socket Mode, and the tracker alone.
+"""Process entry points: the HTTP app (bot/serving.py), Socket Mode, and the tracker alone.
 
 Each one runs the tracker in its own threads (never on Bolt's listener pool) and drains on
 SIGTERM within the platform's grace period. The CLI upgrades the schema and, on SQLite, takes
@@ -10,13 +10,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
-
+from bot import serving
 from bot.config import Settings
-from bot.services import Services, build_services
+from bot.services import build_services
 
 log = logging.getLogger("bot.runner")
 
@@ -45,80 +43,31 @@ def _wait(stop: threading.Event) -> None:
         pass
 
 
-class GunicornApp(BaseApplication):  # type: ignore[misc]
-    """gunicorn running the WSGI app that `build` makes inside the worker, after the fork
-    (threads started before a fork don't survive it)."""
-
-    def __init__(self, options: dict[str, Any], build: Callable[[], Any]) -> None:
-        self.options = options
-        self.build = build
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-        if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 24: one socket per user
-            self.cfg.set("control_socket_disable", True)
-
-    def load(self) -> Any:
-        return self.build()
-
-
-class _Gunicorn(GunicornApp):
-    """The bot under gunicorn: the worker's hooks start and drain its services."""
-
-    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
-        self.settings = settings
-        self.services: Services | None = None
-        super().__init__(options, self._build)
-
-    def _build(self) -> Any:
-        from bot.app import create_bolt_app
-        from bot.web import create_wsgi_app
-
-        self.services = build_services(self.settings, with_tracker=True)
-        return create_wsgi_app(create_bolt_app(self.services), self.services)
-
-
-def _post_worker_init(worker: Any) -> None:
-    services = worker.app.services
-    if services is not None:
-        services.start()
-
-
-def _worker_exit(_server: Any, worker: Any) -> None:
-    services = worker.app.services
-    if services is not None:
-        services.stop(DRAIN_SECONDS)
-
-
-def gunicorn_options(port: int, log_level: str) -> dict[str, Any]:
-    """How `serve` runs under gunicorn (bench/ serves its bare-Bolt floor with the same)."""
-    return {
-        "bind": f"0.0.0.0:{port}",
-        "workers": 1,  # one process per `serve`; run more `serve` processes on PostgreSQL to scale
-        "worker_class": "gthread",
-        "threads": 8,
-        "timeout": 30,
-        "graceful_timeout": int(DRAIN_SECONDS),
-        "keepalive": 5,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": log_level.lower(),
-        "proc_name": "polytomic-bot",
-    }
-
-
 def serve(settings: Settings) -> None:
-    """The HTTP app on $PORT under gunicorn, with the tracker in the same process."""
-    options = gunicorn_options(settings.port, settings.log_level)
-    options.update(post_worker_init=_post_worker_init, worker_exit=_worker_exit)
-    _Gunicorn(settings, options).run()
+    """The HTTP app on $PORT (bot/serving.py: waitress, in this one process), with the tracker
+    in the same process. Services are built before the socket listens; the tracker starts once
+    it does, and stops after the HTTP side has drained."""
+    from bot.app import create_bolt_app
+    from bot.web import create_wsgi_app
+
+    services = build_services(settings, with_tracker=True)
+    app = create_wsgi_app(create_bolt_app(services), services)
+    try:
+        serving.serve(
+            app,
+            settings.port,
+            on_start=services.start,
+            on_drain=services.stop,
+            on_refused=services.metrics.refused,
+        )
+    except serving.CannotListen:
+        services.stop(DRAIN_SECONDS)
+        raise
 
 
 def socket_mode(settings: Settings) -> None:
     """Socket Mode (no public URL) with the tracker in the same process."""
-    from slack_sdk.errors import SlackApiError
+    from slack_sdk.errors import SlackApiError, SlackClientError
 
     from bot.app import create_bolt_app
     from bot.socket_mode import make_handler
@@ -127,7 +76,7 @@ def socket_mode(settings: Settings) -> None:
     stop = _stop_on_signal()
     services = build_services(settings, with_tracker=True)
     handler = make_handler(
-        create_bolt_app(services, socket_mode=True), settings.slack_app_token, services.slack.client
+        create_bolt_app(services), settings.slack_app_token, services.slack.client
     )
     services.start()
     try:
@@ -139,6 +88,12 @@ def socket_mode(settings: Settings) -> None:
         raise StartupError(
             f"Slack refused SLACK_APP_TOKEN ({code}): it should hold an app-level token "
             "with connections:write"
+        ) from None
+    except (SlackClientError, OSError) as error:
+        services.stop(DRAIN_SECONDS)
+        raise StartupError(
+            f"could not open the Socket Mode connection ({type(error).__name__}): check that this "
+            "host can reach Slack"
         ) from None
     log.info("socket mode connected")
     try:

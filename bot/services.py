@@ -66,7 +66,7 @@ class Services:
     def stop(self, timeout: float = 8.0) -> None:
         """Drain: answers in progress and tracker steps finish, leases are given up."""
         self.responder.shutdown(wait=False)
-        if self.tracker is not None:
+        if self.tracker is not None and self._started:
             self.tracker.stop(timeout)
         self.polytomic.close()
         self.db.dispose()
@@ -82,7 +82,7 @@ def build_services(
     slack = SlackGateway(
         make_web_client(settings),
         post_interval=settings.slack_post_interval,
-        on_error=lambda method, error: metrics.remote_error("slack", error),
+        on_error=lambda method, error: metrics.slack_error(error),
     )
     authorizer = Authorizer(db, settings.bot_admins, slack.group_members)
     ack_gate = AckGate()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bot.check.result import Failed, Result
 from bot.check.settings import Loaded
-from bot.config import SETTINGS_HELP
+from bot.config import SETTINGS_HELP, shown_url
 
 POLYTOMIC_VARIABLES = (
     "POLYTOMIC_API_KEY",
@@ -48,7 +48,7 @@ def check_polytomic(loaded: Loaded, timeout: float) -> Result:
         else "set POLYTOMIC_DEPLOYMENT_KEY to the deployment's key and POLYTOMIC_ORGANIZATION_ID to "
         "the organization it is for"
     )
-    url = settings.polytomic_deployment_url
+    url = shown_url(settings.polytomic_deployment_url)
     url_fix = (
         "check POLYTOMIC_DEPLOYMENT_URL: it should be the address of the Polytomic deployment "
         "(unset means https://app.polytomic.com), reachable from this host"

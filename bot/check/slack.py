@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.check.result import Failed, Result
 from bot.check.settings import Loaded
-from bot.config import SETTINGS_HELP, Settings
+from bot.config import SETTINGS_HELP, Settings, shown_url
 
 # What manifest.yml asks for under oauth_config.scopes.bot. The installed package cannot read
 # manifest.yml, so the list lives here; tests/integration/test_check.py keeps the two equal.
@@ -62,10 +62,10 @@ def _slack_error(error: SlackApiError) -> str:
 def _unreachable_slack(settings: Settings, error: Exception, timeout: float) -> Failed:
     reason = getattr(error, "reason", None)  # urllib wraps socket errors in URLError
     if isinstance(error, TimeoutError) or isinstance(reason, TimeoutError):
-        what = f"the Slack Web API at {settings.slack_api_url} did not answer within {timeout:g} s"
+        what = f"the Slack Web API at {shown_url(settings.slack_api_url)} did not answer within {timeout:g} s"
     else:
         cause = type(reason if isinstance(reason, Exception) else error).__name__
-        what = f"could not reach the Slack Web API at {settings.slack_api_url} ({cause})"
+        what = f"could not reach the Slack Web API at {shown_url(settings.slack_api_url)} ({cause})"
     return Failed(
         what,
         "check SLACK_API_URL (leave it unset for https://slack.com/api/) and that this host can reach Slack",

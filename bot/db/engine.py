@@ -18,11 +18,17 @@ READ_ONLY = "polytomic_bot_read_only"  # execution option of Database.read()'s c
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """Create the engine; on SQLite, WAL mode and a busy timeout so threads can write at once."""
+    # hide_parameters: a failed statement's text (in a log line or an exception) never carries a
+    # row's values, such as an operation's response_url.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+        )
         configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 def sqlite_file(url: str) -> Path | None:

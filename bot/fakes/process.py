@@ -2,7 +2,7 @@
 fakes, and talks to it the way Slack does: signed HTTP requests to /slack/events.
 
 Shared by the tests (tests/harness.py re-exports it) and the benchmarks (bench/), which both
-need the bot exactly as it runs in production: its console script, its environment, gunicorn.
+need the bot exactly as it runs in production: its console script, its environment, its server.
 Like the rest of `bot.fakes` it imports none of the bot's own modules: it drives the bot from
 outside, through the executable next to the running interpreter.
 """
@@ -143,7 +143,7 @@ class BotProcess:
         os.killpg(self.proc.pid, sig)
 
     def kill(self) -> None:
-        """SIGKILL the whole process group: gunicorn's master and its worker die at once."""
+        """SIGKILL the whole process group (the bot and anything it started) at once."""
         if self.proc is not None and self.proc.poll() is None:
             self.signal(signal.SIGKILL)
             self.proc.wait(10)

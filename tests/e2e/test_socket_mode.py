@@ -175,3 +175,34 @@ def test_sigterm_exits_cleanly(socket_bot: BotProcess, socket_mode: FakeSocketMo
     assert took < 10
     socket_mode.wait_closed(socket_mode.connections[0].id, timeout=5)
     assert "signal received, draining" in socket_bot.logs()
+
+
+def test_no_envelope_or_response_url_reaches_the_log_at_debug(
+    socket_mode: FakeSocketMode, start_bot: Any, slack: FakeSlack
+) -> None:
+    """Bolt copied the root level onto its loggers when the app was built, so at DEBUG slack_sdk's
+    Socket Mode client (which logs through Bolt's logger) wrote every envelope to the log,
+    response_url and all. It logs through the `slack_bolt` logger now, held at WARNING."""
+    bot = start_bot(
+        "socket",
+        SLACK_SIGNING_SECRET=None,
+        SLACK_APP_TOKEN=APP_TOKEN,
+        SLACK_API_URL=socket_mode.api_url,
+        LOG_LEVEL="DEBUG",
+    )
+    wait_until(lambda: "socket mode connected" in bot.logs(), 20, 0.05, "the socket to connect")
+    url = slack.response_url("debug")
+    envelope = socket_mode.send_slash_command(
+        "grants ENVELOPEMARKER", user_id="UADMIN", channel_id=CHANNEL, response_url=url
+    )
+    socket_mode.wait_ack(envelope, ACK_DEADLINE)
+    url = slack.response_url("grants")
+    envelope = socket_mode.send_slash_command(
+        "grants", user_id="UADMIN", channel_id=CHANNEL, response_url=url
+    )
+    socket_mode.wait_ack(envelope, ACK_DEADLINE)
+    wait_until(lambda: slack.responses(url), what="the grants listing")
+    bot.stop()
+    logs = bot.logs()
+    for marker in ("ENVELOPEMARKER", url.rsplit("/", 1)[1], APP_TOKEN, "xoxb-test-token"):
+        assert marker not in logs, marker

@@ -327,3 +327,20 @@ def test_polytomic_failures_are_told_apart(
     else:
         assert fix.startswith("check POLYTOMIC_DEPLOYMENT_URL")
     assert len(polytomic.requests_to("GET", r"^/api/me$")) == (0 if failure == "refused" else 1)  # no retries
+
+
+def test_urls_are_shown_without_their_user_and_password(setup: Setup) -> None:
+    """A URL may carry `user:password@` (a proxy's, say): the check names the URL, never them."""
+    polytomic_port = setup.polytomic.url.rsplit(":", 1)[1]
+    setup.env["POLYTOMIC_DEPLOYMENT_URL"] = f"http://proxyuser:polytomic-pw-123@127.0.0.1:{polytomic_port}"
+    report = run_check(setup.env, setup.tmp_path)
+    assert f"at http://127.0.0.1:{polytomic_port}" in report.text("polytomic key"), report.stdout
+    setup.env["SLACK_API_URL"] = f"http://slackuser:slack-pw-456@127.0.0.1:{_closed_port()}/api/"
+    setup.env["POLYTOMIC_DEPLOYMENT_URL"] = f"http://proxyuser:polytomic-pw-123@127.0.0.1:{_closed_port()}"
+    report = run_check(setup.env, setup.tmp_path)
+    slack_line = report.text("slack token")
+    assert "could not reach the Slack Web API at http://127.0.0.1:" in slack_line, report.stdout
+    assert "could not reach Polytomic at http://127.0.0.1:" in report.text("polytomic key"), report.stdout
+    output = report.stdout + report.stderr
+    for leaked in ("proxyuser", "polytomic-pw-123", "slackuser", "slack-pw-456"):
+        assert leaked not in output, output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -230,3 +231,44 @@ def test_grants_on_a_database_a_newer_version_migrated(tmp_path: Path) -> None:
     [line] = result.stderr.splitlines()
     assert "is at migration 9999_from_the_future, which this version of polytomic-bot does not know" in line
     assert db_rows(tmp_path, "SELECT version_num FROM alembic_version") == [("9999_from_the_future",)]
+
+
+# ---- start-up failures other than settings: one line that names the problem ---------------
+
+SERVE = {"SLACK_BOT_TOKEN": BOT_TOKEN, "POLYTOMIC_API_KEY": API_KEY, "SLACK_SIGNING_SECRET": SIGNING_SECRET}
+DOWN = "postgresql+psycopg://polytomic:hunter2-db-password@127.0.0.1:1/bot"  # nothing listens on port 1
+
+
+def _one_line_failure(result: subprocess.CompletedProcess[str], *needles: str) -> str:
+    assert result.returncode == 1, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("{")]  # JSON logs
+    assert len(lines) == 1, result.stderr[-3000:]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    output = result.stdout + result.stderr
+    for secret in (BOT_TOKEN, API_KEY, SIGNING_SECRET, "hunter2-db-password"):
+        assert secret not in output
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "migrate", "grants"])
+def test_a_database_that_is_down_is_one_line(tmp_path: Path, command: str) -> None:
+    result = run(tmp_path, command, PORT="1", DATABASE_URL=DOWN, **SERVE)
+    line = _one_line_failure(result, "database", "127.0.0.1:1")
+    assert "***" in line  # the URL is named, its password not
+
+
+def test_a_lock_file_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "cli.db.lock").mkdir()  # where the lock file should be, a directory
+    result = run(tmp_path, "serve", PORT="1", **SERVE)
+    _one_line_failure(result, "lock file", "cli.db.lock", "directory")
+
+
+def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(tmp_path, "serve", PORT=str(port), **SERVE)
+    _one_line_failure(result, f"cannot listen on 0.0.0.0:{port}", "in use")
