@@ -60,9 +60,10 @@ INCIDENTS = "CINCIDENT"
 
 
 class SlackUser:
-    """A person in the fake workspace who types commands and clicks buttons."""
+    """A person in the fake workspace who types commands and clicks buttons, to a bot
+    process (`BotProcess`) or to the bot in this process (tests/scenario/inprocess.py)."""
 
-    def __init__(self, bot: BotProcess, slack: FakeSlack, user_id: str, channel_id: str = "CGENERAL") -> None:
+    def __init__(self, bot: Any, slack: FakeSlack, user_id: str, channel_id: str = "CGENERAL") -> None:
         self.bot = bot
         self.slack = slack
         self.user_id = user_id
@@ -77,8 +78,10 @@ class SlackUser:
         return self.bot.post(body), response_url
 
     def answers(self, response_url: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """Wait for `count` answers posted to a response_url and return them all."""
-        wait_until(lambda: len(self.slack.responses(response_url)) >= count, timeout, what="an answer")
+        """Wait for `count` answers posted to a response_url and return them all (an in-process
+        bot waits its own way: it runs its tracker while it waits)."""
+        wait = getattr(self.bot, "wait_until", wait_until)
+        wait(lambda: len(self.slack.responses(response_url)) >= count, timeout, what="an answer")
         return self.slack.responses(response_url)
 
     def click(

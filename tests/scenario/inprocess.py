@@ -148,6 +148,11 @@ class InProcessBot:
         self.clock.advance(seconds)
         return self.step()
 
+    def wait_until(
+        self, predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01, what: str = ""
+    ) -> Any:
+        return wait_until(predicate, timeout, interval, what)
+
     def logs(self) -> str:
         return self._log.getvalue()
 
