@@ -8,10 +8,10 @@ HTTP servers on 127.0.0.1; the database is a real SQLite file (or PostgreSQL).
 
 Nothing runs on its own: the tracker has no thread, and every wait here (`wait_until`,
 `final_text`, `settle`) runs it one pass at a time (`Tracker.run_due`) in the calling thread,
-after the answers in flight have been awaited (`Responder.wait_idle`). Time is a `ManualClock`
-that the tracker, the stores and the views read: it follows real time while a test waits for
-the fakes (whose runs end on a real clock), and `InProcessBot.advance` moves it on at once, so
-a progress refresh or an escalation is due without waiting for it.
+after the answers in flight have been awaited (`Responder.wait_idle`). Time is a `SteppedClock`
+that the tracker, the stores and the views read: it runs with real time, as the fakes do (their
+runs end, and their Retry-After windows pass, on a real clock), and `InProcessBot.advance` moves
+it on at once, so a progress refresh or an escalation is due without waiting for it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -46,6 +47,18 @@ _RUNNING: list[InProcessBot] = []  # the bots a wait steps (one per test, or a f
 _LOCK = threading.Lock()
 
 
+class SteppedClock(ManualClock):
+    """Real time plus every `advance` so far: a pass that waits out a Retry-After inside the
+    client (real seconds) sees them go by, and a test still skips ahead without waiting."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._started = time.monotonic()
+
+    def now(self) -> datetime:
+        return super().now() + timedelta(seconds=time.monotonic() - self._started)
+
+
 class InProcessBot:
     """One bot, as `serve` wires it, in this process. `post` is Slack sending a request."""
 
@@ -54,13 +67,12 @@ class InProcessBot:
     ) -> None:
         self.env = base_env(slack, polytomic, database_url, **env)
         self.settings = load_settings(Mode.SERVE, self.env)
-        self.clock = ManualClock()
+        self.clock = SteppedClock()
         self.services: Services = build_services(self.settings, with_tracker=True, clock=self.clock)
         assert self.services.tracker is not None
         self.tracker: Tracker = self.services.tracker
         self.wsgi = create_wsgi_app(create_bolt_app(self.services), self.services)
         self.passes: list[Processed] = []  # what every tracker pass did, in order
-        self._stepped_at = time.monotonic()
         self._step_lock = threading.Lock()
         self._log = io.StringIO()
         self._handler = logging.StreamHandler(self._log)
@@ -131,13 +143,10 @@ class InProcessBot:
     # ---- time and the tracker --------------------------------------------------------------
 
     def step(self) -> list[Processed]:
-        """The answers in flight finish; the clock catches up with real time; one pass over
-        whatever is due; the answers that pass started finish."""
+        """The answers in flight finish; one pass over whatever is due by the clock; the
+        answers that pass started finish."""
         with self._step_lock:
             self.services.responder.wait_idle()
-            now = time.monotonic()
-            self.clock.advance(max(0.0, now - self._stepped_at))
-            self._stepped_at = now
             done = self.tracker.run_due()
             self.passes.extend(done)
             self.services.responder.wait_idle()
