@@ -28,9 +28,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from bot import commands
 from bot.app import create_bolt_app
 from bot.clock import ManualClock
 from bot.config import Mode, load_settings
+from bot.db import grants as grant_store
+from bot.db.engine import Database
 from bot.fakes.polytomic import FakePolytomic
 from bot.fakes.process import SIGNING_SECRET, base_env
 from bot.fakes.signing import sign
@@ -39,9 +42,9 @@ from bot.logs import JsonFormatter, RedactSecrets
 from bot.services import Services, build_services
 from bot.tracker import Processed, Tracker
 from bot.web import create_wsgi_app
-from tests.harness import CHANNEL, all_text, status_messages
+from tests.harness import CHANNEL, all_text, query_db, status_messages
 
-__all__ = ["InProcessBot", "final_text", "settle", "wait_until"]
+__all__ = ["InProcessBot", "cli_grant", "final_text", "settle", "wait_until"]
 
 _RUNNING: list[InProcessBot] = []  # the bots a wait steps (one per test, or a few)
 _LOCK = threading.Lock()
@@ -226,3 +229,22 @@ def migrated_copy(template: Path, target: Path) -> str:
     than a copy, once per test)."""
     target.write_bytes(template.read_bytes())
     return f"sqlite:///{target}"
+
+
+def cli_grant(database_url: str, subject: str, action: str, scope: str) -> None:
+    """What `polytomic-bot grant` does once it has parsed its arguments (`bot.cli`: the same
+    parsers, the same store function, a `cli:` actor), without starting a process for it; the
+    command itself is tested in tests/integration/test_cli.py and tests/e2e."""
+    parsed_subject, parsed_scope = commands.parse_subject(subject), commands.parse_scope(scope)
+    assert parsed_subject is not None and parsed_scope is not None
+    db = Database(database_url)
+    try:
+        grant_store.change(db, "grant", parsed_subject, action, parsed_scope, actor="cli:scenario")
+    finally:
+        db.dispose()
+    rows = query_db(
+        database_url,
+        "SELECT subject_id, action, scope FROM grants WHERE subject_id = :s",
+        {"s": subject},
+    )
+    assert (subject, action, scope) in rows

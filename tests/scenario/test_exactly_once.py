@@ -19,8 +19,8 @@ import pytest
 from bot.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync
 from bot.fakes.signing import block_actions_body, sign
 from bot.fakes.slack import FakeSlack
-from tests.harness import SIGNING_SECRET, SlackUser, all_text, button, cli_grant, query_db
-from tests.scenario.inprocess import InProcessBot, settle, wait_until
+from tests.harness import SIGNING_SECRET, SlackUser, all_text, button, query_db
+from tests.scenario.inprocess import InProcessBot, cli_grant, settle, wait_until
 
 SETTLE = 1.0
 RELEASED = ("denied", "stale", "rejected", "duplicate")
