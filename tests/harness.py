@@ -249,7 +249,8 @@ def postgres_rows(url: str) -> Rows:
 def the_status_message(slack: FakeSlack) -> Message:
     messages = status_messages(slack)
     assert len(messages) == 1, [all_text(m.latest) for m in messages]
-    return messages[0]
+    message: Message = messages[0]
+    return message
 
 
 def incident_thread(slack: FakeSlack) -> tuple[Message, list[Message]]:
