@@ -33,6 +33,7 @@ from bot.app import create_bolt_app
 from bot.clock import ManualClock
 from bot.config import Mode, load_settings
 from bot.db import grants as grant_store
+from bot.db import migrate
 from bot.db.engine import Database
 from bot.fakes.polytomic import FakePolytomic
 from bot.fakes.process import SIGNING_SECRET, base_env
@@ -233,10 +234,11 @@ def migrated_copy(template: Path, target: Path) -> str:
 
 def cli_grant(database_url: str, subject: str, action: str, scope: str) -> None:
     """What `polytomic-bot grant` does once it has parsed its arguments (`bot.cli`: the same
-    parsers, the same store function, a `cli:` actor), without starting a process for it; the
+    parsers, the upgrade, the same store function, a `cli:` actor), without a process; the
     command itself is tested in tests/integration/test_cli.py and tests/e2e."""
     parsed_subject, parsed_scope = commands.parse_subject(subject), commands.parse_scope(scope)
     assert parsed_subject is not None and parsed_scope is not None
+    migrate.upgrade(database_url)  # as the CLI does, for bootstrapping before any bot has run
     db = Database(database_url)
     try:
         grant_store.change(db, "grant", parsed_subject, action, parsed_scope, actor="cli:scenario")
