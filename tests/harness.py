@@ -1,6 +1,8 @@
 """What the tests share: the real bot as a process (from `bot.fakes.process`, re-exported here),
-a person in the fake workspace (`SlackUser`), and the e2e helpers that read what Slack shows and
-what the database holds. Test modules import helpers from here, never from one another
+a person in the fake workspace (`SlackUser`, for a process or for the in-process bot of
+tests/scenario/inprocess.py), and the helpers of the scenario and e2e tiers that read what Slack
+shows and what the database holds, and check that a faulted story ended once. Test modules
+import helpers from here (and the scenario tier from its `inprocess`), never from one another
 (tests/integration/test_imports.py checks that)."""
 
 from __future__ import annotations
