@@ -61,9 +61,31 @@ class Responder:
     def __init__(self, workers: int = 32, gate: AckGate | None = None) -> None:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="responder")
         self._gate = gate
+        self._pending = 0
+        self._idle = threading.Condition()
 
     def submit(self, fn: Callable[..., object], *args: Any) -> Future[None]:
-        return self._pool.submit(self._run, fn, *args)
+        with self._idle:
+            self._pending += 1
+        try:
+            future = self._pool.submit(self._run, fn, *args)
+        except BaseException:
+            self._done()
+            raise
+        future.add_done_callback(lambda _: self._done())
+        return future
+
+    def _done(self) -> None:
+        with self._idle:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every answer submitted so far (and any it submitted) has run; False after
+        `timeout` s. For in-process tests and the demo: an answer is awaited, not slept for."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
     def _run(self, fn: Callable[..., object], *args: Any) -> None:
         if self._gate is not None:
