@@ -118,8 +118,17 @@ def invalid_button() -> View:
 
 
 def not_recorded() -> View:
-    """A confirm click the database could not take."""
+    """A confirm click the database could not take: known not written, so no cancel follows."""
     return plain("I couldn't record that just now (database unavailable). Nothing was sent; try again.")
+
+
+def recorded_in_doubt(sync_id: str | None = None) -> View:
+    """A write whose COMMIT got no answer: it may have happened (a cancel may follow)."""
+    target = f"/polytomic status {sync_id}" if sync_id else "/polytomic status"
+    return plain(
+        "The database did not answer in time, so I can't tell whether that was recorded; "
+        f"check {code(escape(target))} in a minute before trying again."
+    )
 
 
 def already_requested(op: Operation) -> View:
