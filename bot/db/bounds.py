@@ -40,6 +40,7 @@ __all__ = [
     "OutcomeUnknown",
     "left",
     "not_sent",
+    "not_sent_error",
     "pg_connection_class",
     "window",
 ]
@@ -113,6 +114,11 @@ def _not_sent() -> type[Exception]:
         """Nothing was sent: the window was spent before this call began."""
 
     return NotSent
+
+
+def not_sent_error(message: str) -> Exception:
+    """The psycopg error for a call the window left no time to send."""
+    return _not_sent()(message)
 
 
 def not_sent(error: BaseException | None) -> bool:

@@ -74,6 +74,8 @@ def _bound_postgres(engine: Engine) -> None:
         cparams["options"] = f"{bounds.PG_OPTIONS} {extra}" if extra else bounds.PG_OPTIONS
         if not bounded:
             return None  # another driver: the settings above, its own connect
+        if bounds.left() <= 0:  # the window is spent (a ping just gave up): do not start anew
+            raise bounds.not_sent_error("the database deadline passed before connecting")
         return bounds.pg_connection_class().connect(*cargs, **cparams)
 
 
