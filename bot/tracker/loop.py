@@ -154,7 +154,14 @@ class Tracker:
         claimed = self.claim(free)
         for op in claimed:
             with self._inflight_changed:
-                self._inflight.add(op.id)
+                stuck = op.id in self._inflight  # our pass on it ran past PASS_LIMIT
+                if not stuck:
+                    self._inflight.add(op.id)
+            if stuck:
+                # Never two passes on one row here: leave it to another process for a while.
+                later = now + timedelta(seconds=self.settings.lease_ttl)
+                self.store.release(op.id, self.owner, next_at=later)
+                continue
             self._pool.submit(self._work, op)
         if len(claimed) == free:
             return 0.0  # there may be more due right now
