@@ -9,7 +9,8 @@ answer into the typed values of models.py; what is here sends it: auth, retries 
 (honouring Retry-After on a 429, the policy in `_retry_delay`), logging, redaction of the key
 from error texts, and the metrics hook. Failures are raised as the hierarchy in
 errors.py, whose from_response / from_transport pick the class. The small pieces it is built
-from are in transport.py.
+from are in transport.py; the wall-clock deadline on each attempt and the cap on an answer's size
+are in bounded.py.
 """
 
 from __future__ import annotations
