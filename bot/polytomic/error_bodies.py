@@ -5,15 +5,16 @@ characters).
 errors.py reads every failed answer with these, and the client cuts a 2xx that is not JSON with
 error_text. The body comes from the server, or from a gateway in front of it, so it may be the
 documented `{"status", "message"}`, the older `{"error": {"message"}}`, an HTML page, or
-nothing; each is read without raising. Imports no other bot module but parsing.py.
+nothing; each is read without raising (JSON too deep to parse is read as text). Imports no
+other bot module but parsing.py.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Final
 
+from bot.polytomic.parsing import Unparseable, clean, parse_json
 from bot.polytomic.parsing import as_str as _str
 
 __all__ = ["error_text", "parse_error_body"]
@@ -25,7 +26,7 @@ _SPACE = re.compile(r"\s+")
 
 def error_text(text: str) -> str:
     """Text fit for an error message: tags dropped, whitespace folded, at most 200 characters."""
-    text = _SPACE.sub(" ", _TAG.sub(" ", text)).strip()
+    text = _SPACE.sub(" ", _TAG.sub(" ", clean(text))).strip()
     if len(text) > _ERROR_TEXT_LIMIT:
         return text[: _ERROR_TEXT_LIMIT - 1] + "…"
     return text
@@ -36,8 +37,8 @@ def parse_error_body(text: str, fallback: str) -> tuple[str, str | None]:
     `{"error": {"message"}}` body, or a non-JSON body; `fallback` (the reason phrase) when the
     body says nothing."""
     try:
-        body: object = json.loads(text) if text.strip() else None
-    except ValueError:
+        body: object = parse_json(text) if text.strip() else None
+    except Unparseable:
         body = None
         short = error_text(text)
         if short:
@@ -50,7 +51,7 @@ def parse_error_body(text: str, fallback: str) -> tuple[str, str | None]:
             message = _str(error.get("message"))
             key = key or _str(error.get("key"))
         elif not message and isinstance(error, str):
-            message = error
+            message = _str(error)
         if message:
             return error_text(message) if len(message) > _ERROR_TEXT_LIMIT else message, key
         return fallback, key

@@ -3,15 +3,61 @@ typed values (models.py, events.py).
 
 Polytomic's SDKs mark every field optional, and a self-hosted deployment may answer an older
 shape, so each reader takes any JSON value and returns the wanted type or None (an empty value
-for containers): what cannot be read never raises. Imports no other bot module.
+for containers): what cannot be read never raises.
+
+Every string a reader returns is `clean`: no NUL, no other control character but tab and
+newline, no lone surrogate. PostgreSQL refuses a NUL in a text column and a lone surrogate
+cannot be encoded, so one such character in a sync's name or an error text would make the
+write that records a cancel fail, again on every retry. Cleaning here, where Polytomic's
+strings enter the bot, covers every later store and view. (How a name is *shown*, its
+whitespace and invisible characters, is the views' business: bot/views/blocks.py.)
+
+`parse_json` reads an answer's body: anything it cannot read (not JSON, not UTF-8, nested too
+deep for the parser) raises `Unparseable`, which the client turns into a PolytomicError, so a
+garbage answer is a failed call like any other. Imports no other bot module.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["as_bool", "as_dict", "as_int", "as_str", "as_str_tuple", "parse_timestamp"]
+__all__ = [
+    "Unparseable",
+    "as_bool",
+    "as_dict",
+    "as_int",
+    "as_str",
+    "as_str_tuple",
+    "clean",
+    "parse_json",
+    "parse_timestamp",
+]
+
+# C0 controls but tab and newline, DEL, C1 controls, and lone surrogates (JSON's "\ud800").
+_UNSTORABLE: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+class Unparseable(ValueError):
+    """An answer's body that is not a JSON document the bot can read."""
+
+
+def clean(text: str) -> str:
+    """`text` without the characters no store or message should hold (see the docstring).
+    A carriage return goes too: a newline alone already ends a line."""
+    return _UNSTORABLE.sub("", text) if _UNSTORABLE.search(text) else text
+
+
+def parse_json(data: bytes | str) -> object:
+    """The JSON value of a body; Unparseable when it is none (not UTF-8, not JSON, or nested
+    deeper than the parser can go: Python's json raises RecursionError for that)."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        raise Unparseable(type(error).__name__) from None
 
 
 def as_dict(value: object) -> dict[str, Any]:
@@ -21,7 +67,7 @@ def as_dict(value: object) -> dict[str, Any]:
 def as_str(value: object) -> str | None:
     """A string as is; a number as its decimal text (IDs are sometimes sent as numbers)."""
     if isinstance(value, str):
-        return value
+        return clean(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     return None
@@ -54,7 +100,7 @@ def as_str_tuple(value: object) -> tuple[str, ...]:
     """The strings of a list, in order; anything else is dropped."""
     if not isinstance(value, list):
         return ()
-    return tuple(item for item in value if isinstance(item, str))
+    return tuple(clean(item) for item in value if isinstance(item, str))
 
 
 def parse_timestamp(value: object) -> datetime | None:
