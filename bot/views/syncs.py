@@ -132,3 +132,13 @@ def no_such_name(name: str) -> View:
         f"No sync is named {bold(escape(clip(name, MAX_NAME)))} (names must match exactly, "
         f"case aside). {code('/polytomic list')} shows them all."
     )
+
+
+def too_many_to_search(name: str, looked_at: int, verb: str) -> View:
+    """A name look-up stopped at its cap of pages: a sync of that name may be past them."""
+    return plain(
+        f"Too many syncs to search by name; use the ID. I looked at {looked_at:,} syncs and "
+        f"Polytomic has more, so I can't be sure which one is named "
+        f"{bold(escape(clip(name, MAX_NAME)))}. Run {code(escape(f'/polytomic {verb} <sync ID>'))} "
+        "with the ID (or URL) from Polytomic."
+    )

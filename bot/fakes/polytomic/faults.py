@@ -1,6 +1,7 @@
 """Making the fake Polytomic misbehave on purpose: answer the next matching requests with a
 status of the test's choosing (`inject`, as a gateway failing before Polytomic sees them), reset
-the connection (`fail_connection`), or slow answers down (`set_latency`).
+the connection (`fail_connection`), slow answers down (`set_latency`), or page a list for ever
+(`paginate_forever`: every page of it offers a fresh next_page_token).
 
 server.py consults these for every request: an injected fault first, before auth and the
 Idempotency-Key; the latency after them (for a POST it is processing time, the key is taken).
@@ -78,10 +79,21 @@ class Faults(PolytomicState):
             if seconds > 0:
                 self._latencies.append(Latency(method, re.compile(path_regex), seconds))
 
+    def paginate_forever(self, kind: str = "syncs", *, on: bool = True) -> None:
+        """Every page of the `kind` list ("syncs", "executions") offers a fresh
+        next_page_token, whatever it holds (a proxy or a server bug that never ends a list):
+        each page answers with the first page's items, and any token is accepted."""
+        with self._lock:
+            if on:
+                self._endless_pages.add(kind)
+            else:
+                self._endless_pages.discard(kind)
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
             self._latencies.clear()
+            self._endless_pages.clear()
 
     def _latency_for(self, method: str, path: str) -> float:
         with self._lock:

@@ -293,6 +293,12 @@ def _sync_cases(name: str | None) -> dict[str, list[Case]]:
             )
         ],
         "no_such_name": [(syncs.no_such_name(name or "x"), ("No sync is named", escape(name or "x")))],
+        "too_many_to_search": [
+            (
+                syncs.too_many_to_search(name or "x", 1000, "cancel"),
+                ("Too many syncs to search by name; use the ID", "1,000", "/polytomic cancel"),
+            )
+        ],
         "why": [
             (
                 access.why(
