@@ -37,7 +37,6 @@ from bot.polytomic.endpoints.syncs import MAX_PAGE_SIZE
 from bot.polytomic.endpoints.webhooks import WEBHOOK_SECRET_LENGTH
 from bot.polytomic.error_bodies import error_text
 from bot.polytomic.errors import PolytomicError, RateLimited, Unavailable, from_response, from_transport
-from bot.polytomic.parsing import Unparseable, parse_json
 from bot.polytomic.secret import Secret
 from bot.polytomic.transport import USER_AGENT, HeaderAuth, validate_idempotency_key
 
@@ -233,9 +232,8 @@ class PolytomicClient(
         if not response.content.strip():
             return {}
         try:
-            body = parse_json(response.content)
-        except Unparseable:
-            # Not JSON, not UTF-8, or nested too deep to read: a failed call, said as such.
+            body: object = response.json()
+        except ValueError:
             raise PolytomicError(
                 self._redactor(also_redact)(f"answer is not JSON: {error_text(response.text)}"),
                 status=response.status_code,

@@ -5,17 +5,17 @@ characters).
 errors.py reads every failed answer with these, and the client cuts a 2xx that is not JSON with
 error_text. The body comes from the server, or from a gateway in front of it, so it may be the
 documented `{"status", "message"}`, the older `{"error": {"message"}}`, an HTML page, or
-nothing; each is read without raising (JSON too deep to parse is read as text). Imports no
-other bot module but parsing.py.
+nothing; each is read without raising. Imports no other bot module but parsing.py.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Final
 
-from bot.polytomic.parsing import Unparseable, clean, parse_json
 from bot.polytomic.parsing import as_str as _str
+from bot.polytomic.parsing import clean
 
 __all__ = ["error_text", "parse_error_body"]
 
@@ -37,8 +37,8 @@ def parse_error_body(text: str, fallback: str) -> tuple[str, str | None]:
     `{"error": {"message"}}` body, or a non-JSON body; `fallback` (the reason phrase) when the
     body says nothing."""
     try:
-        body: object = parse_json(text) if text.strip() else None
-    except Unparseable:
+        body: object = json.loads(text) if text.strip() else None
+    except ValueError:
         body = None
         short = error_text(text)
         if short:

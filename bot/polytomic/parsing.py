@@ -12,27 +12,24 @@ write that records a cancel fail, again on every retry. Cleaning here, where Pol
 strings enter the bot, covers every later store and view. (How a name is *shown*, its
 whitespace and invisible characters, is the views' business: bot/views/blocks.py.)
 
-`parse_json` reads an answer's body: anything it cannot read (not JSON, not UTF-8, nested too
-deep for the parser) raises `Unparseable`, which the client turns into a PolytomicError, so a
-garbage answer is a failed call like any other. Imports no other bot module.
+No reader recurses into a value or prints one whole: an answer nested deep enough to reach the
+parser's limit is refused before it gets here (the client makes it a PolytomicError), and one
+just below it is read field by field, never walked. Imports no other bot module.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 from typing import Any, Final
 
 __all__ = [
-    "Unparseable",
     "as_bool",
     "as_dict",
     "as_int",
     "as_str",
     "as_str_tuple",
     "clean",
-    "parse_json",
     "parse_timestamp",
 ]
 
@@ -40,24 +37,10 @@ __all__ = [
 _UNSTORABLE: Final = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-class Unparseable(ValueError):
-    """An answer's body that is not a JSON document the bot can read."""
-
-
 def clean(text: str) -> str:
     """`text` without the characters no store or message should hold (see the docstring).
     A carriage return goes too: a newline alone already ends a line."""
     return _UNSTORABLE.sub("", text) if _UNSTORABLE.search(text) else text
-
-
-def parse_json(data: bytes | str) -> object:
-    """The JSON value of a body; Unparseable when it is none (not UTF-8, not JSON, or nested
-    deeper than the parser can go: Python's json raises RecursionError for that)."""
-    try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-        return json.loads(text)
-    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
-        raise Unparseable(type(error).__name__) from None
 
 
 def as_dict(value: object) -> dict[str, Any]:

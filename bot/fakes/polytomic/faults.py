@@ -1,10 +1,12 @@
 """Making the fake Polytomic misbehave on purpose: answer the next matching requests with a
 status of the test's choosing (`inject`, as a gateway failing before Polytomic sees them), reset
-the connection (`fail_connection`), slow answers down (`set_latency`), or page a list for ever
-(`paginate_forever`: every page of it offers a fresh next_page_token).
+the connection (`fail_connection`), or slow answers down (`set_latency`).
 
 server.py consults these for every request: an injected fault first, before auth and the
 Idempotency-Key; the latency after them (for a POST it is processing time, the key is taken).
+
+`paginate_forever` makes a list never end: every page of it offers a fresh next_page_token (a
+proxy or a server bug); routes.py reads it when it pages.
 """
 
 from __future__ import annotations
