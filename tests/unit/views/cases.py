@@ -220,6 +220,17 @@ def _op_cases(name: str | None) -> dict[str, list[Case]]:
         )
     ]
     cases["requester_note"].append((status.requester_note(uninvited, NOW), (who, it, "/invite me")))
+    failing = {"attempts": 3, "last_error": f"Polytomic unreachable: {EVIL}"}
+    sending = make_op(sync_name=name, **failing)
+    following = make_op(sync_name=name, cancel_sent_at=NOW - timedelta(seconds=30), **failing)
+    checking = make_op(sync_name=name, state=State.CONFIRMED.value, **failing)
+    trouble = ("has failed 3 times in a row", escape(EVIL), "I keep trying")
+    cases["stuck_note"] = [
+        (status.stuck_note(sending, NOW), (who, it, "Trying to send the cancel", *trouble)),
+        (status.stuck_note(following, NOW), (who, it, "Trying to follow the run", *trouble)),
+        (status.stuck_note(checking, NOW), (it, "not going through yet", "check and record", *trouble)),
+    ]
+    cases["status_message"].append((status.status_message(sending, NOW), (who, it, "canceling", *trouble)))
     cases["already_requested"] = [
         (replies.already_requested(make_op(sync_name=name)), (it, who, "already requested", "Nothing more"))
     ]
@@ -472,6 +483,7 @@ def evil_views() -> dict[str, View]:
         "stale:ended": replies.stale(make_op(sync_name=EVIL), ended(EVIL), False),
         "stale:superseded": replies.stale(make_op(sync_name=EVIL), make_execution(), True),
         "already_requested": replies.already_requested(make_op(sync_name=EVIL)),
+        "stuck_note": status.stuck_note(make_op(sync_name=EVIL, attempts=3, last_error=EVIL), NOW),
         "released:rejected": replies.released(
             make_op(sync_name=EVIL, state=State.REJECTED.value, last_error=EVIL)
         ),
