@@ -27,6 +27,7 @@ from bot.views.blocks import (
     icon,
     ids,
     rows,
+    status_text,
     sync_label,
     user,
     when,
@@ -87,11 +88,13 @@ def status_message(op: Operation, now: datetime, *, progress: bool = True) -> Vi
             notes.append(f"Waiting for Polytomic to take the cancel: {escape(clip(op.last_error, 200))}")
         elif progress:
             waited = duration(elapsed_seconds(op.created_at, now))
-            seen = f" · Polytomic status: {escape(op.polytomic_status)}" if op.polytomic_status else ""
+            seen = f" · Polytomic status: {status_text(op.polytomic_status)}" if op.polytomic_status else ""
             notes.append(f"Canceling for {waited}{seen} · {rows(op.rows_written)} so far")
     notes.extend(_schedule_notes(op))
     if op.incident_error:
-        notes.append(f"{icon(':warning:')}The incident channel notice failed: {escape(op.incident_error)}")
+        notes.append(
+            f"{icon(':warning:')}The incident channel notice failed: {escape(clip(op.incident_error, 200))}"
+        )
     notes.append(ids(op.sync_id, op.execution_id))
     builder = Builder().section(headline(op, now)).context("\n".join(notes))
     if op.state == State.CANCELING and op.escalated_at is not None:

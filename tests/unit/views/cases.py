@@ -127,8 +127,9 @@ _BOLD_SPAN = re.compile(r"(?<![\w*])\*[^\s*][^*\n]*(?<=[^\s*])\*(?![\w*])")
 
 
 def shown(name: str | None) -> str:
-    """How a view names the sync: its name, escaped, or its ID."""
-    return escape(name) if name else SYNC_ID
+    """How a view names the sync: its name as it may be shown (emphasis marks swapped for
+    look-alikes), escaped, or its ID."""
+    return escape(blocks.name_text(name)) if name else SYNC_ID
 
 
 Case = tuple[View, tuple[str, ...]]  # a view and the facts its text must say
@@ -300,10 +301,10 @@ def _sync_cases(name: str | None) -> dict[str, list[Case]]:
         "pick_sync": [
             (
                 prompts.pick_sync([sync, Sync(id=NEXT_EXEC, name=name)], "cancel", name or "x"),
-                ("2 syncs are named", escape(name or "x"), SYNC_ID, NEXT_EXEC, "Contact"),
+                ("2 syncs are named", shown(name or "x"), SYNC_ID, NEXT_EXEC, "Contact"),
             )
         ],
-        "no_such_name": [(syncs.no_such_name(name or "x"), ("No sync is named", escape(name or "x")))],
+        "no_such_name": [(syncs.no_such_name(name or "x"), ("No sync is named", shown(name or "x")))],
         "too_many_to_search": [
             (
                 syncs.too_many_to_search(name or "x", 1000, "cancel"),
