@@ -101,7 +101,7 @@ def build_services(
         responder=Responder(responders, ack_gate),
         ack_gate=ack_gate,
         decider=Decider(authorizer, db, metrics, clock),
-        listings=Listings(polytomic),
+        listings=Listings(polytomic, ttl=settings.list_cache),
         clock=clock,
     )
     if with_tracker:

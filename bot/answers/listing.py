@@ -76,6 +76,7 @@ def scan_syncs(polytomic: PolytomicClient, max_pages: int) -> SyncScan:
 class _Entry:
     future: Future[object]
     expires: float | None = None  # None while the request is in flight
+    read_at: float | None = None  # when its answer came (monotonic)
 
 
 class Listings:
@@ -127,6 +128,17 @@ class Listings:
                 out.append(error)
         return out
 
+    def age(self, max_pages: int, syncs: Sequence[Sync]) -> float:
+        """Seconds since the oldest of these answers (the scan, the syncs' statuses) was read:
+        what a listing says is at most this old."""
+        now = self._monotonic()
+        keys: list[Hashable] = [("scan", max_pages), *(("status", sync.id) for sync in syncs)]
+        with self._lock:
+            read = [
+                e.read_at for k in keys if (e := self._entries.get(k)) is not None and e.read_at is not None
+            ]
+        return max(0.0, now - min(read)) if read else 0.0
+
     # ---- single flight with a TTL -----------------------------------------------------
 
     def _shared(self, key: Hashable, read: Callable[[], object], *, inline: bool = False) -> Future[object]:
@@ -154,7 +166,8 @@ class Listings:
     def _settled(self, entry: _Entry, future: Future[object]) -> None:
         failed = future.cancelled() or future.exception() is not None
         with self._lock:
-            entry.expires = self._monotonic() + (self.failure_ttl if failed else self.ttl)
+            entry.read_at = self._monotonic()
+            entry.expires = entry.read_at + (self.failure_ttl if failed else self.ttl)
 
 
 def _status_reader(polytomic: PolytomicClient, sync_id: str) -> Callable[[], SyncStatus]:

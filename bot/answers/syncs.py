@@ -134,4 +134,5 @@ def answer_list(
         else line
         for line in shown
     ]
-    req.answer(sync_list(shown, running_only=running_only, hidden=hidden, now=clock.now()))
+    age = listings.age(LIST_PAGES, looked_at)
+    req.answer(sync_list(shown, running_only=running_only, hidden=hidden, now=clock.now(), age=age))

@@ -105,8 +105,11 @@ def _running_for(execution: Execution, now: datetime) -> str:
     return duration(elapsed_seconds(started, now))
 
 
-def sync_list(lines: Sequence[SyncLine], *, running_only: bool, hidden: int, now: datetime) -> View:
-    """At most MAX_LIST syncs; `hidden` counts the ones left out (cut, or not looked at)."""
+def sync_list(
+    lines: Sequence[SyncLine], *, running_only: bool, hidden: int, now: datetime, age: float = 0.0
+) -> View:
+    """At most MAX_LIST syncs; `hidden` counts the ones left out (cut, or not looked at).
+    `age`: seconds since the oldest of what it shows was read (listings are shared a while)."""
     what = "running syncs" if running_only else "syncs"
     if not lines:
         return plain("No sync is running right now." if running_only else "Polytomic has no syncs.")
@@ -128,6 +131,11 @@ def sync_list(lines: Sequence[SyncLine], *, running_only: bool, hidden: int, now
     if hidden:
         builder.context(
             f"…and {hidden} more not shown. Name a sync to see it: {code(escape(USAGE['status']))}"
+        )
+    if age >= 1:
+        builder.context(
+            f"As Polytomic said {duration(round(age))} ago: a list is shared for a few seconds. "
+            f"{code(escape(USAGE['status']))} reads one sync now."
         )
     return builder.view()
 

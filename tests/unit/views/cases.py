@@ -328,6 +328,12 @@ def _sync_cases(name: str | None) -> dict[str, list[Case]]:
         "sync_list": [
             (
                 syncs.sync_list(
+                    [syncs.SyncLine(sync, None)], running_only=False, hidden=0, now=NOW, age=12.4
+                ),
+                ("1 syncs", it, "As Polytomic said 12 seconds ago", "/polytomic status"),
+            ),
+            (
+                syncs.sync_list(
                     [
                         syncs.SyncLine(sync, make_execution(), may_cancel=True),
                         syncs.SyncLine(paused, None),
