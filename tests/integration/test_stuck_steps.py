@@ -73,6 +73,20 @@ class World:
         return again
 
 
+def ddl(database_url: str, *statements: str) -> None:
+    """Change the test database's schema from outside the bot (PostgreSQL)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest) -> str:
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
@@ -186,4 +200,49 @@ def test_a_step_that_keeps_failing_is_shown_and_still_tried(world: World) -> Non
     assert (done.state, done.finished) == ("canceled", True)
     shown = all_text(world.slack.message(CHANNEL, status.ts).latest)
     assert "*canceled*" in shown and "times in a row" not in shown
+    assert len(world.told()) == 1
+
+
+def test_a_write_the_database_keeps_refusing_is_shown_and_still_tried(
+    world: World, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a trigger that refuses a write: PostgreSQL's")
+    ddl(
+        database_url,
+        "CREATE FUNCTION refuse_canceling() RETURNS trigger AS $$ BEGIN "
+        "IF NEW.state = 'canceling' THEN RAISE EXCEPTION 'refused by a test trigger'; END IF; "
+        "RETURN NEW; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse_canceling BEFORE UPDATE ON operations "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_canceling()",
+    )
+    sync = world.polytomic.add_sync(name="Orders")
+    execution = sync.start_execution(cancel_delay=None)
+    op_id = world.click(sync.id, execution.id)
+
+    done = world.tracker.run_due()[0]
+    gaps: list[float] = []
+    for _ in range(STUCK_AFTER - 1):
+        assert done.problem is not None and done.state == "confirmed"
+        assert world.told() == []  # not yet: a blip should not alarm anyone
+        [(due,)] = query_db(database_url, "SELECT next_poll_at FROM operations WHERE id = :id", {"id": op_id})
+        gaps.append((due - world.clock.now()).total_seconds())
+        world.clock.advance(gaps[-1])
+        done = world.tracker.run_due()[0]
+
+    # Refused three times in a row: the requester hears of it, privately, once.
+    state, attempts, last_error, _, _, notified = world.row(op_id)
+    assert (state, attempts, notified) == ("confirmed", STUCK_AFTER, "confirmed:stuck")
+    assert last_error == "ProgrammingError"  # the class only: the database's text is not for the channel
+    [note] = world.told()
+    assert "not going through yet" in all_text(note) and "failed 3 times in a row" in all_text(note)
+    assert world.polytomic.effective_cancels(sync.id) == 0
+    assert gaps[-1] > gaps[0], gaps  # backing off
+
+    ddl(database_url, "DROP TRIGGER refuse_canceling ON operations")
+    [(due,)] = query_db(database_url, "SELECT next_poll_at FROM operations WHERE id = :id", {"id": op_id})
+    world.clock.advance((due - world.clock.now()).total_seconds())
+    [recovered] = world.tracker.run_due()
+    assert recovered.problem is None and recovered.state == "canceling"
+    assert world.polytomic.effective_cancels(sync.id) == 1
     assert len(world.told()) == 1
