@@ -402,7 +402,9 @@ class Pass:
             respond(op.response_url, stuck_note(op, self.now))
             self.save(notified_state=stuck_mark(op.state))
             return DONE
-        if not requester_due(op) or op.notified_state == op.state or op.response_url is None:
+        # Told that this state's step keeps failing: told of the state too (its headline).
+        told = op.notified_state in (op.state, stuck_mark(op.state))
+        if not requester_due(op) or told or op.response_url is None:
             return DONE
         if op.state in RELEASED and not announced(op):
             view = released(op)
