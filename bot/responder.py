@@ -4,10 +4,6 @@ Bolt's sync App runs listeners on one small shared executor; work that waits on 
 Slack would starve new requests of their 3-second ack window, so it runs here instead. And
 acks go first: while Slack requests are being handled, this work waits (a moment at most),
 because the ack has a deadline and the answer does not.
-
-Listings (`/polytomic list`, which anyone may run, as often as they like) go on a lane of their
-own (`submit(..., lane=LISTING)`), a few threads wide: a storm of them queues there, and every
-other answer (a cancel prompt above all) still finds a free thread at once.
 """
 
 from __future__ import annotations
@@ -22,8 +18,7 @@ from typing import Any
 
 log = logging.getLogger("bot.responder")
 
-LISTING = "listing"  # the lane of the answers that list syncs
-LISTING_WORKERS = 4  # threads of that lane
+LISTING_WORKERS = 4  # threads of the listings' own lane (Responder.submit_listing)
 YIELD_AT_MOST = 1.0  # seconds an answer waits for the requests being handled to be acked
 QUIET = 0.05  # seconds without a new request that count as a lull (a burst has gaps shorter)
 
@@ -64,16 +59,20 @@ class AckGate:
 
 
 class Responder:
+    """Runs answers on `workers` threads. Listings (`/polytomic list`, which anyone may run, as
+    often as they like) go on a lane of their own, `listing_workers` wide (`submit_listing`): a
+    storm of them queues there, and every other answer (a cancel prompt above all) still finds
+    a free thread at once."""
+
     def __init__(
         self, workers: int = 32, gate: AckGate | None = None, *, listing_workers: int = LISTING_WORKERS
     ) -> None:
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="responder")
         self._listing = ThreadPoolExecutor(listing_workers, thread_name_prefix="responder-listing")
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="responder")
         self._gate = gate
 
-    def submit(self, fn: Callable[..., object], *args: Any, lane: str | None = None) -> Future[None]:
-        pool = self._listing if lane == LISTING else self._pool
-        return pool.submit(self._run, fn, *args)
+    def submit(self, fn: Callable[..., object], *args: Any) -> Future[None]:
+        return self._pool.submit(self._run, fn, *args)
 
     def _run(self, fn: Callable[..., object], *args: Any) -> None:
         if self._gate is not None:
@@ -82,6 +81,10 @@ class Responder:
             fn(*args)
         except Exception:
             log.exception("answer failed: %s", getattr(fn, "__name__", "?"))
+
+    def submit_listing(self, fn: Callable[..., object], *args: Any) -> Future[None]:
+        """`submit`, on the listings' lane."""
+        return self._listing.submit(self._run, fn, *args)
 
     def shutdown(self, wait: bool = True) -> None:
         self._listing.shutdown(wait=wait, cancel_futures=not wait)

@@ -10,7 +10,6 @@ from slack_bolt import Ack, App, BoltContext
 
 from bot import commands as parsing
 from bot.answers import Requester, access, syncs
-from bot.responder import LISTING
 from bot.services import Services
 from bot.views import replies
 
@@ -52,7 +51,10 @@ def hand_off(services: Services, req: Requester, command: parsing.Command) -> No
         case parsing.Audit(sync=maybe_ref):
             submit(access.answer_audit, listings, decider, db, req, maybe_ref)
         case parsing.ListSyncs(running=running):
-            submit(syncs.answer_list, listings, decider, services.clock, req, running, lane=LISTING)
+            # On a lane of its own: a storm of listings never holds the threads a cancel needs.
+            services.responder.submit_listing(
+                syncs.answer_list, listings, decider, services.clock, req, running
+            )
         case parsing.GrantCmd() | parsing.RevokeCmd():
             submit(access.answer_grant_change, decider, db, req, command)
         case parsing.ListGrants():
