@@ -69,6 +69,7 @@ class Settings:
     poll_interval: float = 5.0
     poll_timeout: float = 1800.0
     lease_ttl: float = 30.0
+    list_cache: float = 15.0  # seconds listings of syncs are shared (bot/answers/listing.py)
     log_level: str = "INFO"
 
     @property
@@ -95,6 +96,7 @@ SETTINGS_HELP: dict[str, str] = {
     "POLL_INTERVAL": "seconds between status polls of a cancelling execution (a number > 0)",
     "POLL_TIMEOUT": "seconds of canceling after which the bot escalates (a number > 0)",
     "LEASE_TTL": "seconds a process may hold an operation before another may take it over (>= 1)",
+    "LIST_CACHE_SECONDS": "seconds a listing of syncs is shared between askers, 0 to 300",
     "LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
 }
 
@@ -269,6 +271,9 @@ def load_settings(mode: Mode, environ: Mapping[str, str] | None = None) -> Setti
     post_interval = _number(env, "SLACK_POST_INTERVAL", DEFAULT_SLACK_POST_INTERVAL, minimum=0.0)
     if post_interval > 60:
         raise _malformed("SLACK_POST_INTERVAL")
+    list_cache = _number(env, "LIST_CACHE_SECONDS", 15.0, minimum=0.0)
+    if list_cache > 300:
+        raise _malformed("LIST_CACHE_SECONDS")
 
     api_key, deployment_key, organization_id = _polytomic_credentials(env, required=needs_slack)
     return Settings(
@@ -291,5 +296,6 @@ def load_settings(mode: Mode, environ: Mapping[str, str] | None = None) -> Setti
         poll_interval=_number(env, "POLL_INTERVAL", 5.0, minimum=0.01),
         poll_timeout=_number(env, "POLL_TIMEOUT", 1800.0, minimum=0.01),
         lease_ttl=_number(env, "LEASE_TTL", 30.0, minimum=1.0),
+        list_cache=list_cache,
         log_level=log_level,
     )

@@ -10,8 +10,8 @@ Only `canceling` and the outcomes hold the execution (a partial unique index): a
 may try again after `denied`, `stale` or `rejected`.
 An operation is *finished* (finished_at set) once every Slack effect of its final state has
 been delivered; until then the tracker keeps coming back to it. The checks on a row that say
-which effects are due (`announced`, `incident_due`, `requester_due`, `pause_due`) are here too,
-pure, beside the machine they read.
+which effects are due (`announced`, `incident_due`, `requester_due`, `pause_due`, `stuck`) are
+here too, pure, beside the machine they read.
 """
 
 from __future__ import annotations
@@ -146,3 +146,24 @@ def pause_due(op: Operation) -> bool:
         and op.pause_error is None
         and (op.state == State.CANCELING or op.state in OUTCOMES)
     )
+
+
+# A step that has failed this many times in a row is shown: the status message says what keeps
+# failing and the requester is told once (bot.tracker.steps), while the tracker keeps backing
+# off and trying. Nothing is retried in silence for long.
+STUCK_AFTER = 3
+_STUCK = ":stuck"  # on notified_state: the requester was told this state's step keeps failing
+
+
+def stuck(op: Operation) -> bool:
+    """A step of this unfinished operation keeps failing (`attempts`, `last_error`)."""
+    return op.attempts >= STUCK_AFTER and bool(op.last_error) and State(op.state) not in FINAL
+
+
+def stuck_mark(state: str) -> str:
+    """What notified_state holds once the requester has been told that `state` is stuck."""
+    return f"{state}{_STUCK}"
+
+
+def told_stuck(op: Operation) -> bool:
+    return op.notified_state == stuck_mark(op.state)

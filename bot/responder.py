@@ -19,6 +19,7 @@ from typing import Any
 
 log = logging.getLogger("bot.responder")
 
+LISTING_WORKERS = 4  # threads of the listings' own lane (Responder.submit_listing)
 YIELD_AT_MOST = 1.0  # seconds an answer waits for the requests being handled to be acked
 QUIET = 0.05  # seconds without a new request that count as a lull (a burst has gaps shorter)
 
@@ -83,17 +84,28 @@ def _tell(args: tuple[Any, ...], error: Exception) -> None:
 
 
 class Responder:
-    def __init__(self, workers: int = 32, gate: AckGate | None = None) -> None:
+    """Runs answers on `workers` threads. Listings (`/polytomic list`, which anyone may run, as
+    often as they like) go on a lane of their own, `listing_workers` wide (`submit_listing`): a
+    storm of them queues there, and every other answer (a cancel prompt above all) still finds
+    a free thread at once."""
+
+    def __init__(
+        self, workers: int = 32, gate: AckGate | None = None, *, listing_workers: int = LISTING_WORKERS
+    ) -> None:
+        self._listing = ThreadPoolExecutor(listing_workers, thread_name_prefix="responder-listing")
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="responder")
         self._gate = gate
         self._pending = 0
         self._idle = threading.Condition()
 
     def submit(self, fn: Callable[..., object], *args: Any) -> Future[None]:
+        return self._submit_to(self._pool, fn, *args)
+
+    def _submit_to(self, pool: ThreadPoolExecutor, fn: Callable[..., object], *args: Any) -> Future[None]:
         with self._idle:
             self._pending += 1
         try:
-            future = self._pool.submit(self._run, fn, *args)
+            future = pool.submit(self._run, fn, *args)
         except BaseException:
             self._done()
             raise
@@ -121,5 +133,10 @@ class Responder:
             log.exception("answer failed: %s", getattr(fn, "__name__", "?"))
             _tell(args, error)
 
+    def submit_listing(self, fn: Callable[..., object], *args: Any) -> Future[None]:
+        """`submit`, on the listings' lane (counted by `wait_idle` too)."""
+        return self._submit_to(self._listing, fn, *args)
+
     def shutdown(self, wait: bool = True) -> None:
+        self._listing.shutdown(wait=wait, cancel_futures=not wait)
         self._pool.shutdown(wait=wait, cancel_futures=not wait)

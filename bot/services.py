@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 from bot.answers.deciding import Decider
+from bot.answers.listing import Listings
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.db.engine import Database
@@ -56,6 +57,7 @@ class Services:
     responder: Responder
     ack_gate: AckGate
     decider: Decider  # permission decisions for the answers: asked, audited, explained
+    listings: Listings  # reads of many syncs for the answers: capped, shared, cached
     clock: Clock = SYSTEM_CLOCK  # the one clock: rows' times, the answers' and the views' now
     tracker: Tracker | None = None
     _started: bool = field(default=False, repr=False)
@@ -74,6 +76,7 @@ class Services:
         self.responder.shutdown(wait=False)
         if self.tracker is not None and self._started:
             self.tracker.stop(timeout)
+        self.listings.close()
         self.polytomic.close()
         self.db.dispose()
 
@@ -92,17 +95,19 @@ def build_services(
     )
     authorizer = Authorizer(db, settings.bot_admins, slack.group_members)
     ack_gate = AckGate()
+    polytomic = make_polytomic(settings, max_retries=2, timeout=5.0, metrics=metrics)
     services = Services(
         settings=settings,
         db=db,
         operations=operations,
-        polytomic=make_polytomic(settings, max_retries=2, timeout=5.0, metrics=metrics),
+        polytomic=polytomic,
         slack=slack,
         authorizer=authorizer,
         metrics=metrics,
         responder=Responder(responders, ack_gate),
         ack_gate=ack_gate,
         decider=Decider(authorizer, db, metrics, clock),
+        listings=Listings(polytomic, ttl=settings.list_cache),
         clock=clock,
     )
     if with_tracker:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.answers.deciding import Decider
+from bot.answers.listing import Listings
 from bot.answers.requester import Requester
 from bot.answers.syncs import resolve
 from bot.commands import GrantCmd, RevokeCmd, SyncRef
@@ -21,9 +22,11 @@ from bot.slack import SlackError
 from bot.views import access, replies
 
 
-def answer_why(polytomic: PolytomicClient, decider: Decider, req: Requester, ref: SyncRef) -> None:
+def answer_why(
+    polytomic: PolytomicClient, listings: Listings, decider: Decider, req: Requester, ref: SyncRef
+) -> None:
     """Each permission on this sync, and which grant (or none) decides it."""
-    sync_id = resolve(polytomic, req, ref, "why")
+    sync_id = resolve(listings, req, ref, "why")
     if sync_id is None:
         return
     try:
@@ -39,10 +42,10 @@ def answer_why(polytomic: PolytomicClient, decider: Decider, req: Requester, ref
 
 
 def answer_audit(
-    polytomic: PolytomicClient, decider: Decider, db: Database, req: Requester, ref: SyncRef | None
+    listings: Listings, decider: Decider, db: Database, req: Requester, ref: SyncRef | None
 ) -> None:
     """A sync's trail for those who may cancel it; the whole trail for admins of `*`."""
-    sync_id = None if ref is None else resolve(polytomic, req, ref, "audit")
+    sync_id = None if ref is None else resolve(listings, req, ref, "audit")
     if ref is not None and sync_id is None:
         return
     if not decider.allows(req, "cancel" if sync_id else "admin", sync_id, "audit"):

@@ -38,6 +38,7 @@ from typing import ClassVar, Final, Literal, get_args
 import httpx
 
 from bot.polytomic.error_bodies import parse_error_body
+from bot.polytomic.parsing import clean
 
 __all__ = [
     "ERROR_KINDS",
@@ -74,7 +75,8 @@ MAX_RETRY_AFTER: Final = 600.0
 
 
 class PolytomicError(Exception):
-    """A failed Polytomic call. `message` is Polytomic's own text when it sent one."""
+    """A failed Polytomic call. `message` is Polytomic's own text when it sent one, cleaned
+    (parsing.clean) like every Polytomic string: it is kept on rows and shown in messages."""
 
     transient: ClassVar[bool] = False
     kind: ClassVar[ErrorKind] = "error"
@@ -89,6 +91,8 @@ class PolytomicError(Exception):
         method: str | None = None,
         path: str | None = None,
     ) -> None:
+        message = clean(message)
+        key = clean(key) if key is not None else None
         self.message = message
         self.status = status
         self.key = key

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.db.audit import Event
 from bot.db.models import Operation
-from bot.db.operations import ExecutionHeld
+from bot.db.operations import ExecutionHeld, LeaseLost
 from bot.operations import (
     FINAL,
     RELEASED,
@@ -33,6 +33,9 @@ from bot.operations import (
     outcome_of,
     pause_due,
     requester_due,
+    stuck,
+    stuck_mark,
+    told_stuck,
     verify,
 )
 from bot.polytomic import Conflict, PolytomicError
@@ -43,7 +46,7 @@ from bot.views import notes
 from bot.views.blocks import View
 from bot.views.incident import incident_escalation, incident_notice, incident_outcome
 from bot.views.replies import released
-from bot.views.status import PROGRESS_EVERY, requester_note, status_message
+from bot.views.status import PROGRESS_EVERY, requester_note, status_message, stuck_note
 
 if TYPE_CHECKING:
     from bot.tracker.reconcile import Reconciler
@@ -133,6 +136,17 @@ class Pass:
         self.finished = State(op.state) in FINAL and self.delivered()
         if op.state == State.CANCELING:
             self.wants.append(self.settings.poll_interval)
+
+    def tell_trouble(self) -> None:
+        """After a step failed unexpectedly (bot.tracker.reconcile): show what keeps failing in
+        the status message and tell the requester, as far as that still works."""
+        for step in (self.status_message, self.requester_note):
+            try:
+                step()
+            except LeaseLost:
+                raise
+            except Exception:
+                log.exception("could not show a failing step", extra={"operation_id": self.op.id})
 
     def delivered(self) -> bool:
         op = self.op
@@ -383,7 +397,14 @@ class Pass:
 
     def requester_note(self) -> Outcome:
         op = self.op
-        if not requester_due(op) or op.notified_state == op.state or op.response_url is None:
+        if stuck(op) and not told_stuck(op) and op.response_url is not None:
+            # A step keeps failing: said once, wherever the channel message stands.
+            respond(op.response_url, stuck_note(op, self.now))
+            self.save(notified_state=stuck_mark(op.state))
+            return DONE
+        # Told that this state's step keeps failing: told of the state too (its headline).
+        told = op.notified_state in (op.state, stuck_mark(op.state))
+        if not requester_due(op) or told or op.response_url is None:
             return DONE
         if op.state in RELEASED and not announced(op):
             view = released(op)
@@ -395,4 +416,3 @@ class Pass:
         # response_url allows 5 uses in 30 min: whether or not it took, don't try again.
         self.save(notified_state=op.state)
         return DONE
-

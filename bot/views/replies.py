@@ -19,7 +19,7 @@ from bot.polytomic import (
     Unauthorized,
     Unavailable,
 )
-from bot.views.blocks import MAX_ERROR, View, bold, clip, code, escape, plain, sync_label, trusted
+from bot.views.blocks import MAX_ERROR, View, bold, clip, code, escape, id_code, plain, sync_label, trusted
 from bot.views.notes import already_requested_note, denied_note, stale_note
 
 
@@ -89,7 +89,7 @@ def groups_unavailable() -> View:
 def polytomic_failure(error: PolytomicError, sync_id: str | None) -> View:
     """What a Polytomic error means for the user, naming the setting when it is the bot's key."""
     detail = f" Polytomic said: {escape(clip(error.message, MAX_ERROR))}" if error.message else ""
-    target = code(escape(sync_id)) if sync_id else "that"
+    target = id_code(sync_id) if sync_id else "that"
     if isinstance(error, NotFound):
         return plain(f"Polytomic has no sync {target}. Check the ID or URL.{detail}")
     if isinstance(error, Unauthorized):

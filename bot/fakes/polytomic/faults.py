@@ -5,6 +5,9 @@ time (`inject(..., drip=seconds)`: a stuck proxy that never quite stops talking)
 
 server.py consults these for every request: an injected fault first, before auth and the
 Idempotency-Key; the latency after them (for a POST it is processing time, the key is taken).
+
+`paginate_forever` makes a list never end: every page of it offers a fresh next_page_token (a
+proxy or a server bug); routes.py reads it when it pages.
 """
 
 from __future__ import annotations
@@ -81,10 +84,21 @@ class Faults(PolytomicState):
             if seconds > 0:
                 self._latencies.append(Latency(method, re.compile(path_regex), seconds))
 
+    def paginate_forever(self, kind: str = "syncs", *, on: bool = True) -> None:
+        """Every page of the `kind` list ("syncs", "executions") offers a fresh
+        next_page_token, whatever it holds (a proxy or a server bug that never ends a list):
+        each page answers with the first page's items, and any token is accepted."""
+        with self._lock:
+            if on:
+                self._endless_pages.add(kind)
+            else:
+                self._endless_pages.discard(kind)
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
             self._latencies.clear()
+            self._endless_pages.clear()
 
     def _latency_for(self, method: str, path: str) -> float:
         with self._lock:

@@ -25,6 +25,7 @@ class RecordedRequest:
     time: float
     status: int | None = None  # what the fake answered; None: not yet, or connection dropped
     answered: bool = False  # True once the answer (or the drop) is decided
+    answered_at: float | None = None  # time.time() then: with `time`, how long it was in flight
     replay: bool = False  # answered from the idempotency store: no effect
     fault: bool = False  # answered (or dropped) by injected fault
     acted_on: str | None = None  # cancel/start: the execution it hit or created

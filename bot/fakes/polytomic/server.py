@@ -139,6 +139,7 @@ class FakePolytomic(Organization, EventFeed, Deliveries, Inspection, Faults):
         with self._lock:
             record.status = status
             record.answered = True
+            record.answered_at = time.time()
             self._cond.notify_all()
 
     def _serve(self, handler: Handler) -> None:
