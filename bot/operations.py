@@ -53,6 +53,22 @@ def can_move(current: State, target: State) -> bool:
     return target in _TRANSITIONS.get(current, frozenset())
 
 
+# A terminal model-sync event's type, and the final state it means: the body is signed and
+# terminal is final, so a cancellation ended by one needs no status poll. completed_with_errors
+# is a completed run (its errors are shown).
+_EVENT_OUTCOMES: dict[str, State] = {
+    "sync.canceled": State.CANCELED,
+    "sync.completed": State.COMPLETED,
+    "sync.completed_with_errors": State.COMPLETED,
+    "sync.failed": State.FAILED,
+}
+
+
+def event_outcome(event_type: str | None) -> State | None:
+    """The final state a terminal event kept on a row (`event_type`) means; None otherwise."""
+    return _EVENT_OUTCOMES.get(event_type or "")
+
+
 def outcome_of(execution: Execution) -> State | None:
     """The final state a terminal execution status means, or None while it is still going."""
     if execution.status.phase is not Phase.TERMINAL:

@@ -67,6 +67,7 @@ SECRET_VARIABLES = (
     "SLACK_APP_TOKEN",
     "POLYTOMIC_API_KEY",
     "POLYTOMIC_DEPLOYMENT_KEY",
+    "POLYTOMIC_WEBHOOK_SECRET",
 )
 
 
@@ -144,6 +145,7 @@ def _secrets(environ: Mapping[str, str], loaded: Loaded | None) -> list[str]:
             settings.slack_app_token or "",
             settings.polytomic_api_key or "",
             settings.polytomic_deployment_key or "",
+            settings.polytomic_webhook_secret or "",
         ]
     return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
 

@@ -90,7 +90,9 @@ class Reconciler:
             return Processed(op.id, op.state, finished=True, next_at=None)
         # Finished, but a click changed the row during the pass: another pass at once.
         next_at = self.clock.now() if pass_.finished else pass_.next_at()
-        self.store.release(op.id, self.owner, next_at=next_at, changes=pass_.pending)
+        self.store.release(
+            op.id, self.owner, next_at=next_at, changes=pass_.pending, hinted_at=pass_.hinted_at
+        )
         return Processed(op.id, op.state, finished=False, next_at=next_at)
 
     def save(self, op: Operation, changes: dict[str, Any], audit: Event | None = None) -> None:

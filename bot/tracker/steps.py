@@ -28,6 +28,7 @@ from bot.operations import (
     State,
     announced,
     backoff,
+    event_outcome,
     execution_fields,
     incident_due,
     outcome_of,
@@ -68,6 +69,8 @@ class Pass:
         # What the pass read that records no effect: written with the next save, or with the
         # release at the end.
         self.pending: dict[str, Any] = {}
+        self.hinted_at = op.hinted_at  # as claimed: the release never postpones a later hint
+        self.by_event = False  # this pass took the run's end from Polytomic's event
 
     # ---- taking outcomes in ------------------------------------------------------------
 
@@ -116,7 +119,9 @@ class Pass:
         op = self.op
         if op.state == State.CONFIRMED:
             self.take(self.authorize_and_verify())
-        if op.state == State.CANCELING and op.cancel_sent_at is None:
+        if op.state == State.CANCELING and event_outcome(op.event_type) is not None:
+            self.take(self.take_event())
+        elif op.state == State.CANCELING and op.cancel_sent_at is None:
             # Polytomic takes seconds to act on a cancel: the next pass, a poll interval from
             # now, reads what it did (a read right away would only say "canceling").
             self.take(self.send_cancel())
@@ -173,6 +178,11 @@ class Pass:
             if not decision.allowed:
                 self.save(state=State.DENIED, last_error=notes.denied_note(decision))
                 return DONE
+        if event_outcome(op.event_type) is not None:
+            # Polytomic said the run ended: it did so before any cancel of ours (stale).
+            op.sync_name = op.sync_name or op.event_sync_name
+            self.save(state=State.STALE, sync_name=op.sync_name, last_error=notes.stale_note(op, None, False))
+            return DONE
         try:
             sync, status = self.r.polytomic.sync_and_status(op.sync_id)
         except PolytomicError as error:
@@ -257,6 +267,29 @@ class Pass:
             self.save(**changed)  # an outcome: written (with its audit row) before anything shows it
         elif changed:
             self.note(**changed)
+        return DONE
+
+    def take_event(self) -> Outcome:
+        """The run's end as Polytomic's signed event said it (bot/db/events.py kept it on the
+        row): the outcome, with the event's own rows, error and sync name; no status poll."""
+        op = self.op
+        ended = event_outcome(op.event_type)
+        assert ended is not None
+        fields: dict[str, Any] = {
+            "state": ended,
+            "polytomic_status": str(ended),
+            "execution_ended_at": op.event_at or self.r.clock.now(),
+        }
+        if op.event_rows is not None:
+            fields["rows_written"] = op.event_rows
+        if op.event_error:
+            fields["execution_errors"] = op.event_error
+        if op.sync_name is None and op.event_sync_name is not None:
+            fields["sync_name"] = op.event_sync_name
+        if op.attempts:
+            fields.update(attempts=0, last_error=None)
+        self.by_event = True
+        self.save(**fields)
         return DONE
 
     def read_sync_name(self) -> str | None:
@@ -349,7 +382,11 @@ class Pass:
             return view
         state_only = status_message(op, self.now, progress=False).digest()
         also = {"status_digest": state_only, "status_edited_at": self.r.clock.now()}
-        return self.keep(posts.STATUS, view, op.channel_id, also=also)
+        kept = self.keep(posts.STATUS, view, op.channel_id, also=also)
+        if self.by_event and not kept.failed and op.event_at is not None:
+            lag = (self.r.clock.now() - op.event_at).total_seconds()
+            self.r.metrics.event_to_edit.observe(max(0.0, lag))
+        return kept
 
     def incident_notice(self) -> Outcome:
         """Posted once; edited only when what it says changed (the sync's name, read late)."""
