@@ -158,7 +158,7 @@ class EventStore:
 
     # ---- the poller's row --------------------------------------------------------------
 
-    def lease(self, owner: str, ttl: float) -> datetime | None | Literal[False]:
+    def lease(self, owner: str, ttl: float) -> datetime | Literal[False] | None:
         """Take or renew the poller's lease for `ttl` seconds. False when another process
         holds it; else the cursor (None before the first poll)."""
         now = self.clock.now()

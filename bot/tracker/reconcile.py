@@ -23,6 +23,7 @@ from bot.db.audit import Event
 from bot.db.models import Operation
 from bot.db.operations import LeaseLost, OperationStore
 from bot.metrics import Metrics
+from bot.names import SyncNames
 from bot.operations import OUTCOMES, RELEASED
 from bot.permissions import Authorizer
 from bot.polytomic import PolytomicClient
@@ -59,6 +60,7 @@ class Reconciler:
         clock: Clock,
         metrics: Metrics,
         stopping: threading.Event,
+        names: SyncNames | None = None,
     ) -> None:
         self.store = store
         self.polytomic = polytomic
@@ -69,6 +71,7 @@ class Reconciler:
         self.clock = clock
         self.metrics = metrics
         self.stopping = stopping  # set when the process drains: stop waiting out the database
+        self.names = names  # a short cache of sync names (bot/names.py)
 
     def process(self, op: Operation) -> Processed:
         try:

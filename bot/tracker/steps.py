@@ -36,7 +36,7 @@ from bot.operations import (
     requester_due,
     verify,
 )
-from bot.polytomic import Conflict, PolytomicError
+from bot.polytomic import Conflict, PolytomicError, SyncStatus
 from bot.slack import SlackError, respond
 from bot.tracker import posts
 from bot.tracker.outcome import DONE, Doing, Outcome, again, from_error
@@ -184,7 +184,7 @@ class Pass:
             self.save(state=State.STALE, sync_name=op.sync_name, last_error=notes.stale_note(op, None, False))
             return DONE
         try:
-            sync, status = self.r.polytomic.sync_and_status(op.sync_id)
+            name, status = self.name_and_status()
         except PolytomicError as error:
             checked = self.failure(error, Doing.CHECK)
             if checked.final:
@@ -195,7 +195,7 @@ class Pass:
                 self.clear_prompt()
             return DONE
         checked_run = verify(status, op.execution_id)
-        op.sync_name = sync.name or ""  # the note below names the sync
+        op.sync_name = name  # the note below names the sync
         if checked_run.binding is not Binding.CURRENT:
             superseded = checked_run.binding is Binding.SUPERSEDED
             self.save(
@@ -207,6 +207,19 @@ class Pass:
         if self.take_execution(sync_name=op.sync_name, **execution_fields(checked_run.execution)):
             self.clear_prompt()
         return DONE
+
+    def name_and_status(self) -> tuple[str, SyncStatus]:
+        """The sync's name and status: the name from the short cache when it is there (an
+        event or the command's answer just told it), so the check is one request, not two."""
+        names = self.r.names
+        sync_id = self.op.sync_id
+        cached = names.get(sync_id) if names is not None else None
+        if cached is not None:
+            return cached, self.r.polytomic.sync_status(sync_id)
+        sync, status = self.r.polytomic.sync_and_status(sync_id)
+        if names is not None:
+            names.put(sync_id, sync.name or "")
+        return sync.name or "", status
 
     def take_execution(self, **fields: Any) -> bool:
         """confirmed → canceling, which only one operation per execution can hold (the partial
@@ -432,4 +445,3 @@ class Pass:
         # response_url allows 5 uses in 30 min: whether or not it took, don't try again.
         self.save(notified_state=op.state)
         return DONE
-
