@@ -212,7 +212,8 @@ def test_with_webhooks_lost_the_poller_brings_the_same_outcome(
     execution = start_cancel(bot, slack, polytomic, cancel_delay=0.5)
     final_text(slack, "*canceled*", timeout=6)  # within an events interval or so, not 60 s
     assert polytomic.lost_deliveries
-    assert execution_polls(polytomic, execution.id) == 0
+    # No poll found the end (a sync.running event may have made the row due once before it).
+    assert execution_polls(polytomic, execution.id) <= 1
     sources = query_db(
         sqlite_url, "SELECT source FROM polytomic_events WHERE type = 'sync.canceled'"
     )
@@ -291,7 +292,7 @@ def test_two_replicas_poll_without_handling_any_event_twice(
     time.sleep(1.5)  # more polls by both: a second handling would show now
     for i, run in enumerate(runs):
         assert len(status_messages(slack, f"CREP{i}")) == 1
-        assert execution_polls(polytomic, run.id) == 0
+        assert execution_polls(polytomic, run.id) <= 1  # at most one, for a sync.running
     updates = [r for r in slack.requests if r.method == "chat.update"]
     assert len(updates) == 6
     keys = query_db(postgres_url, "SELECT event_key FROM polytomic_events")
@@ -302,5 +303,7 @@ def test_two_replicas_poll_without_handling_any_event_twice(
         for line in b.logs().splitlines()
         if '"events made operations due"' in line
     )
-    assert handled == 6  # each canceled event made its operation due once, in one process
+    # Each event made its operation due once, in one process: the canceled one, and perhaps a
+    # running one.
+    assert 6 <= handled <= 12
     assert len(query_db(postgres_url, "SELECT lease_owner FROM event_poller")) == 1
