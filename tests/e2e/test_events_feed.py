@@ -30,7 +30,9 @@ def hook_url(bot: BotProcess) -> str:
     return bot.url + "/polytomic/webhook"
 
 
-def start_cancel(bot: BotProcess, slack: Any, polytomic: Any, *, channel: str = "CGENERAL", **run: Any) -> Any:
+def start_cancel(
+    bot: BotProcess, slack: Any, polytomic: Any, *, channel: str = "CGENERAL", **run: Any
+) -> Any:
     """A running sync, and the admin's confirmed cancel of it; returns the run."""
     sync = polytomic.add_sync(name=f"Orders to CRM {channel}")
     execution = sync.start_execution(**run)
@@ -55,7 +57,9 @@ def metric(bot: BotProcess, name: str, **labels: str) -> float:
             continue
         head, _, value = line.rpartition(" ")
         got = re.search(r"\{(.*)\}", head)
-        if ",".join(sorted((got.group(1) if got else "").split(","))) == want or (not labels and "{" not in head):
+        if ",".join(sorted((got.group(1) if got else "").split(","))) == want or (
+            not labels and "{" not in head
+        ):
             return float(value)
     return 0.0
 
@@ -214,9 +218,7 @@ def test_with_webhooks_lost_the_poller_brings_the_same_outcome(
     assert polytomic.lost_deliveries
     # No poll found the end (a sync.running event may have made the row due once before it).
     assert execution_polls(polytomic, execution.id) <= 1
-    sources = query_db(
-        sqlite_url, "SELECT source FROM polytomic_events WHERE type = 'sync.canceled'"
-    )
+    sources = query_db(sqlite_url, "SELECT source FROM polytomic_events WHERE type = 'sync.canceled'")
     assert sources == [("poll",)]
     assert metric(bot, "polytomic_bot_events_received_total", source="poll", type="sync.canceled") == 1
 
@@ -256,9 +258,7 @@ def test_a_restart_mid_stream_loses_no_event(
     restarted bot reads them from its stored cursor and ends every message, once."""
     bot = start_bot(POLL_INTERVAL="60", POLYTOMIC_EVENTS_INTERVAL="0.5")
     runs = [start_cancel(bot, slack, polytomic, channel=f"CRUN{i}", cancel_delay=4.0) for i in range(3)]
-    wait_until(
-        lambda: all(op_row(sqlite_url, r.id)[2] for r in runs), 10, what="every status message posted"
-    )
+    wait_until(lambda: all(op_row(sqlite_url, r.id)[2] for r in runs), 10, what="every status message posted")
     wait_until(
         lambda: query_db(sqlite_url, "SELECT cursor FROM event_poller")[0][0] is not None,
         10,
