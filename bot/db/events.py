@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, case, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -83,11 +83,13 @@ class EventStore:
         unique = list({item.key: item for item in incoming}.values())
         duplicates = len(incoming) - len(unique)
         with self.db.core() as conn:
-            known = dict(
-                conn.execute(
-                    select(EV.c.event_key, EV.c.source).where(EV.c.event_key.in_([i.key for i in unique]))
-                ).all()
-            )
+            known: dict[str, str] = {}
+            if source == "poll":  # which source brought them first: only the poll's count asks
+                known = dict(
+                    conn.execute(
+                        select(EV.c.event_key, EV.c.source).where(EV.c.event_key.in_([i.key for i in unique]))
+                    ).all()
+                )
             fresh = [item for item in unique if item.key not in known]
             cross = sum(1 for item in unique if item.key in known and known[item.key] != source)
             duplicates += len(unique) - len(fresh)
@@ -97,7 +99,7 @@ class EventStore:
                     [self._row(item, source, now) for item in fresh]
                 )
                 inserted = set(conn.execute(statement.returning(EV.c.event_key)).scalars())
-            duplicates += len(fresh) - len(inserted)  # another process stored them meanwhile
+            duplicates += len(fresh) - len(inserted)  # stored already (or by another process now)
             new = [item.event for item in fresh if item.key in inserted]
             hinted = sum(self._hint(conn, event, now) for event in new)
         return Taken(tuple(new), duplicates, cross, hinted)
@@ -131,19 +133,19 @@ class EventStore:
         if event.family != "sync" or not event.execution_id:
             return 0  # bulk syncs are stored, not acted on (no operation tracks one yet)
         mine = (OPS.c.execution_id == event.execution_id, OPS.c.finished_at.is_(None))
+        values: dict[str, Any] = {"next_poll_at": now, "hinted_at": now}
         if event.is_terminal and event.sync is not None:
-            conn.execute(
-                update(OPS)
-                .where(*mine, OPS.c.event_type.is_(None))
-                .values(
-                    event_type=event.type,
-                    event_at=event.created_at or now,
-                    event_error=(event.sync.error or None) and event.sync.error[:2000],
-                    event_rows=event.sync.rows_written,
-                    event_sync_name=event.sync.sync_name,
-                )
-            )
-        result = conn.execute(update(OPS).where(*mine).values(next_poll_at=now, hinted_at=now))
+            # The first terminal event stays: terminal is final, a later one changes nothing.
+            first = OPS.c.event_type.is_(None)
+            said = {
+                "event_type": event.type,
+                "event_at": event.created_at or now,
+                "event_error": (event.sync.error or None) and event.sync.error[:2000],
+                "event_rows": event.sync.rows_written,
+                "event_sync_name": event.sync.sync_name,
+            }
+            values.update({name: case((first, value), else_=OPS.c[name]) for name, value in said.items()})
+        result = conn.execute(update(OPS).where(*mine).values(**values))
         return int(result.rowcount or 0)
 
     def count(self) -> int:
