@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py                 # all four, full size (about 13 minutes)
     .venv/bin/python bench/run.py ack tracking    # some of them
     .venv/bin/python bench/run.py ack --rounds 4  # more rounds pooled: steadier on a busy machine
+    .venv/bin/python bench/run.py events --operations 100  # webhooks beside polling, 100 at once
     .venv/bin/python bench/run.py --quick         # small sizes: a smoke test (CI runs it)
     .venv/bin/python bench/run.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
 
@@ -341,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds", type=int, default=2, help="ack: rounds of floor, floor, bot (samples pooled)"
     )
     parser.add_argument(
+        "--operations", type=int, default=None, help="events: how many cancellations (default 1,000)"
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         default=None,
@@ -400,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
             print(report_profile(samples) + "\n", flush=True)
 
     if "events" in which:
-        size = 20 if quick else 1000
+        size = args.operations or (20 if quick else 1000)
         polling = track(size)
         folder = workdir()
         hooked = tracking.run(

@@ -302,12 +302,13 @@ class OperationStore:
         error: str | None = None,
         changes: Mapping[str, Any] | None = None,
         hinted_at: datetime | None = None,
-    ) -> None:
+    ) -> datetime | None:
         """Give the row back, due again at `next_at`, with what the pass read but did not need
         to write at once (`changes`: the run's progress; nothing that records an effect). With
         `error` (a step failed unexpectedly), it is due again AFTER_A_FAILED_STEP from now.
         `hinted_at` is the row's as the pass claimed it: when an event made the row due since
-        (bot/db/events.py), it stays due now, whatever `next_at` says."""
+        (bot/db/events.py), it stays due now, whatever `next_at` says. Returns when the row
+        is due again (None when this owner no longer held it)."""
         now = self.clock.now()
         values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
         if changes:
@@ -320,7 +321,13 @@ class OperationStore:
             values["last_error"] = error
             values["next_poll_at"] = now + timedelta(seconds=AFTER_A_FAILED_STEP)
         with self.db.core() as conn:
-            conn.execute(update(OPS).where(OPS.c.id == op_id, OPS.c.lease_owner == owner).values(**values))
+            due: datetime | None = conn.execute(
+                update(OPS)
+                .where(OPS.c.id == op_id, OPS.c.lease_owner == owner)
+                .values(**values)
+                .returning(OPS.c.next_poll_at)
+            ).scalar()
+        return due
 
     def finish(self, op: Operation, owner: str, changes: Mapping[str, Any]) -> bool:
         """Mark the row done and give it back, unless a click changed it while the pass ran (a

@@ -93,10 +93,11 @@ class Reconciler:
             return Processed(op.id, op.state, finished=True, next_at=None)
         # Finished, but a click changed the row during the pass: another pass at once.
         next_at = self.clock.now() if pass_.finished else pass_.next_at()
-        self.store.release(
+        due = self.store.release(
             op.id, self.owner, next_at=next_at, changes=pass_.pending, hinted_at=pass_.hinted_at
         )
-        return Processed(op.id, op.state, finished=False, next_at=next_at)
+        # An event during the pass keeps the row due now: the loop is told so (Processed).
+        return Processed(op.id, op.state, finished=False, next_at=min(next_at, due) if due else next_at)
 
     def save(self, op: Operation, changes: dict[str, Any], audit: Event | None = None) -> None:
         """Write `changes` only while we still hold the lease, and renew it.
