@@ -28,6 +28,7 @@ from bot.operations import (
     State,
     announced,
     backoff,
+    event_fields,
     event_outcome,
     execution_fields,
     incident_due,
@@ -283,26 +284,10 @@ class Pass:
         return DONE
 
     def take_event(self) -> Outcome:
-        """The run's end as Polytomic's signed event said it (bot/db/events.py kept it on the
-        row): the outcome, with the event's own rows, error and sync name; no status poll."""
-        op = self.op
-        ended = event_outcome(op.event_type)
-        assert ended is not None
-        fields: dict[str, Any] = {
-            "state": ended,
-            "polytomic_status": str(ended),
-            "execution_ended_at": op.event_at or self.r.clock.now(),
-        }
-        if op.event_rows is not None:
-            fields["rows_written"] = op.event_rows
-        if op.event_error:
-            fields["execution_errors"] = op.event_error
-        if op.sync_name is None and op.event_sync_name is not None:
-            fields["sync_name"] = op.event_sync_name
-        if op.attempts:
-            fields.update(attempts=0, last_error=None)
+        """The run's end as Polytomic's signed event said it (kept on the row by
+        bot/db/events.py), with the event's rows, error and sync name: no status poll."""
         self.by_event = True
-        self.save(**fields)
+        self.save(**event_fields(self.op, self.r.clock.now()))
         return DONE
 
     def read_sync_name(self) -> str | None:

@@ -118,3 +118,39 @@ def test_an_incomplete_read_moves_it_only_as_far_as_certain_and_never_back() -> 
     assert poller()._cursor(cursor, window(complete=False, covered=None, newest=NOW), NOW) == cursor
     earlier = cursor - timedelta(minutes=1)
     assert poller()._cursor(cursor, window(complete=False, covered=earlier, newest=NOW), NOW) == cursor
+
+
+def test_what_a_row_takes_from_its_terminal_event() -> None:
+    from bot.db.models import Operation
+    from bot.operations import event_fields
+
+    op = Operation(
+        id=1,
+        state="canceling",
+        sync_name=None,
+        attempts=2,
+        event_type="sync.completed_with_errors",
+        event_at=NOW,
+        event_error="row 3: bad email",
+        event_rows=12,
+        event_sync_name="Orders",
+    )
+    fields = event_fields(op, NOW + timedelta(seconds=9))
+    assert fields == {
+        "state": State.COMPLETED,
+        "polytomic_status": "completed",
+        "execution_ended_at": NOW,
+        "rows_written": 12,
+        "execution_errors": "row 3: bad email",
+        "sync_name": "Orders",
+        "attempts": 0,
+        "last_error": None,
+    }
+    canceled = Operation(id=2, state="canceling", sync_name="Known", attempts=0, event_type="sync.canceled")
+    assert event_fields(canceled, NOW) == {
+        "state": State.CANCELED,
+        "polytomic_status": "canceled",
+        "execution_ended_at": NOW,  # no event time: when it was taken
+    }
+    with pytest.raises(ValueError):
+        event_fields(Operation(id=3, state="canceling", event_type="sync.running"), NOW)
