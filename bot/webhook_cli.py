@@ -30,9 +30,14 @@ def describe(hook: Webhook, secret: str | None) -> str:
     ours = "this bot's" if secret and hook.secret_matches(secret) else "NOT this bot's"
     state = "disabled" if hook.disabled else "enabled"
     return (
-        f"webhook {hook.id}: {hook.endpoint or '(no endpoint)'}, {state}, secret {hook.masked_secret} "
+        f"webhook {hook.id}: {_shown(hook.endpoint)}, {state}, secret {hook.masked_secret} "
         f"({ours} POLYTOMIC_WEBHOOK_SECRET)"
     )
+
+
+def _shown(endpoint: str | None) -> str:
+    """An endpoint as it may be printed: without a `user:password@` it may carry."""
+    return shown_url(endpoint) if endpoint else "(no endpoint)"
 
 
 def webhook_problem(hook: Webhook | None, secret: str | None) -> str | None:
@@ -41,7 +46,7 @@ def webhook_problem(hook: Webhook | None, secret: str | None) -> str | None:
         return "no webhook is registered in the organization"
     path = urlsplit(hook.endpoint or "").path.rstrip("/")
     if not path.endswith(PATH):
-        return f"the organization's webhook points at {hook.endpoint or '(nothing)'}, not a {PATH} path"
+        return f"the organization's webhook points at {_shown(hook.endpoint)}, not a {PATH} path"
     if not secret or not hook.secret_matches(secret):
         return "the organization's webhook is signed with another secret than POLYTOMIC_WEBHOOK_SECRET"
     if hook.disabled:
@@ -103,7 +108,7 @@ def _act(
             return 0
         if hook.endpoint != url and not replace:
             print(
-                f"polytomic-bot: the organization's one webhook points elsewhere ({hook.endpoint}); "
+                f"polytomic-bot: the organization's one webhook points elsewhere ({_shown(hook.endpoint)}); "
                 "another team or deployment may rely on it. Run again with --replace to point it here",
                 file=sys.stderr,
             )
@@ -117,11 +122,11 @@ def _act(
         return 0
     if not hook.secret_matches(secret) and not replace:
         print(
-            f"polytomic-bot: the organization's webhook ({hook.endpoint}) is not this bot's (another "
+            f"polytomic-bot: the organization's webhook ({_shown(hook.endpoint)}) is not this bot's (another "
             "secret signs it). Run again with --replace to remove it anyway",
             file=sys.stderr,
         )
         return REFUSED
     client.delete_webhook(hook.id)
-    print(f"removed webhook {hook.id} ({hook.endpoint})", file=out)
+    print(f"removed webhook {hook.id} ({_shown(hook.endpoint)})", file=out)
     return 0
