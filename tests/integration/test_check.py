@@ -261,10 +261,12 @@ def test_dependent_checks_fail_and_name_the_cause(setup: Setup) -> None:
 
 
 def test_a_slack_that_does_not_answer_fails_its_check_within_seconds(setup: Setup) -> None:
-    setup.slack.set_latency("auth.test", 12)  # longer than the check waits
+    setup.slack.set_latency("auth.test", 90)  # far longer than the check waits
     started = time.monotonic()
     report = run_check(setup.env, setup.tmp_path)
-    assert time.monotonic() - started < 11  # gave up after 5 s instead of waiting 12
+    # It gave up after its 5 s instead of waiting 90; the margin absorbs a loaded machine's
+    # process start-up (13 s was seen with the other core busy), so this is no speed target.
+    assert time.monotonic() - started < 60
     assert report.failed() == ["slack token"], report.stdout
     assert "did not answer within 5 s" in report.text("slack token")
     assert "SLACK_API_URL" in report.text("slack token").partition(" — fix: ")[2]
