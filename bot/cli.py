@@ -15,6 +15,7 @@ from bot import commands
 from bot.config import ConfigError, Mode, Settings, load_settings
 from bot.db import grants as grant_store
 from bot.db import migrate, sqlite_lock
+from bot.db.bounds import OutcomeUnknown
 from bot.db.engine import Database, sqlite_file
 from bot.logs import setup_logging
 from bot.permissions import as_rules
@@ -120,8 +121,21 @@ def _grant_command(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     way_out = f"use `/polytomic {args.command}` in Slack while the bot runs, or stop it and run this again"
     with _sqlite_held(settings, way_out):
-        migrate.upgrade(settings.database_url)  # for bootstrapping, before any bot has run
-        _change_grant(args, settings, subject, scope)
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        try:
+            migrate.upgrade(settings.database_url)  # for bootstrapping, before any bot has run
+            _change_grant(args, settings, subject, scope)
+        except SQLAlchemyError as error:  # the grant and its audit row are one transaction
+            from bot.db.health import describe
+
+            raise CannotStart(
+                f"nothing was changed: could not write to the database {shown}: {describe(error)}"
+            ) from None
+        except OutcomeUnknown:
+            raise CannotStart(
+                f"the database {shown} did not answer the COMMIT, so the {args.command} may or may not "
+                "be recorded: `polytomic-bot grants` shows which"
+            ) from None
     return 0
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 # The Slack errors worth telling apart on a dashboard: the bot's own labels (ratelimited,
-# connection_error) and the error codes of the Web API methods it calls.
+# connection_error, timeout, redirected) and the error codes of the Web API methods it calls.
 SLACK_ERRORS = frozenset(
     {
         "ratelimited",
         "connection_error",
+        "timeout",
+        "redirected",
         "unknown_error",
         "not_in_channel",
         "channel_not_found",

@@ -3,7 +3,8 @@
 Bolt's sync App runs listeners on one small shared executor; work that waits on Polytomic or
 Slack would starve new requests of their 3-second ack window, so it runs here instead. And
 acks go first: while Slack requests are being handled, this work waits (a moment at most),
-because the ack has a deadline and the answer does not.
+because the ack has a deadline and the answer does not. An answer that fails on its way still
+ends in a reply (`_tell`).
 """
 
 from __future__ import annotations
@@ -57,21 +58,68 @@ class AckGate:
             time.sleep(min(deadline, now + QUIET if busy else lull_at) - now)
 
 
+def _tell(args: tuple[Any, ...], error: Exception) -> None:
+    """Every answer ends in a reply: one that failed on its way tells its requester so, without
+    claiming that nothing changed (what it did before the failure may stand)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.answers.requester import Requester
+    from bot.db.bounds import OutcomeUnknown
+    from bot.views import replies
+
+    req = next((a for a in args if isinstance(a, Requester)), None)
+    if req is None:
+        return
+    if isinstance(error, OutcomeUnknown):
+        view = replies.recorded_in_doubt()
+    elif isinstance(error, SQLAlchemyError):
+        view = replies.database_failure()
+    else:
+        view = replies.answer_failed()
+    try:
+        req.answer(view)
+    except Exception:
+        log.exception("could not tell the requester that their answer failed")
+
+
 class Responder:
     def __init__(self, workers: int = 32, gate: AckGate | None = None) -> None:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="responder")
         self._gate = gate
+        self._pending = 0
+        self._idle = threading.Condition()
 
     def submit(self, fn: Callable[..., object], *args: Any) -> Future[None]:
-        return self._pool.submit(self._run, fn, *args)
+        with self._idle:
+            self._pending += 1
+        try:
+            future = self._pool.submit(self._run, fn, *args)
+        except BaseException:
+            self._done()
+            raise
+        future.add_done_callback(lambda _: self._done())
+        return future
+
+    def _done(self) -> None:
+        with self._idle:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every answer submitted so far (and any it submitted) has run; False after
+        `timeout` s. For in-process tests and the demo: an answer is awaited, not slept for."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
     def _run(self, fn: Callable[..., object], *args: Any) -> None:
         if self._gate is not None:
             self._gate.wait_quiet(YIELD_AT_MOST)
         try:
             fn(*args)
-        except Exception:
+        except Exception as error:
             log.exception("answer failed: %s", getattr(fn, "__name__", "?"))
+            _tell(args, error)
 
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait, cancel_futures=not wait)

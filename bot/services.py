@@ -24,7 +24,12 @@ log = logging.getLogger("bot.services")
 
 
 def make_polytomic(
-    settings: Settings, *, max_retries: int, timeout: float, metrics: Metrics | None = None
+    settings: Settings,
+    *,
+    max_retries: int,
+    timeout: float,
+    deadline: float | None = None,
+    metrics: Metrics | None = None,
 ) -> PolytomicClient:
     on_error = None
     if metrics is not None:
@@ -36,6 +41,7 @@ def make_polytomic(
         organization_id=settings.polytomic_organization_id,
         api_version=settings.polytomic_api_version,
         timeout=timeout,
+        deadline=deadline,
         max_retries=max_retries,
         on_error=on_error,
     )
@@ -114,8 +120,12 @@ def build_services(
     services.feed = Feed(services.events, metrics, nudge=services.nudge, names=services.names)
     if with_tracker:
         # The tracker's own client retries little: a failed poll is simply tried again on the
-        # next pass, and short calls let a SIGTERM drain finish within seconds.
-        tracker_polytomic = make_polytomic(settings, max_retries=1, timeout=5.0, metrics=metrics)
+        # next pass, and short calls let a SIGTERM drain finish within seconds. An attempt has
+        # 5 s in all, so a Polytomic that drips (or hangs) frees a worker within 5 s, and one
+        # stuck for some runs keeps no other run's cancel waiting longer (well under LEASE_TTL).
+        tracker_polytomic = make_polytomic(
+            settings, max_retries=1, timeout=5.0, deadline=5.0, metrics=metrics
+        )
         services.tracker = Tracker(
             operations,
             tracker_polytomic,

@@ -1,6 +1,8 @@
 """What the tests share: the real bot as a process (from `bot.fakes.process`, re-exported here),
-a person in the fake workspace (`SlackUser`), and the e2e helpers that read what Slack shows and
-what the database holds. Test modules import helpers from here, never from one another
+a person in the fake workspace (`SlackUser`, for a process or for the in-process bot of
+tests/scenario/inprocess.py), and the helpers of the scenario and e2e tiers that read what Slack
+shows and what the database holds, and check that a faulted story ended once. Test modules
+import helpers from here (and the scenario tier from its `inprocess`), never from one another
 (tests/integration/test_imports.py checks that)."""
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import os
 import sqlite3
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bot.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync, RecordedRequest
 from bot.fakes.process import (
     BOT_TOKEN,
     EXECUTABLE,
@@ -27,10 +31,11 @@ from bot.fakes.process import (
     wait_until,
 )
 from bot.fakes.signing import block_actions_body, slash_command_body
-from bot.fakes.slack import FakeSlack
+from bot.fakes.slack import FakeSlack, Message
 
 __all__ = [
     "BOT_TOKEN",
+    "CANCELED",
     "CHANNEL",
     "EXECUTABLE",
     "INCIDENTS",
@@ -38,31 +43,41 @@ __all__ = [
     "ROOT",
     "SIGNING_SECRET",
     "BotProcess",
+    "Rows",
     "SlackUser",
     "all_text",
     "answer_to",
+    "assert_canceled_once",
     "base_env",
     "button",
     "cli_grant",
     "confirm",
     "db_rows",
+    "exec_path",
     "final_text",
     "free_port",
+    "incident_thread",
+    "polls",
+    "postgres_rows",
     "query_db",
+    "sqlite_rows",
     "status_messages",
     "temp_workdir",
+    "the_status_message",
     "wait_until",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANNEL = "CGENERAL"
 INCIDENTS = "CINCIDENT"
+CANCELED = "*canceled* after"
 
 
 class SlackUser:
-    """A person in the fake workspace who types commands and clicks buttons."""
+    """A person in the fake workspace who types commands and clicks buttons, to a bot
+    process (`BotProcess`) or to the bot in this process (tests/scenario/inprocess.py)."""
 
-    def __init__(self, bot: BotProcess, slack: FakeSlack, user_id: str, channel_id: str = "CGENERAL") -> None:
+    def __init__(self, bot: Any, slack: FakeSlack, user_id: str, channel_id: str = "CGENERAL") -> None:
         self.bot = bot
         self.slack = slack
         self.user_id = user_id
@@ -77,8 +92,10 @@ class SlackUser:
         return self.bot.post(body), response_url
 
     def answers(self, response_url: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """Wait for `count` answers posted to a response_url and return them all."""
-        wait_until(lambda: len(self.slack.responses(response_url)) >= count, timeout, what="an answer")
+        """Wait for `count` answers posted to a response_url and return them all (an in-process
+        bot waits its own way: it runs its tracker while it waits)."""
+        wait = getattr(self.bot, "wait_until", wait_until)
+        wait(lambda: len(self.slack.responses(response_url)) >= count, timeout, what="an answer")
         return self.slack.responses(response_url)
 
     def click(
@@ -202,3 +219,82 @@ def cli_grant(database_url: str, subject: str, action: str, scope: str) -> None:
         {"s": subject},
     )
     assert (subject, action, scope) in rows
+
+
+# ---- faults: the story ended well, and once (tests/scenario and tests/e2e test_faults) --------
+
+
+Rows = Callable[[str], list[tuple[Any, ...]]]
+
+
+def sqlite_rows(tmp_path: Path) -> Rows:
+    def rows(query: str) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(f"file:{tmp_path / 'bot.db'}?mode=ro", uri=True) as conn:
+            return conn.execute(query).fetchall()
+
+    return rows
+
+
+def postgres_rows(url: str) -> Rows:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def rows(query: str) -> list[tuple[Any, ...]]:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            return list(conn.execute(query).fetchall())
+
+    return rows
+
+
+def the_status_message(slack: FakeSlack) -> Message:
+    messages = status_messages(slack)
+    assert len(messages) == 1, [all_text(m.latest) for m in messages]
+    message: Message = messages[0]
+    return message
+
+
+def incident_thread(slack: FakeSlack) -> tuple[Message, list[Message]]:
+    """The one notice in the incident channel and its replies; nothing else was posted there."""
+    every = slack.messages_in(INCIDENTS, include_deleted=True)
+    notices = [m for m in every if not m.is_reply]
+    assert len(notices) == 1, [all_text(m.latest) for m in every]
+    replies = slack.thread(INCIDENTS, notices[0].ts, include_deleted=True)
+    assert len(every) == 1 + len(replies), [all_text(m.latest) for m in every]
+    return notices[0], replies
+
+
+def assert_canceled_once(
+    slack: FakeSlack,
+    polytomic: FakePolytomic,
+    sync: FakeSync,
+    name: str,
+    *,
+    cancel_requests: int = 1,
+    replies: int = 1,
+) -> Message:
+    """The whole story ended well and once: one status message (canceled), one incident notice
+    with `replies` replies (the last one the outcome), `cancel_requests` cancel POSTs of which
+    exactly one acted, all with the same Idempotency-Key."""
+    message = the_status_message(slack)
+    assert message.latest["text"].startswith(f"<@UADMIN> requested cancellation of {name}: canceled after ")
+    assert CANCELED in all_text(message.latest)
+    assert "canceling…" in all_text(message.versions[0]) or len(message.versions) == 1
+    _notice, thread = incident_thread(slack)
+    assert len(thread) == replies, [all_text(r.latest) for r in thread]
+    assert "*canceled*" in all_text(thread[-1].latest)
+    requests = polytomic.cancel_requests(sync.id)
+    assert len(requests) == cancel_requests, [(r.status, r.fault) for r in requests]
+    assert polytomic.effective_cancels(sync.id) == 1
+    keys = {r.idempotency_key for r in requests}
+    assert len(keys) == 1 and None not in keys, keys
+    return message
+
+
+def exec_path(sync: FakeSync, execution: FakeExecution) -> str:
+    return rf"^/api/syncs/{sync.id}/executions/{execution.id}$"
+
+
+def polls(polytomic: FakePolytomic, sync: FakeSync, execution: FakeExecution) -> list[RecordedRequest]:
+    return polytomic.requests_to("GET", exec_path(sync, execution))

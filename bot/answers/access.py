@@ -6,11 +6,14 @@ grant and its audit row in one transaction, as the CLI does.
 
 from __future__ import annotations
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.answers.deciding import Decider
 from bot.answers.requester import Requester
 from bot.answers.syncs import resolve
 from bot.commands import GrantCmd, RevokeCmd, SyncRef
 from bot.db import audit, grants
+from bot.db.bounds import OutcomeUnknown
 from bot.db.engine import Database
 from bot.permissions import as_rules
 from bot.polytomic import PolytomicClient, PolytomicError
@@ -50,18 +53,25 @@ def answer_audit(
 def answer_grant_change(decider: Decider, db: Database, req: Requester, cmd: GrantCmd | RevokeCmd) -> None:
     verb: grants.Change = "grant" if isinstance(cmd, GrantCmd) else "revoke"
     sync_id = None if cmd.scope == "*" else cmd.scope
-    if not decider.allows(req, "admin", sync_id, verb):
+    try:
+        if not decider.allows(req, "admin", sync_id, verb):
+            return
+        changed = grants.change(
+            db,
+            verb,
+            cmd.subject,
+            cmd.action,
+            cmd.scope,
+            actor=req.user_id,
+            channel_id=req.channel_id,
+            at=decider.clock.now(),
+        )
+    except SQLAlchemyError:  # the grant and its audit row are one transaction: neither is there
+        req.answer(replies.not_changed_database())
         return
-    changed = grants.change(
-        db,
-        verb,
-        cmd.subject,
-        cmd.action,
-        cmd.scope,
-        actor=req.user_id,
-        channel_id=req.channel_id,
-        at=decider.clock.now(),
-    )
+    except OutcomeUnknown:
+        req.answer(replies.recorded_in_doubt(check="/polytomic grants"))
+        return
     req.answer(access.grant_changed(verb, cmd.subject.mention, cmd.action, cmd.scope, changed))
 
 

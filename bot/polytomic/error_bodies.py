@@ -37,7 +37,7 @@ def parse_error_body(text: str, fallback: str) -> tuple[str, str | None]:
     body says nothing."""
     try:
         body: object = json.loads(text) if text.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         body = None
         short = error_text(text)
         if short:

@@ -104,7 +104,7 @@ def test_nothing_outside_tests_imports_tests() -> None:
 
 def test_no_module_imports_a_test_module() -> None:
     test_modules = [module_name(p) for p in SOURCES if p.name.startswith("test_") or p.name == "conftest.py"]
-    assert "tests.e2e.test_cancel_flow" in test_modules
+    assert "tests.scenario.test_cancel_flow" in test_modules
     wrong = [
         str(i)
         for imports in IMPORTS.values()

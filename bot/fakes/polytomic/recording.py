@@ -83,6 +83,7 @@ class Fault:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     latency: float = 0.0
+    drip: float = 0.0  # > 0: the answer goes out one byte every `drip` seconds
 
     def matches(self, method: str, path: str) -> bool:
         return self.times > 0 and self.method in (None, method) and bool(self.pattern.search(path))

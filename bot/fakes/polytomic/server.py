@@ -176,6 +176,8 @@ class FakePolytomic(Organization, EventFeed, Deliveries, Inspection, Faults):
             self._finish(record, fault.status)
             if fault.status is None:
                 handler.drop()
+            elif fault.drip > 0:
+                handler.drip(fault.drip, fault.status, fault.body, fault.content_type, fault.headers)
             else:
                 handler.send(fault.status, fault.body, fault.content_type, fault.headers)
             return

@@ -393,6 +393,18 @@ def _other_cases() -> dict[str, list[Case]]:
         "invalid_button": [(replies.invalid_button(), ("not valid any more", "/polytomic cancel"))],
         "groups_unavailable": [(replies.groups_unavailable(), ("couldn't check your Slack user groups",))],
         "not_recorded": [(replies.not_recorded(), ("database unavailable", "Nothing was sent"))],
+        "recorded_in_doubt": [
+            (
+                replies.recorded_in_doubt("sync-1"),
+                ("can't tell whether that was recorded", "/polytomic status sync-1"),
+            ),
+            (replies.recorded_in_doubt(check="/polytomic grants"), ("can't tell", "/polytomic grants")),
+        ],
+        "not_changed_database": [(replies.not_changed_database(), ("nothing was changed",))],
+        "database_failure": [
+            (replies.database_failure(), ("couldn't reach the database", "/polytomic status"))
+        ],
+        "answer_failed": [(replies.answer_failed(), ("Something went wrong", "log"))],
         "retry_sent": [(replies.retry_sent(), ("Sending the cancel to Polytomic again",))],
         "retry_refused": [(replies.retry_refused(), ("already retried", "Nothing more was sent"))],
         "grants_list": [

@@ -24,7 +24,6 @@ import contextlib
 import json
 import re
 import sqlite3
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,19 +32,12 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.db import migrate
 from bot.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync, RecordedRequest
 from bot.fakes.signing import block_actions_body, slash_command_body
 from bot.fakes.slack import FakeSlack
-from tests.harness import (
-    POLYTOMIC_KEY,
-    BotProcess,
-    SlackUser,
-    all_text,
-    base_env,
-    button,
-    free_port,
-    wait_until,
-)
+from tests.harness import POLYTOMIC_KEY, SlackUser, all_text, button
+from tests.scenario.inprocess import InProcessBot, settle, wait_until
 
 SETTLE = 1.0
 UUID = "248df4b7-aa70-47b8-a036-33ac447e668d"
@@ -176,7 +168,7 @@ class Sent:
 
 @dataclass
 class Barrage:
-    bot: BotProcess
+    bot: InProcessBot
     slack: FakeSlack
     polytomic: FakePolytomic
     db_path: Path
@@ -202,12 +194,11 @@ def barrage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Barrage]:
     # Every sender is a bot admin: a bad command wrongly taken as valid would really act.
     senders = {case: sender(i) for i, case in enumerate(CASES)}
     db_path = workdir / "bot.db"
-    env = base_env(
+    migrate.upgrade(f"sqlite:///{db_path}")
+    bot = InProcessBot(
         slack, polytomic, f"sqlite:///{db_path}", BOT_ADMINS=",".join(["UADMIN", *senders.values()])
     )
-    bot = BotProcess("serve", env, workdir, free_port())
     try:
-        bot.start()
         sync = polytomic.add_sync(name="Contacts to Salesforce")
         execution = sync.start_execution(cancel_delay=0.2)  # runs until canceled
         world = Barrage(bot, slack, polytomic, db_path, sync, execution)
@@ -235,7 +226,7 @@ def barrage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Barrage]:
         for case, _ in CLICKS:
             url = world.sent[f"click:{case}"].response_url
             wait_until(lambda url=url: slack.responses(url), what=f"the answer to {case}")
-        time.sleep(SETTLE)  # settle: anything wrongly started has had time to show
+        settle(SETTLE)  # settle: anything wrongly started has had time to show
         world.polytomic_after_usage_and_clicks = polytomic.requests
 
         # Phase 2: names to look up (reads of the sync list are expected).
@@ -247,7 +238,7 @@ def barrage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Barrage]:
                 lambda sent=sent: sent.answer.content or slack.responses(sent.response_url),
                 what=f"the answer to {case}",
             )
-        time.sleep(SETTLE)
+        settle(SETTLE)
         yield world
     finally:
         bot.stop()
@@ -363,7 +354,7 @@ def test_an_oversized_confirm_value_with_valid_ids_is_refused(
     click, url = user.click("cancel_confirm", value)
     assert click.status_code == 200
     wait_until(lambda: slack.responses(url) or polytomic.cancel_requests(sync.id), what="a reaction")
-    time.sleep(SETTLE)
+    settle(SETTLE)
     assert polytomic.cancel_requests(sync.id) == []
     assert db_rows(tmp_path / "bot.db", "SELECT count(*) FROM operations") == [(0,)]
     assert "not valid" in slack.responses(url)[0]["text"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,18 +17,10 @@ import httpx
 import pytest
 
 from bot.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync
-from bot.fakes.signing import block_actions_body, post_signed, sign
+from bot.fakes.signing import block_actions_body, sign
 from bot.fakes.slack import FakeSlack
-from tests.harness import (
-    SIGNING_SECRET,
-    BotProcess,
-    SlackUser,
-    all_text,
-    button,
-    cli_grant,
-    query_db,
-    wait_until,
-)
+from tests.harness import SIGNING_SECRET, SlackUser, all_text, button, query_db
+from tests.scenario.inprocess import InProcessBot, cli_grant, settle, wait_until
 
 SETTLE = 1.0
 RELEASED = ("denied", "stale", "rejected", "duplicate")
@@ -53,7 +44,7 @@ def is_already_requested(answer: dict[str, Any]) -> bool:
 
 @dataclass
 class Scene:
-    bot: BotProcess
+    bot: InProcessBot
     slack: FakeSlack
     polytomic: FakePolytomic
     database_url: str
@@ -87,7 +78,7 @@ def click_body(user_id: str, value: str, response_url: str) -> bytes:
     )
 
 
-def at_once(bot: BotProcess, bodies: list[bytes]) -> list[Any]:
+def at_once(bot: InProcessBot, bodies: list[bytes]) -> list[Any]:
     """POST every body from its own thread, released together by a barrier so that the
     requests are in flight at the same time; returns each response (or the exception)."""
     barrier = threading.Barrier(len(bodies))
@@ -96,7 +87,7 @@ def at_once(bot: BotProcess, bodies: list[bytes]) -> list[Any]:
     def send(i: int) -> None:
         try:
             barrier.wait(timeout=10)
-            results[i] = post_signed(bot.url + "/slack/events", bodies[i], SIGNING_SECRET)
+            results[i] = bot.post(bodies[i])
         except BaseException as error:  # reported by the caller, in the test's thread
             results[i] = error
 
@@ -178,7 +169,7 @@ def test_double_click_cancels_once(
 
     loser = admin.answers(second_url)
     wait_canceled(scene, sync)
-    time.sleep(SETTLE)
+    settle(SETTLE)
     assert_exactly_once(scene, sync, execution, "UADMIN")
     assert len(loser) == 1 and is_already_requested(loser[0]), loser
     assert "<@UADMIN>" in all_text(loser[0])
@@ -198,7 +189,7 @@ def test_replayed_request_cancels_once(
     headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(SIGNING_SECRET, body)}
 
     def replay() -> httpx.Response:  # the exact same bytes and headers, every time
-        return httpx.post(scene.bot.url + "/slack/events", content=body, headers=headers, timeout=10)
+        return scene.bot.post(body, headers=headers)
 
     assert replay().status_code == 200
     assert replay().status_code == 200
@@ -206,7 +197,7 @@ def test_replayed_request_cancels_once(
     # Replayed again once it is all over (still inside the 5-minute signature window).
     assert replay().status_code == 200
     wait_until(lambda: sum(map(is_already_requested, slack.responses(url))) == 2, what="two refusals")
-    time.sleep(SETTLE)
+    settle(SETTLE)
     assert_exactly_once(scene, sync, execution, "UADMIN")
     answers = slack.responses(url)
     assert sum(map(is_already_requested, answers)) == 2, answers
@@ -249,7 +240,7 @@ def test_two_permitted_users_clicking_at_once_cancel_once(
             what="the losing click's answer",
         )
         wait_canceled(scene, sync)
-    time.sleep(SETTLE)
+    settle(SETTLE)
     for sync, execution, urls in races:
         refused = [i for i, u in enumerate(urls) if any(map(is_already_requested, slack.responses(u)))]
         assert len(refused) == 1, [slack.responses(u) for u in urls]
@@ -276,7 +267,7 @@ def test_forged_click_by_a_user_without_permission_is_denied(
     click, url = intruder.click("cancel_confirm", value)
     assert click.status_code == 200
     denial = intruder.answers(url)
-    time.sleep(SETTLE)
+    settle(SETTLE)
     assert len(denial) == 1, denial
     said = all_text(denial[0])
     assert "permission" in said and "`cancel`" in said, said
@@ -298,7 +289,7 @@ def test_forged_click_by_a_user_without_permission_is_denied(
     ok, _ = admin.click("cancel_confirm", value)
     assert ok.status_code == 200
     wait_canceled(scene, sync)
-    time.sleep(SETTLE)
+    settle(SETTLE)
     assert len(polytomic.cancel_requests(sync.id)) == 1
     assert len(top_level(slack, "CGENERAL", sync)) == 1
     assert intruder.answers(url) == denial  # nothing more told to the intruder
@@ -324,6 +315,6 @@ def test_an_unauthorized_click_does_not_lock_out_a_permitted_one(
     intruder.answers(intruder_url)  # the intruder is denied in the end
     assert ("UNOPE01", "denied", execution.id) in operations(sqlite_url)
     admin.answers(admin_url)
-    time.sleep(SETTLE)
+    settle(SETTLE)
     assert len(polytomic.cancel_requests(sync.id)) == 1  # the admin confirmed: the run is canceled
     assert not any(map(is_already_requested, slack.responses(admin_url))), slack.responses(admin_url)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.harness import CHANNEL, SlackUser, answer_to, confirm, db_rows, final_text
+from tests.harness import (
+    CHANNEL,
+    SlackUser,
+    answer_to,
+    confirm,
+    db_rows,
+)
+from tests.scenario.inprocess import final_text
 
 
 def test_user_grant_then_revoke(bot: Any, slack: Any, polytomic: Any, tmp_path: Path) -> None:

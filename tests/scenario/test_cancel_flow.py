@@ -1,5 +1,5 @@
-"""The whole /polytomic cancel story, end to end, for each outcome: the real bot process,
-signed requests, the fake Slack and Polytomic servers, and a real SQLite database."""
+"""The whole /polytomic cancel story, for each outcome: the bot in this process (production's
+wiring), signed requests, the fake Slack and Polytomic servers, and a real SQLite database."""
 
 from __future__ import annotations
 
@@ -18,10 +18,9 @@ from tests.harness import (
     button,
     confirm,
     db_rows,
-    final_text,
     status_messages,
-    wait_until,
 )
+from tests.scenario.inprocess import final_text, wait_until
 
 
 @pytest.fixture
