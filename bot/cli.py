@@ -38,6 +38,9 @@ SUBCOMMANDS = {
     "grant": "give a permission without Slack, for bootstrapping: grant U123|S123 cancel|admin SYNC|'*'",
     "revoke": "take a permission back: revoke U123|S123 cancel|admin SYNC|'*'",
     "grants": "list every grant and the BOT_ADMINS; reads only, so it may run beside the bot",
+    "webhook": "the organization's one Polytomic webhook, signed with POLYTOMIC_WEBHOOK_SECRET: "
+    "`webhook register URL` (URL ends with /polytomic/webhook), `webhook show`, `webhook remove`; "
+    "refuses to take over or remove one that is not this bot's without --replace",
     "check": "verify the set-up (settings, Slack token and scopes, signing secret or app token, "
     "Polytomic key, database, incident channel): one PASS/FAIL line each with the fix; "
     "exits 1 if any fails",
@@ -55,6 +58,14 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("subject", help="a Slack user ID (U…/W…) or user group ID (S…)")
             p.add_argument("action", choices=commands.ACTIONS, help="the permission")
             p.add_argument("scope", help="a sync ID, a Polytomic URL with one, or '*' for every sync")
+        if name == "webhook":
+            p.add_argument("action", choices=("register", "show", "remove"))
+            p.add_argument("url", nargs="?", help="register: the bot's https://…/polytomic/webhook")
+            p.add_argument(
+                "--replace",
+                action="store_true",
+                help="take over (register) or remove a webhook that is not this bot's",
+            )
     return parser
 
 
@@ -211,6 +222,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "webhook":
+        from bot import webhook_cli
+
+        if args.action == "register" and not args.url:
+            print("polytomic-bot: webhook register needs the URL to deliver to", file=sys.stderr)
+            return 2
+        return webhook_cli.main(args.action, args.url, args.replace, settings)
     if args.command in ("grant", "revoke"):
         return _grant_command(args, settings)
     if args.command == "grants":

@@ -53,6 +53,45 @@ def can_move(current: State, target: State) -> bool:
     return target in _TRANSITIONS.get(current, frozenset())
 
 
+# A terminal model-sync event's type, and the final state it means: the body is signed and
+# terminal is final, so a cancellation ended by one needs no status poll. completed_with_errors
+# is a completed run (its errors are shown).
+_EVENT_OUTCOMES: dict[str, State] = {
+    "sync.canceled": State.CANCELED,
+    "sync.completed": State.COMPLETED,
+    "sync.completed_with_errors": State.COMPLETED,
+    "sync.failed": State.FAILED,
+}
+
+
+def event_outcome(event_type: str | None) -> State | None:
+    """The final state a terminal event kept on a row (`event_type`) means; None otherwise."""
+    return _EVENT_OUTCOMES.get(event_type or "")
+
+
+def event_fields(op: Operation, now: datetime) -> dict[str, Any]:
+    """What a row takes from the terminal event kept on it: its outcome, when it ended, and the
+    event's rows, error and sync name where it carries them (a canceled event has no counts: the
+    rows last read stay)."""
+    ended = event_outcome(op.event_type)
+    if ended is None:
+        raise ValueError(f"operation {op.id}: no terminal event")
+    fields: dict[str, Any] = {
+        "state": ended,
+        "polytomic_status": str(ended),
+        "execution_ended_at": op.event_at or now,
+    }
+    if op.event_rows is not None:
+        fields["rows_written"] = op.event_rows
+    if op.event_error:
+        fields["execution_errors"] = op.event_error
+    if op.sync_name is None and op.event_sync_name is not None:
+        fields["sync_name"] = op.event_sync_name
+    if op.attempts:
+        fields.update(attempts=0, last_error=None)
+    return fields
+
+
 def outcome_of(execution: Execution) -> State | None:
     """The final state a terminal execution status means, or None while it is still going."""
     if execution.status.phase is not Phase.TERMINAL:

@@ -24,7 +24,8 @@ concurrency between them is settled here, in the database, never by a lock in a 
     `WHERE state = <the state the pass saw>` and only along the state machine's transitions
     (`bot.operations.can_move`); an outcome and its audit row commit together. Anything else
     raises `LeaseLost`: another process owns the row now, and this pass must stop touching it;
-  - `release` gives the row back, due again at a given time; `finish` marks it done, but only
+  - `release` gives the row back, due again at a given time (or now, when an event made it
+    due during the pass: bot/db/events.py); `finish` marks it done, but only
     if no click changed it during the pass (`resumed_at` and `cancel_attempt` as claimed), so a
     click's change always gets a pass of its own.
 * **One live operation per execution**: the partial unique index `uq_operations_live_execution`
@@ -39,7 +40,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Unpack
 
-from sqlalchemy import ColumnElement, Connection, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -338,21 +339,33 @@ class OperationStore:
         next_at: datetime | None = None,
         error: str | None = None,
         changes: Mapping[str, Any] | None = None,
-    ) -> None:
+        hinted_at: datetime | None = None,
+    ) -> datetime | None:
         """Give the row back, due again at `next_at`, with what the pass read but did not need
         to write at once (`changes`: the run's progress; nothing that records an effect). With
-        `error` (a step failed unexpectedly), it is due again AFTER_A_FAILED_STEP from now."""
+        `error` (a step failed unexpectedly), it is due again AFTER_A_FAILED_STEP from now.
+        `hinted_at` is the row's as the pass claimed it: when an event made the row due since
+        (bot/db/events.py), it stays due now, whatever `next_at` says. Returns when the row
+        is due again (None when this owner no longer held it)."""
         now = self.clock.now()
         values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
         if changes:
             values.update(changes, updated_at=now)
         if next_at is not None:
-            values["next_poll_at"] = next_at
+            values["next_poll_at"] = case(
+                (OPS.c.hinted_at.is_not_distinct_from(hinted_at), next_at), else_=now
+            )
         if error is not None:
             values["last_error"] = error
             values["next_poll_at"] = now + timedelta(seconds=AFTER_A_FAILED_STEP)
         with self.db.core() as conn:
-            conn.execute(update(OPS).where(OPS.c.id == op_id, OPS.c.lease_owner == owner).values(**values))
+            due: datetime | None = conn.execute(
+                update(OPS)
+                .where(OPS.c.id == op_id, OPS.c.lease_owner == owner)
+                .values(**values)
+                .returning(OPS.c.next_poll_at)
+            ).scalar()
+        return due
 
     def finish(self, op: Operation, owner: str, changes: Mapping[str, Any]) -> bool:
         """Mark the row done and give it back, unless a click changed it while the pass ran (a

@@ -25,6 +25,7 @@ from bot.config import Settings
 from bot.db.models import Operation
 from bot.db.operations import OperationStore
 from bot.metrics import Metrics
+from bot.names import SyncNames
 from bot.permissions import Authorizer
 from bot.polytomic import PolytomicClient
 from bot.slack import SlackGateway
@@ -57,6 +58,7 @@ class Tracker:
         owner: str | None = None,
         workers: int = 4,
         metrics: Metrics | None = None,
+        names: SyncNames | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -79,6 +81,7 @@ class Tracker:
             clock=clock,
             metrics=self.metrics,
             stopping=self._stop,
+            names=names,
         )
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tracker")
         self._inflight: set[int] = set()

@@ -23,6 +23,7 @@ from bot.db.audit import Event
 from bot.db.models import Operation
 from bot.db.operations import AFTER_A_FAILED_STEP, LeaseLost, OperationStore
 from bot.metrics import Metrics
+from bot.names import SyncNames
 from bot.operations import OUTCOMES, RELEASED, backoff, stuck
 from bot.permissions import Authorizer
 from bot.polytomic import PolytomicClient
@@ -59,6 +60,7 @@ class Reconciler:
         clock: Clock,
         metrics: Metrics,
         stopping: threading.Event,
+        names: SyncNames | None = None,
     ) -> None:
         self.store = store
         self.polytomic = polytomic
@@ -69,6 +71,7 @@ class Reconciler:
         self.clock = clock
         self.metrics = metrics
         self.stopping = stopping  # set when the process drains: stop waiting out the database
+        self.names = names  # a short cache of sync names (bot/names.py)
 
     def process(self, op: Operation) -> Processed:
         try:
@@ -107,8 +110,11 @@ class Reconciler:
             return Processed(op.id, op.state, finished=True, next_at=None)
         # Finished, but a click changed the row during the pass: another pass at once.
         next_at = self.clock.now() if pass_.finished else pass_.next_at()
-        self.store.release(op.id, self.owner, next_at=next_at, changes=pass_.pending)
-        return Processed(op.id, op.state, finished=False, next_at=next_at)
+        due = self.store.release(
+            op.id, self.owner, next_at=next_at, changes=pass_.pending, hinted_at=pass_.hinted_at
+        )
+        # An event during the pass keeps the row due now: the loop is told so (Processed).
+        return Processed(op.id, op.state, finished=False, next_at=min(next_at, due) if due else next_at)
 
     def save(self, op: Operation, changes: dict[str, Any], audit: Event | None = None) -> None:
         """Write `changes` only while we still hold the lease, and renew it.

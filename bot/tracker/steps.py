@@ -28,6 +28,8 @@ from bot.operations import (
     State,
     announced,
     backoff,
+    event_fields,
+    event_outcome,
     execution_fields,
     incident_due,
     outcome_of,
@@ -38,7 +40,7 @@ from bot.operations import (
     told_stuck,
     verify,
 )
-from bot.polytomic import Conflict, PolytomicError
+from bot.polytomic import Conflict, PolytomicError, SyncStatus
 from bot.slack import SlackError, respond
 from bot.tracker import posts
 from bot.tracker.outcome import DONE, Doing, Outcome, again, from_error
@@ -71,6 +73,8 @@ class Pass:
         # What the pass read that records no effect: written with the next save, or with the
         # release at the end.
         self.pending: dict[str, Any] = {}
+        self.hinted_at = op.hinted_at  # as claimed: the release never postpones a later hint
+        self.by_event = False  # this pass took the run's end from Polytomic's event
 
     # ---- taking outcomes in ------------------------------------------------------------
 
@@ -119,7 +123,9 @@ class Pass:
         op = self.op
         if op.state == State.CONFIRMED:
             self.take(self.authorize_and_verify())
-        if op.state == State.CANCELING and op.cancel_sent_at is None:
+        if op.state == State.CANCELING and event_outcome(op.event_type) is not None:
+            self.take(self.take_event())
+        elif op.state == State.CANCELING and op.cancel_sent_at is None:
             # Polytomic takes seconds to act on a cancel: the next pass, a poll interval from
             # now, reads what it did (a read right away would only say "canceling").
             self.take(self.send_cancel())
@@ -187,8 +193,13 @@ class Pass:
             if not decision.allowed:
                 self.save(state=State.DENIED, last_error=notes.denied_note(decision))
                 return DONE
+        if event_outcome(op.event_type) is not None:
+            # Polytomic said the run ended: it did so before any cancel of ours (stale).
+            op.sync_name = op.sync_name or op.event_sync_name
+            self.save(state=State.STALE, sync_name=op.sync_name, last_error=notes.stale_note(op, None, False))
+            return DONE
         try:
-            sync, status = self.r.polytomic.sync_and_status(op.sync_id)
+            name, status = self.name_and_status()
         except PolytomicError as error:
             checked = self.failure(error, Doing.CHECK)
             if checked.final:
@@ -199,7 +210,7 @@ class Pass:
                 self.clear_prompt()
             return DONE
         checked_run = verify(status, op.execution_id)
-        op.sync_name = sync.name or ""  # the note below names the sync
+        op.sync_name = name  # the note below names the sync
         if checked_run.binding is not Binding.CURRENT:
             superseded = checked_run.binding is Binding.SUPERSEDED
             self.save(
@@ -211,6 +222,19 @@ class Pass:
         if self.take_execution(sync_name=op.sync_name, **execution_fields(checked_run.execution)):
             self.clear_prompt()
         return DONE
+
+    def name_and_status(self) -> tuple[str, SyncStatus]:
+        """The sync's name and status: the name from the short cache when it is there (an
+        event or the command's answer just told it), so the check is one request, not two."""
+        names = self.r.names
+        sync_id = self.op.sync_id
+        cached = names.get(sync_id) if names is not None else None
+        if cached is not None:
+            return cached, self.r.polytomic.sync_status(sync_id)
+        sync, status = self.r.polytomic.sync_and_status(sync_id)
+        if names is not None:
+            names.put(sync_id, sync.name or "")
+        return sync.name or "", status
 
     def take_execution(self, **fields: Any) -> bool:
         """confirmed → canceling, which only one operation per execution can hold (the partial
@@ -271,6 +295,13 @@ class Pass:
             self.save(**changed)  # an outcome: written (with its audit row) before anything shows it
         elif changed:
             self.note(**changed)
+        return DONE
+
+    def take_event(self) -> Outcome:
+        """The run's end as Polytomic's signed event said it (kept on the row by
+        bot/db/events.py), with the event's rows, error and sync name: no status poll."""
+        self.by_event = True
+        self.save(**event_fields(self.op, self.r.clock.now()))
         return DONE
 
     def read_sync_name(self) -> str | None:
@@ -363,7 +394,11 @@ class Pass:
             return view
         state_only = status_message(op, self.now, progress=False).digest()
         also = {"status_digest": state_only, "status_edited_at": self.r.clock.now()}
-        return self.keep(posts.STATUS, view, op.channel_id, also=also)
+        kept = self.keep(posts.STATUS, view, op.channel_id, also=also)
+        if self.by_event and not kept.failed and op.event_at is not None:
+            lag = (self.r.clock.now() - op.event_at).total_seconds()
+            self.r.metrics.event_to_edit.observe(max(0.0, lag))
+        return kept
 
     def incident_notice(self) -> Outcome:
         """Posted once; edited only when what it says changed (the sync's name, read late)."""

@@ -54,10 +54,13 @@ def headline(op: Operation, now: datetime, *, where: bool = False) -> str:
             f"{rows(op.rows_written)} written before it stopped."
         )
     if state is State.COMPLETED:
-        return (
+        done = (
             f"{asked}: the run {bold('completed')} before the cancel took effect "
             f"({rows(op.rows_written)} written)."
         )
+        if op.execution_errors:  # completed with errors: show them
+            done += f" With errors: {escape(clip(op.execution_errors, MAX_ERROR))}"
+        return done
     if state is State.FAILED:
         error = op.execution_errors or "no error message"
         return (
