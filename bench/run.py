@@ -3,7 +3,7 @@
     .venv/bin/python bench/run.py                 # all four, full size (about 13 minutes)
     .venv/bin/python bench/run.py ack tracking    # some of them
     .venv/bin/python bench/run.py ack --rounds 4  # more rounds pooled: steadier on a busy machine
-    .venv/bin/python bench/run.py --quick         # small sizes: a smoke test (CI runs it)
+    .venv/bin/python bench/run.py --quick         # tiny sizes: a smoke test (the test suite runs it)
     .venv/bin/python bench/run.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
 
   ack       500 signed `/polytomic cancel <id>` commands, 25 in flight, every Polytomic call
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "which", nargs="*", metavar="ack|tracking|scale|slack-limits", help="default: all four"
     )
-    parser.add_argument("--quick", action="store_true", help="small sizes: check the benchmarks still run")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: check the benchmarks still run")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (its public schema is dropped)")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
     parser.add_argument(
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     if "ack" in which:
         folder = workdir()
         size = (
-            {"commands": 60, "concurrency": 10, "polytomic_latency": 0.3, "warmup": 10, "rounds": 1}
+            {"commands": 20, "concurrency": 5, "polytomic_latency": 0.1, "warmup": 5, "rounds": 1}
             if quick
             else {"rounds": args.rounds}
         )
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         print("## Ack latency under load\n\n" + report_ack(result) + "\n", flush=True)
 
     tracked: dict[int, tracking.TrackingResult] = {}
-    delay = {"cancel_delay": 2.0} if quick else {}
+    delay = {"cancel_delay": 0.5} if quick else {}
 
     def track(operations: int) -> tracking.TrackingResult:
         if operations not in tracked:
@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         return tracked[operations]
 
     if "tracking" in which:
-        size = 20 if quick else 1000
+        size = 5 if quick else 1000
         result = track(size)
         raw["tracking"] = dataclasses.asdict(result)
         print("## Tracking at scale\n\n" + report_tracking(result) + "\n", flush=True)
@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
             print(report_profile(samples) + "\n", flush=True)
 
     if "scale" in which:
-        sizes = (10, 20) if quick else (100, 250, 500, 1000, 5000)
+        sizes = (2, 5) if quick else (100, 250, 500, 1000, 5000)  # quick: 5 is the tracking run's
         results = [track(n) for n in sizes]
         raw["scale"] = [dataclasses.asdict(r) for r in results]
         print("## Cost as work grows\n\n" + report_scale(results) + "\n", flush=True)
@@ -334,8 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         limited = slack_limits.run(
             folder,
             database_for(args, folder),
-            operations=3 if quick else 30,
-            cancel_delay=2.0 if quick else 5.0,
+            operations=2 if quick else 30,
+            cancel_delay=0.5 if quick else 5.0,
         )
         raw["slack_limits"] = dataclasses.asdict(limited)
         print("## Under Slack's real rate limits\n\n" + report_slack_limits(limited) + "\n", flush=True)

@@ -44,6 +44,7 @@ def sqlite_file(url: str) -> Path | None:
 
 def configure_sqlite(engine: Engine) -> None:
     """WAL, a busy timeout, foreign keys, and writers that take the write lock when they begin."""
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from pysqlite so that BEGIN IMMEDIATE below is honoured.

@@ -395,4 +395,3 @@ class Pass:
         # response_url allows 5 uses in 30 min: whether or not it took, don't try again.
         self.save(notified_state=op.state)
         return DONE
-
