@@ -6,22 +6,17 @@ setting, and a port in use (serving touches the process's signals)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import os
 import socket
 import sqlite3
 import subprocess
 import sys
-import traceback
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bot import cli
 from bot.config import SETTINGS_HELP
+from tests.harness import run_cli
 
 EXECUTABLE = Path(sys.executable).with_name("polytomic-bot")
 SYNC = "248df4b7-aa70-47b8-a036-33ac447e668d"
@@ -54,47 +49,9 @@ def run_script(tmp_path: Path, *args: str, **settings: str) -> subprocess.Comple
     )
 
 
-@contextlib.contextmanager
-def _as_a_process(tmp_path: Path, env: dict[str, str]) -> Iterator[None]:
-    """This process as the console script's would be: `env` as its whole environment, `tmp_path`
-    as its directory; the root logger (which `setup_logging` replaces) is put back afterwards."""
-    saved_env, saved_cwd = dict(os.environ), os.getcwd()
-    root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers[:], root.level
-    saved_levels = {name: logging.getLogger(name).level for name in logging.root.manager.loggerDict}
-    os.environ.clear()
-    os.environ.update(env)
-    os.chdir(tmp_path)
-    try:
-        yield
-    finally:
-        os.chdir(saved_cwd)
-        os.environ.clear()
-        os.environ.update(saved_env)
-        root.handlers[:] = saved_handlers
-        root.setLevel(saved_level)
-        for name, level in saved_levels.items():
-            logging.getLogger(name).setLevel(level)
-
-
 def run(tmp_path: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
-    """`polytomic-bot ARGS` as the console script runs it (`sys.exit(main())`), in this process:
-    its exit status, and what it wrote to stdout and stderr (the JSON log lines included). An
-    exception that escapes `main` is a traceback on stderr and status 1, as in a process."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with (
-        _as_a_process(tmp_path, clean_env(tmp_path, **settings)),
-        contextlib.redirect_stdout(stdout),
-        contextlib.redirect_stderr(stderr),
-    ):
-        try:
-            code = cli.main(list(args))
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-        except Exception:  # shown as the interpreter would show it
-            traceback.print_exc()
-            code = 1
-    return subprocess.CompletedProcess(["polytomic-bot", *args], code, stdout.getvalue(), stderr.getvalue())
+    """`polytomic-bot ARGS` in this process (tests/harness.py `run_cli`)."""
+    return run_cli(args, clean_env(tmp_path, **settings), tmp_path)
 
 
 def db_rows(tmp_path: Path, query: str) -> list[tuple[object, ...]]:
