@@ -1,4 +1,5 @@
 """What the tests share: the real bot as a process (from `bot.fakes.process`, re-exported here),
+its command line run in this process (`run_cli`),
 a person in the fake workspace (`SlackUser`, for a process or for the in-process bot of
 tests/scenario/inprocess.py), and the helpers of the scenario and e2e tiers that read what Slack
 shows and what the database holds, and check that a faulted story ended once. Test modules
