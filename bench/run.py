@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py                 # all four, full size (about 13 minutes)
     .venv/bin/python bench/run.py ack tracking    # some of them
     .venv/bin/python bench/run.py ack --rounds 4  # more rounds pooled: steadier on a busy machine
+    .venv/bin/python bench/run.py events --operations 100  # webhooks beside polling, 100 at once
     .venv/bin/python bench/run.py --quick         # tiny sizes: a smoke test (the test suite runs it)
     .venv/bin/python bench/run.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
 
@@ -12,6 +13,10 @@
   tracking  1,000 cancellations confirmed at once, POLL_INTERVAL=1, each run canceled 5 s after
             its cancel: lag from the run turning terminal to the final edit of its status
             message, Polytomic requests and Slack calls per cancellation, peak RSS, CPU.
+  events    the tracking run twice in one go, side by side: polling only (POLL_INTERVAL=1, as
+            `tracking`), and with Polytomic's webhook and the events poller on (POLL_INTERVAL=30,
+            the fallback; POLYTOMIC_EVENTS_INTERVAL=30): lag, Polytomic requests per
+            cancellation by purpose, the bot's CPU per cancellation.
   scale     the tracking run at 100, 250, 500, 1,000 and 5,000 operations: CPU per operation,
             peak RSS, lag (where the one-process bot stops keeping up).
   slack-limits  30 cancellations confirmed at once in one channel, the fake Slack enforcing
@@ -51,7 +56,10 @@ from bench.common import machine, table  # noqa: E402
 if TYPE_CHECKING:
     from bench import ack, slack_limits, tracking
 
-BENCHMARKS = ("ack", "tracking", "scale", "slack-limits")
+BENCHMARKS = ("ack", "tracking", "events", "scale", "slack-limits")
+EVENTS_LAG_TARGET = 0.5  # s, p95 of terminal → final edit with webhooks on
+EVENTS_REQUESTS_TARGET = 3.0  # Polytomic requests per cancellation, on average
+EVENTS_CPU_TARGET_MS = 10.0  # the bot's CPU per cancellation
 ACK_P99_TARGET = 0.100
 ACK_FLOOR_RATIO = 1.5
 RSS_TARGET_MIB = 200.0
@@ -162,6 +170,75 @@ def report_tracking(result: tracking.TrackingResult) -> str:
     )
 
 
+def report_events(polling: tracking.TrackingResult, hooked: tracking.TrackingResult) -> str:
+    def lag(r: tracking.TrackingResult) -> str:
+        return f"{r.lag.p50:.2f} / {r.lag.p95:.2f} / {r.lag.p99:.2f} s (max {r.lag.max:.2f})"
+
+    rows = [
+        [
+            "operations finished, right outcome, each cancel acted on once",
+            f"{polling.finished - polling.wrong_outcomes} of {polling.operations} in {polling.took:.1f} s",
+            f"{hooked.finished - hooked.wrong_outcomes} of {hooked.operations} in {hooked.took:.1f} s",
+            "all",
+            verdict(hooked.finished == hooked.operations and hooked.wrong_outcomes == 0),
+        ],
+        [
+            "lag: run terminal → final status edit (p50 / p95 / p99)",
+            lag(polling),
+            lag(hooked),
+            f"p95 ≤ {EVENTS_LAG_TARGET} s",
+            verdict(hooked.lag.p95 <= EVENTS_LAG_TARGET),
+        ],
+        [
+            "Polytomic requests per cancellation (mean, the events API's included)",
+            f"{polling.polytomic_total:.2f}",
+            f"{hooked.polytomic_total:.2f}",
+            f"≤ {EVENTS_REQUESTS_TARGET:g}",
+            verdict(hooked.polytomic_total <= EVENTS_REQUESTS_TARGET),
+        ],
+        [
+            "bot CPU per cancellation",
+            f"{polling.cpu_ms_per_operation:.1f} ms",
+            f"{hooked.cpu_ms_per_operation:.1f} ms",
+            f"≤ {EVENTS_CPU_TARGET_MS:g} ms",
+            verdict(hooked.cpu_ms_per_operation <= EVENTS_CPU_TARGET_MS),
+        ],
+        [
+            "Slack calls per cancellation (mean / max)",
+            f"{polling.slack.mean:.2f} / {polling.slack.max}",
+            f"{hooked.slack.mean:.2f} / {hooked.slack.max}",
+            "",
+            "",
+        ],
+        ["peak RSS", f"{polling.peak_rss_mib:.0f} MiB", f"{hooked.peak_rss_mib:.0f} MiB", "", ""],
+        ["webhook deliveries answered 2xx", "-", f"{hooked.deliveries}", "", ""],
+    ]
+    purposes = sorted(set(polling.polytomic_purposes) | set(hooked.polytomic_purposes))
+    by_purpose = [
+        [
+            name,
+            f"{polling.polytomic_purposes.get(name, 0):.2f}",
+            f"{hooked.polytomic_purposes.get(name, 0):.2f}",
+        ]
+        for name in purposes
+    ]
+    return "\n".join(
+        [
+            f"{hooked.operations} cancellations confirmed at once, each run canceled "
+            f"{hooked.cancel_delay:g} s after its cancel. Polling only: "
+            f"POLL_INTERVAL={polling.poll_interval:g}, no webhook, "
+            f"POLYTOMIC_EVENTS_INTERVAL=0. Webhooks: POLL_INTERVAL={hooked.poll_interval:g} (the "
+            f"fallback), the webhook registered, POLYTOMIC_EVENTS_INTERVAL={hooked.events_interval:g}.",
+            "",
+            table(["measure", "polling only", "webhooks", "target (webhooks)", "met"], rows),
+            "",
+            "Polytomic requests per cancellation, by what they are for:",
+            "",
+            table(["request", "polling only", "webhooks"], by_purpose),
+        ]
+    )
+
+
 def report_scale(results: list[tracking.TrackingResult]) -> str:
     rows = [
         [
@@ -264,13 +341,16 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "which", nargs="*", metavar="ack|tracking|scale|slack-limits", help="default: all four"
+        "which", nargs="*", metavar="ack|tracking|events|scale|slack-limits", help="default: all five"
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check the benchmarks still run")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (its public schema is dropped)")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
     parser.add_argument(
         "--rounds", type=int, default=2, help="ack: rounds of floor, floor, bot (samples pooled)"
+    )
+    parser.add_argument(
+        "--operations", type=int, default=None, help="events: how many cancellations (default 1,000)"
     )
     parser.add_argument(
         "--profile",
@@ -332,6 +412,22 @@ def main(argv: list[str] | None = None) -> int:
             folder = workdir()
             tracking.run(folder, database_for(args, folder), operations=size, profile=samples, **delay)
             print(report_profile(samples) + "\n", flush=True)
+
+    if "events" in which:
+        size = args.operations or (5 if quick else 1000)  # quick: the polling run is the tracking run
+        polling = track(size)
+        folder = workdir()
+        hooked = tracking.run(
+            folder,
+            database_for(args, folder),
+            operations=size,
+            poll_interval=30.0,
+            webhooks=True,
+            events_interval=30.0,
+            **delay,  # type: ignore[arg-type]
+        )
+        raw["events"] = {"polling": dataclasses.asdict(polling), "webhooks": dataclasses.asdict(hooked)}
+        print("## Webhooks beside polling\n\n" + report_events(polling, hooked) + "\n", flush=True)
 
     if "scale" in which:
         sizes = (2, 5) if quick else (100, 250, 500, 1000, 5000)  # quick: 5 is the tracking run's

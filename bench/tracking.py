@@ -1,7 +1,9 @@
 """Tracking at scale: N cancellations confirmed at once, each run reaching `canceled` a fixed
 time after its cancel; how late the bot's final status edit comes, what each cancellation
 costs in Polytomic requests, Slack calls, CPU and memory. Slack's rate limits are off (in the
-fake and in the bot's pacing): this measures the bot's own work."""
+fake and in the bot's pacing): this measures the bot's own work. With `webhooks=True` the fake
+Polytomic delivers its events, signed, to the bot's POST /polytomic/webhook, and the events
+poller runs too (`events_interval`); without, both are off: polling only, as before."""
 
 from __future__ import annotations
 
@@ -33,6 +35,15 @@ from bot.fakes.signing import block_actions_body
 from bot.fakes.slack import FakeSlack
 
 INCIDENT = "CINCIDENT"
+WEBHOOK_SECRET = "bench-webhook-secret"
+# What each Polytomic request is for, by its method and path.
+PURPOSES = (
+    ("GET", re.compile(r"^/api/syncs/[^/]+$"), "GET sync (its name)"),
+    ("GET", re.compile(r"^/api/syncs/[^/]+/status$"), "GET sync status (verify the click)"),
+    ("POST", re.compile(r"^/api/syncs/[^/]+/executions/[^/]+/cancel$"), "POST cancel"),
+    ("GET", re.compile(r"^/api/syncs/[^/]+/executions/[^/]+$"), "GET execution (status poll)"),
+    ("GET", re.compile(r"^/api/events$"), "GET events (the poller)"),
+)
 USER = "UONCALL"
 _NAME = re.compile(r"Tracked-(\d{6})")
 
@@ -68,6 +79,11 @@ class TrackingResult:
     fakes_cpu_seconds: float = 0.0  # the fake Slack and Polytomic (this process), same span
     idle_rss_mib: float = 0.0
     peak_rss_mib: float = 0.0
+    webhooks: bool = False
+    events_interval: float = 0.0
+    polytomic_total: float = 0.0  # every Polytomic request, the events API's too, per cancellation
+    polytomic_purposes: dict[str, float] = field(default_factory=dict)  # per cancellation
+    deliveries: int = 0  # webhook deliveries answered 2xx
 
     @property
     def cpu_ms_per_operation(self) -> float:
@@ -102,10 +118,13 @@ def run(
     cancel_delay: float = 5.0,
     concurrency: int = 25,
     profile: Path | None = None,
+    webhooks: bool = False,
+    events_interval: float = 30.0,
 ) -> TrackingResult:
     # Whoever confirms holds a grant on every sync, as an on-call group's members would.
     fresh_database(database_url, [(USER, "cancel", "*")])
-    with FakeSlack() as slack, FakePolytomic(api_key=POLYTOMIC_KEY) as polytomic:
+    # Polytomic's delivery concurrency is not documented; a few at once, as a queue's workers.
+    with FakeSlack() as slack, FakePolytomic(api_key=POLYTOMIC_KEY, delivery_concurrency=4) as polytomic:
         runs: list[tuple[str, FakeExecution]] = []
         for i in range(operations):
             sync = polytomic.add_sync(name=f"Tracked-{i:06d}")
@@ -123,8 +142,12 @@ def run(
             # 1 a second would make this a measure of Slack's limit, not of the bot (that is
             # what bench/slack_limits.py measures).
             SLACK_POST_INTERVAL="0",
+            POLYTOMIC_WEBHOOK_SECRET=WEBHOOK_SECRET if webhooks else None,
+            POLYTOMIC_EVENTS_INTERVAL=str(events_interval) if webhooks else "0",
         )
         bot = BotProcess("serve", env, workdir, free_port()).start()
+        if webhooks:
+            polytomic.register_webhook(bot.url + "/polytomic/webhook", WEBHOOK_SECRET)
         assert bot.proc is not None
         pid = bot.proc.pid
         try:
@@ -179,6 +202,12 @@ def run(
                 wrong += 1
                 continue
             lags.append(float(status[0].latest["time"]) - ended)
+        purposes: Counter[str] = Counter()
+        for request in polytomic.requests:
+            path = request.path.split("?", 1)[0]
+            purpose = next((name for m, rx, name in PURPOSES if m == request.method and rx.match(path)), None)
+            purposes[purpose or f"{request.method} other"] += 1
+        delivered = sum(1 for d in polytomic.deliveries if d.ok)
         per_sync: Counter[str] = Counter()
         for request in polytomic.requests:
             segments = request.segments
@@ -235,4 +264,9 @@ def run(
         fakes_cpu_seconds=fakes_cpu,
         idle_rss_mib=idle,
         peak_rss_mib=peak,
+        webhooks=webhooks,
+        events_interval=events_interval if webhooks else 0.0,
+        polytomic_total=sum(purposes.values()) / operations,
+        polytomic_purposes={name: count / operations for name, count in sorted(purposes.items())},
+        deliveries=delivered,
     )

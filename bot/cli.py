@@ -15,6 +15,7 @@ from bot import commands
 from bot.config import ConfigError, Mode, Settings, load_settings
 from bot.db import grants as grant_store
 from bot.db import migrate, sqlite_lock
+from bot.db.bounds import OutcomeUnknown
 from bot.db.engine import Database, sqlite_file
 from bot.logs import setup_logging
 from bot.permissions import as_rules
@@ -37,6 +38,9 @@ SUBCOMMANDS = {
     "grant": "give a permission without Slack, for bootstrapping: grant U123|S123 cancel|admin SYNC|'*'",
     "revoke": "take a permission back: revoke U123|S123 cancel|admin SYNC|'*'",
     "grants": "list every grant and the BOT_ADMINS; reads only, so it may run beside the bot",
+    "webhook": "the organization's one Polytomic webhook, signed with POLYTOMIC_WEBHOOK_SECRET: "
+    "`webhook register URL` (URL ends with /polytomic/webhook), `webhook show`, `webhook remove`; "
+    "refuses to take over or remove one that is not this bot's without --replace",
     "check": "verify the set-up (settings, Slack token and scopes, signing secret or app token, "
     "Polytomic key, database, incident channel): one PASS/FAIL line each with the fix; "
     "exits 1 if any fails",
@@ -54,6 +58,14 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("subject", help="a Slack user ID (U…/W…) or user group ID (S…)")
             p.add_argument("action", choices=commands.ACTIONS, help="the permission")
             p.add_argument("scope", help="a sync ID, a Polytomic URL with one, or '*' for every sync")
+        if name == "webhook":
+            p.add_argument("action", choices=("register", "show", "remove"))
+            p.add_argument("url", nargs="?", help="register: the bot's https://…/polytomic/webhook")
+            p.add_argument(
+                "--replace",
+                action="store_true",
+                help="take over (register) or remove a webhook that is not this bot's",
+            )
     return parser
 
 
@@ -109,8 +121,21 @@ def _grant_command(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     way_out = f"use `/polytomic {args.command}` in Slack while the bot runs, or stop it and run this again"
     with _sqlite_held(settings, way_out):
-        migrate.upgrade(settings.database_url)  # for bootstrapping, before any bot has run
-        _change_grant(args, settings, subject, scope)
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        try:
+            migrate.upgrade(settings.database_url)  # for bootstrapping, before any bot has run
+            _change_grant(args, settings, subject, scope)
+        except SQLAlchemyError as error:  # the grant and its audit row are one transaction
+            from bot.db.health import describe
+
+            raise CannotStart(
+                f"nothing was changed: could not write to the database {shown}: {describe(error)}"
+            ) from None
+        except OutcomeUnknown:
+            raise CannotStart(
+                f"the database {shown} did not answer the COMMIT, so the {args.command} may or may not "
+                "be recorded: `polytomic-bot grants` shows which"
+            ) from None
     return 0
 
 
@@ -197,6 +222,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _command(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "webhook":
+        from bot import webhook_cli
+
+        if args.action == "register" and not args.url:
+            print("polytomic-bot: webhook register needs the URL to deliver to", file=sys.stderr)
+            return 2
+        return webhook_cli.main(args.action, args.url, args.replace, settings)
     if args.command in ("grant", "revoke"):
         return _grant_command(args, settings)
     if args.command == "grants":

@@ -69,7 +69,10 @@ class Settings:
     poll_interval: float = 5.0
     poll_timeout: float = 1800.0
     lease_ttl: float = 30.0
+    list_cache: float = 15.0  # seconds listings of syncs are shared (bot/answers/listing.py)
     log_level: str = "INFO"
+    polytomic_webhook_secret: str | None = field(default=None, repr=False)
+    events_interval: float = 30.0  # POLYTOMIC_EVENTS_INTERVAL; 0: the events poller is off
 
     @property
     def is_sqlite(self) -> bool:
@@ -95,8 +98,14 @@ SETTINGS_HELP: dict[str, str] = {
     "POLL_INTERVAL": "seconds between status polls of a cancelling execution (a number > 0)",
     "POLL_TIMEOUT": "seconds of canceling after which the bot escalates (a number > 0)",
     "LEASE_TTL": "seconds a process may hold an operation before another may take it over (>= 1)",
+    "LIST_CACHE_SECONDS": "seconds a listing of syncs is shared between askers, 0 to 300",
     "LOG_LEVEL": "DEBUG, INFO, WARNING or ERROR",
+    "POLYTOMIC_WEBHOOK_SECRET": "the secret Polytomic signs webhook deliveries with, 6 to 32 characters "
+    "(unset: POST /polytomic/webhook answers 404)",
+    "POLYTOMIC_EVENTS_INTERVAL": "seconds between reads of Polytomic's events API, the webhook's backstop "
+    "(0 turns it off; default 30)",
 }
+WEBHOOK_SECRET_LENGTH = (6, 32)  # Polytomic's rule for a webhook's secret
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -136,6 +145,23 @@ def _secret(env: Mapping[str, str], name: str, required: bool) -> str | None:
     if any(c.isspace() for c in value):
         raise _malformed(name)
     return value
+
+
+def _webhook_secret(env: Mapping[str, str]) -> str | None:
+    name = "POLYTOMIC_WEBHOOK_SECRET"
+    value = _secret(env, name, required=False)
+    low, high = WEBHOOK_SECRET_LENGTH
+    if value is not None and not (low <= len(value) <= high and value.isprintable() and value.isascii()):
+        raise _malformed(name)
+    return value
+
+
+def _events_interval(env: Mapping[str, str]) -> float:
+    name = "POLYTOMIC_EVENTS_INTERVAL"
+    number = _number(env, name, 30.0, minimum=0.0)
+    if 0 < number < 0.05:
+        raise _malformed(name)
+    return number
 
 
 def _http_url(env: Mapping[str, str], name: str, default: str, *, bare_host_ok: bool) -> str:
@@ -269,6 +295,9 @@ def load_settings(mode: Mode, environ: Mapping[str, str] | None = None) -> Setti
     post_interval = _number(env, "SLACK_POST_INTERVAL", DEFAULT_SLACK_POST_INTERVAL, minimum=0.0)
     if post_interval > 60:
         raise _malformed("SLACK_POST_INTERVAL")
+    list_cache = _number(env, "LIST_CACHE_SECONDS", 15.0, minimum=0.0)
+    if list_cache > 300:
+        raise _malformed("LIST_CACHE_SECONDS")
 
     api_key, deployment_key, organization_id = _polytomic_credentials(env, required=needs_slack)
     return Settings(
@@ -291,5 +320,8 @@ def load_settings(mode: Mode, environ: Mapping[str, str] | None = None) -> Setti
         poll_interval=_number(env, "POLL_INTERVAL", 5.0, minimum=0.01),
         poll_timeout=_number(env, "POLL_TIMEOUT", 1800.0, minimum=0.01),
         lease_ttl=_number(env, "LEASE_TTL", 30.0, minimum=1.0),
+        list_cache=list_cache,
         log_level=log_level,
+        polytomic_webhook_secret=_webhook_secret(env),
+        events_interval=_events_interval(env),
     )

@@ -73,6 +73,7 @@ def setup_logging(settings: Settings) -> None:
                 settings.slack_app_token,
                 settings.polytomic_api_key,
                 settings.polytomic_deployment_key,
+                settings.polytomic_webhook_secret,
             ]
         )
     )

@@ -11,11 +11,13 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 # The Slack errors worth telling apart on a dashboard: the bot's own labels (ratelimited,
-# connection_error) and the error codes of the Web API methods it calls.
+# connection_error, timeout, redirected) and the error codes of the Web API methods it calls.
 SLACK_ERRORS = frozenset(
     {
         "ratelimited",
         "connection_error",
+        "timeout",
+        "redirected",
         "unknown_error",
         "not_in_channel",
         "channel_not_found",
@@ -53,6 +55,23 @@ SLACK_ERRORS = frozenset(
 # What the HTTP edge refuses: 400 malformed, 401 unsigned or badly signed, 413 body over the cap,
 # 431 head over the cap, 501 a transfer encoding the server does not know.
 REFUSED_STATUSES = ("400", "401", "413", "431", "501")
+# Polytomic's event types as labels: the known ones (bot.polytomic.events), anything else other.
+EVENT_TYPE_LABELS = frozenset(
+    {
+        "sync.running",
+        "sync.completed",
+        "sync.completed_with_errors",
+        "sync.failed",
+        "sync.canceled",
+        "bulk_sync.running",
+        "bulk_sync.completed",
+        "bulk_sync.completed_with_error",
+        "bulk_sync.failed",
+        "bulk_sync.canceled",
+    }
+)
+EVENT_SOURCES = ("webhook", "poll")
+SIGNATURE_FAILURES = ("missing", "malformed", "mismatch")
 
 
 def slack_error_kind(code: str) -> str:
@@ -97,6 +116,39 @@ class Metrics:
             "How late the tracker ran the most overdue operation",
             registry=r,
         )
+
+        self.events_received = Counter(
+            "polytomic_bot_events_received",
+            "Polytomic events stored, by source (webhook or poll) and type",
+            ["source", "type"],
+            registry=r,
+        )
+        self.event_duplicates = Counter(
+            "polytomic_bot_event_duplicates",
+            "Polytomic events received again (a webhook redelivery, or a polled one the webhook brought)",
+            ["source"],
+            registry=r,
+        )
+        self.signature_failures = Counter(
+            "polytomic_bot_webhook_signature_failures",
+            "Webhook deliveries refused for their Polytomic-Signature, by reason",
+            ["reason"],
+            registry=r,
+        )
+        for source in EVENT_SOURCES:
+            self.event_duplicates.labels(source=source)
+        for reason in SIGNATURE_FAILURES:
+            self.signature_failures.labels(reason=reason)
+        self.event_to_edit = Histogram(
+            "polytomic_bot_event_to_edit_seconds",
+            "Seconds from a terminal Polytomic event (its created_at) to the status message's edit",
+            buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+            registry=r,
+        )
+
+    def event_received(self, source: str, type_: str) -> None:
+        label = type_ if type_ in EVENT_TYPE_LABELS else "other"
+        self.events_received.labels(source=source, type=label).inc()
 
     def command(self, kind: str) -> None:
         self.commands.labels(kind=kind).inc()

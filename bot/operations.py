@@ -10,8 +10,8 @@ Only `canceling` and the outcomes hold the execution (a partial unique index): a
 may try again after `denied`, `stale` or `rejected`.
 An operation is *finished* (finished_at set) once every Slack effect of its final state has
 been delivered; until then the tracker keeps coming back to it. The checks on a row that say
-which effects are due (`announced`, `incident_due`, `requester_due`, `pause_due`) are here too,
-pure, beside the machine they read.
+which effects are due (`announced`, `incident_due`, `requester_due`, `pause_due`, `stuck`) are
+here too, pure, beside the machine they read.
 """
 
 from __future__ import annotations
@@ -51,6 +51,45 @@ _TRANSITIONS: dict[State, frozenset[State]] = {
 
 def can_move(current: State, target: State) -> bool:
     return target in _TRANSITIONS.get(current, frozenset())
+
+
+# A terminal model-sync event's type, and the final state it means: the body is signed and
+# terminal is final, so a cancellation ended by one needs no status poll. completed_with_errors
+# is a completed run (its errors are shown).
+_EVENT_OUTCOMES: dict[str, State] = {
+    "sync.canceled": State.CANCELED,
+    "sync.completed": State.COMPLETED,
+    "sync.completed_with_errors": State.COMPLETED,
+    "sync.failed": State.FAILED,
+}
+
+
+def event_outcome(event_type: str | None) -> State | None:
+    """The final state a terminal event kept on a row (`event_type`) means; None otherwise."""
+    return _EVENT_OUTCOMES.get(event_type or "")
+
+
+def event_fields(op: Operation, now: datetime) -> dict[str, Any]:
+    """What a row takes from the terminal event kept on it: its outcome, when it ended, and the
+    event's rows, error and sync name where it carries them (a canceled event has no counts: the
+    rows last read stay)."""
+    ended = event_outcome(op.event_type)
+    if ended is None:
+        raise ValueError(f"operation {op.id}: no terminal event")
+    fields: dict[str, Any] = {
+        "state": ended,
+        "polytomic_status": str(ended),
+        "execution_ended_at": op.event_at or now,
+    }
+    if op.event_rows is not None:
+        fields["rows_written"] = op.event_rows
+    if op.event_error:
+        fields["execution_errors"] = op.event_error
+    if op.sync_name is None and op.event_sync_name is not None:
+        fields["sync_name"] = op.event_sync_name
+    if op.attempts:
+        fields.update(attempts=0, last_error=None)
+    return fields
 
 
 def outcome_of(execution: Execution) -> State | None:
@@ -146,3 +185,24 @@ def pause_due(op: Operation) -> bool:
         and op.pause_error is None
         and (op.state == State.CANCELING or op.state in OUTCOMES)
     )
+
+
+# A step that has failed this many times in a row is shown: the status message says what keeps
+# failing and the requester is told once (bot.tracker.steps), while the tracker keeps backing
+# off and trying. Nothing is retried in silence for long.
+STUCK_AFTER = 3
+_STUCK = ":stuck"  # on notified_state: the requester was told this state's step keeps failing
+
+
+def stuck(op: Operation) -> bool:
+    """A step of this unfinished operation keeps failing (`attempts`, `last_error`)."""
+    return op.attempts >= STUCK_AFTER and bool(op.last_error) and State(op.state) not in FINAL
+
+
+def stuck_mark(state: str) -> str:
+    """What notified_state holds once the requester has been told that `state` is stuck."""
+    return f"{state}{_STUCK}"
+
+
+def told_stuck(op: Operation) -> bool:
+    return op.notified_state == stuck_mark(op.state)

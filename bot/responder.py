@@ -3,7 +3,8 @@
 Bolt's sync App runs listeners on one small shared executor; work that waits on Polytomic or
 Slack would starve new requests of their 3-second ack window, so it runs here instead. And
 acks go first: while Slack requests are being handled, this work waits (a moment at most),
-because the ack has a deadline and the answer does not.
+because the ack has a deadline and the answer does not. An answer that fails on its way still
+ends in a reply (`_tell`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 log = logging.getLogger("bot.responder")
 
+LISTING_WORKERS = 4  # threads of the listings' own lane (Responder.submit_listing)
 YIELD_AT_MOST = 1.0  # seconds an answer waits for the requests being handled to be acked
 QUIET = 0.05  # seconds without a new request that count as a lull (a burst has gaps shorter)
 
@@ -57,18 +59,53 @@ class AckGate:
             time.sleep(min(deadline, now + QUIET if busy else lull_at) - now)
 
 
+def _tell(args: tuple[Any, ...], error: Exception) -> None:
+    """Every answer ends in a reply: one that failed on its way tells its requester so, without
+    claiming that nothing changed (what it did before the failure may stand)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.answers.requester import Requester
+    from bot.db.bounds import OutcomeUnknown
+    from bot.views import replies
+
+    req = next((a for a in args if isinstance(a, Requester)), None)
+    if req is None:
+        return
+    if isinstance(error, OutcomeUnknown):
+        view = replies.recorded_in_doubt()
+    elif isinstance(error, SQLAlchemyError):
+        view = replies.database_failure()
+    else:
+        view = replies.answer_failed()
+    try:
+        req.answer(view)
+    except Exception:
+        log.exception("could not tell the requester that their answer failed")
+
+
 class Responder:
-    def __init__(self, workers: int = 32, gate: AckGate | None = None) -> None:
+    """Runs answers on `workers` threads. Listings (`/polytomic list`, which anyone may run, as
+    often as they like) go on a lane of their own, `listing_workers` wide (`submit_listing`): a
+    storm of them queues there, and every other answer (a cancel prompt above all) still finds
+    a free thread at once."""
+
+    def __init__(
+        self, workers: int = 32, gate: AckGate | None = None, *, listing_workers: int = LISTING_WORKERS
+    ) -> None:
+        self._listing = ThreadPoolExecutor(listing_workers, thread_name_prefix="responder-listing")
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="responder")
         self._gate = gate
         self._pending = 0
         self._idle = threading.Condition()
 
     def submit(self, fn: Callable[..., object], *args: Any) -> Future[None]:
+        return self._submit_to(self._pool, fn, *args)
+
+    def _submit_to(self, pool: ThreadPoolExecutor, fn: Callable[..., object], *args: Any) -> Future[None]:
         with self._idle:
             self._pending += 1
         try:
-            future = self._pool.submit(self._run, fn, *args)
+            future = pool.submit(self._run, fn, *args)
         except BaseException:
             self._done()
             raise
@@ -92,8 +129,14 @@ class Responder:
             self._gate.wait_quiet(YIELD_AT_MOST)
         try:
             fn(*args)
-        except Exception:
+        except Exception as error:
             log.exception("answer failed: %s", getattr(fn, "__name__", "?"))
+            _tell(args, error)
+
+    def submit_listing(self, fn: Callable[..., object], *args: Any) -> Future[None]:
+        """`submit`, on the listings' lane (counted by `wait_idle` too)."""
+        return self._submit_to(self._listing, fn, *args)
 
     def shutdown(self, wait: bool = True) -> None:
+        self._listing.shutdown(wait=wait, cancel_futures=not wait)
         self._pool.shutdown(wait=wait, cancel_futures=not wait)

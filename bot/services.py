@@ -6,11 +6,15 @@ import logging
 from dataclasses import dataclass, field
 
 from bot.answers.deciding import Decider
+from bot.answers.listing import Listings
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.db.engine import Database
+from bot.db.events import EventStore
 from bot.db.operations import OperationStore
+from bot.feed import EventPoller, Feed
 from bot.metrics import Metrics
+from bot.names import SyncNames
 from bot.permissions import Authorizer
 from bot.polytomic import PolytomicClient, error_kind
 from bot.responder import AckGate, Responder
@@ -21,7 +25,12 @@ log = logging.getLogger("bot.services")
 
 
 def make_polytomic(
-    settings: Settings, *, max_retries: int, timeout: float, metrics: Metrics | None = None
+    settings: Settings,
+    *,
+    max_retries: int,
+    timeout: float,
+    deadline: float | None = None,
+    metrics: Metrics | None = None,
 ) -> PolytomicClient:
     on_error = None
     if metrics is not None:
@@ -33,6 +42,7 @@ def make_polytomic(
         organization_id=settings.polytomic_organization_id,
         api_version=settings.polytomic_api_version,
         timeout=timeout,
+        deadline=deadline,
         max_retries=max_retries,
         on_error=on_error,
     )
@@ -50,8 +60,13 @@ class Services:
     responder: Responder
     ack_gate: AckGate
     decider: Decider  # permission decisions for the answers: asked, audited, explained
+    listings: Listings  # reads of many syncs for the answers: capped, shared, cached
     clock: Clock = SYSTEM_CLOCK  # the one clock: rows' times, the answers' and the views' now
     tracker: Tracker | None = None
+    events: EventStore | None = None  # Polytomic's events, stored once (bot/db/events.py)
+    feed: Feed | None = None  # where every event goes, webhook or poll (bot/feed/)
+    poller: EventPoller | None = None  # the events poller, when POLYTOMIC_EVENTS_INTERVAL > 0
+    names: SyncNames = field(default_factory=SyncNames)  # a short cache of sync names
     _started: bool = field(default=False, repr=False)
 
     def nudge(self) -> None:
@@ -61,13 +76,18 @@ class Services:
     def start(self) -> None:
         if self.tracker is not None and not self._started:
             self.tracker.start()
+            if self.poller is not None:
+                self.poller.start()
             self._started = True
 
     def stop(self, timeout: float = 8.0) -> None:
         """Drain: answers in progress and tracker steps finish, leases are given up."""
         self.responder.shutdown(wait=False)
+        if self.poller is not None and self._started:
+            self.poller.stop(min(timeout, 3.0))
         if self.tracker is not None and self._started:
             self.tracker.stop(timeout)
+        self.listings.close()
         self.polytomic.close()
         self.db.dispose()
 
@@ -86,29 +106,49 @@ def build_services(
     )
     authorizer = Authorizer(db, settings.bot_admins, slack.group_members)
     ack_gate = AckGate()
+    polytomic = make_polytomic(settings, max_retries=2, timeout=5.0, metrics=metrics)
     services = Services(
         settings=settings,
         db=db,
         operations=operations,
-        polytomic=make_polytomic(settings, max_retries=2, timeout=5.0, metrics=metrics),
+        polytomic=polytomic,
         slack=slack,
         authorizer=authorizer,
         metrics=metrics,
         responder=Responder(responders, ack_gate),
         ack_gate=ack_gate,
         decider=Decider(authorizer, db, metrics, clock),
+        listings=Listings(polytomic, ttl=settings.list_cache),
         clock=clock,
     )
+    services.events = EventStore(db, clock=clock)
+    services.feed = Feed(services.events, metrics, nudge=services.nudge, names=services.names)
     if with_tracker:
         # The tracker's own client retries little: a failed poll is simply tried again on the
-        # next pass, and short calls let a SIGTERM drain finish within seconds.
+        # next pass, and short calls let a SIGTERM drain finish within seconds. An attempt has
+        # 5 s in all, so a Polytomic that drips (or hangs) frees a worker within 5 s, and one
+        # stuck for some runs keeps no other run's cancel waiting longer (well under LEASE_TTL).
+        tracker_polytomic = make_polytomic(
+            settings, max_retries=1, timeout=5.0, deadline=5.0, metrics=metrics
+        )
         services.tracker = Tracker(
             operations,
-            make_polytomic(settings, max_retries=1, timeout=5.0, metrics=metrics),
+            tracker_polytomic,
             slack,
             authorizer,
             settings,
             clock=clock,
             metrics=metrics,
+            names=services.names,
         )
+        if settings.events_interval > 0:
+            services.poller = EventPoller(
+                services.events,
+                services.feed,
+                tracker_polytomic,
+                interval=settings.events_interval,
+                owner=services.tracker.owner,
+                lease_ttl=settings.lease_ttl,
+                clock=clock,
+            )
     return services

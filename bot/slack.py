@@ -13,6 +13,10 @@ was not yet shown, so nothing is dropped.
 Every failed call raises a `SlackError` (the hierarchy is drawn in its docstring): `Throttled`
 and `SlackFailure` under one base, each saying whether it is `transient` and, like every
 transient error of Polytomic's, carrying `retry_after`.
+
+Both clients send through bot.slack_http: SLACK_DEADLINE seconds at most for a whole attempt
+(a Slack that drips its answer ends as `SlackTimedOut`), and a 3xx is a failure, never followed
+(the bot token would go to whatever host it names).
 """
 
 from __future__ import annotations
@@ -30,10 +34,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
 )
-from slack_sdk.webhook import WebhookClient
 
 from bot.config import DEFAULT_SLACK_POST_INTERVAL, Settings
 from bot.pacing import Pacer, Rate
+from bot.slack_http import BoundedWebClient, BoundedWebhookClient, DeadlineExceeded, Redirected
 from bot.views.blocks import View
 
 log = logging.getLogger("bot.slack")
@@ -42,7 +46,14 @@ log = logging.getLogger("bot.slack")
 PERMANENT_CHANNEL_ERRORS = frozenset(
     {"not_in_channel", "channel_not_found", "is_archived", "restricted_action", "msg_too_long"}
 )
-SLACK_TIMEOUT = 10  # seconds per call; a hung Slack must not hold a tracker thread for long
+SLACK_TIMEOUT = 10  # seconds per socket operation
+# Seconds for a whole attempt, whatever Slack drips: a stuck Slack holds a tracker thread no longer.
+SLACK_DEADLINE = 10.0
+# A longer Retry-After is a broken proxy, not a plan (1e300 once overflowed the pacer).
+MAX_SLACK_RETRY_AFTER = 300.0
+# A response_url answer that is refused with 429 waits in place (slack_sdk's handler) this long
+# at most, in a responder thread.
+RESPOND_MAX_RETRY_AFTER = 5.0
 # chat.postMessage: about 1 a second per channel, short bursts allowed (PLATFORM.md): posts are
 # spaced SLACK_POST_INTERVAL apart (a little wider than 1 s), after a burst of this many.
 POST_MESSAGE_BURST = 2
@@ -57,9 +68,11 @@ class SlackError(Exception):
     * SlackError        `method`, `transient`, `retry_after`
       + Throttled       transient: Slack's rate limit (a 429, or the pace that avoids one);
                         `retry_after` is when this call's turn comes
-      + SlackFailure    Slack answered ok=false, or could not be reached; `error` is Slack's code.
-                        Transient unless `permanent` (the channel can't be used: not_in_channel,
-                        channel_not_found, …); `retry_after` None (back off on your own)
+      + SlackFailure    Slack answered ok=false, or could not be reached; `error` is Slack's code
+                        (or `redirected`: a 3xx, not followed). Transient unless `permanent` (the
+                        channel can't be used: not_in_channel, channel_not_found, …);
+                        `retry_after` None (back off on your own)
+        - SlackTimedOut no complete answer within SLACK_DEADLINE; transient
 
     As with Polytomic's errors (bot.polytomic.errors), code that turns an error into a decision
     reads `transient` and `retry_after` instead of listing classes.
@@ -103,12 +116,21 @@ class SlackFailure(SlackError):
         return not self.permanent
 
 
+class SlackTimedOut(SlackFailure):
+    """No complete answer within the call's deadline (Slack, or a proxy, stuck or dripping)."""
+
+    def __init__(self, method: str) -> None:
+        super().__init__(method, "timeout")
+
+
 def make_web_client(settings: Settings) -> WebClient:
-    return WebClient(
+    return BoundedWebClient(
         token=settings.slack_bot_token,
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT,
         retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2)],
+        deadline=SLACK_DEADLINE,
+        max_retry_after=MAX_SLACK_RETRY_AFTER,
     )
 
 
@@ -118,9 +140,12 @@ def _retry_after(error: SlackApiError) -> float:
         if name.lower() == "retry-after":
             raw = value[0] if isinstance(value, list) else value
             try:
-                return max(1.0, float(raw))
+                seconds = float(raw)
             except (TypeError, ValueError):
                 break
+            if seconds != seconds:  # NaN
+                break
+            return min(max(1.0, seconds), MAX_SLACK_RETRY_AFTER)
     return 1.0
 
 
@@ -205,6 +230,13 @@ class SlackGateway:
             )
             self.on_error(method, code)
             raise SlackFailure(method, code) from None
+        except DeadlineExceeded:
+            self.on_error(method, "timeout")
+            raise SlackTimedOut(method) from None
+        except Redirected:
+            # The token stayed here; what the other host would have said (a ts) is never read.
+            self.on_error(method, "redirected")
+            raise SlackFailure(method, "redirected") from None
         except (SlackClientError, OSError) as error:
             self.on_error(method, "connection_error")
             raise SlackFailure(method, f"connection_error: {type(error).__name__}") from None
@@ -252,13 +284,15 @@ def respond(
     delete_original: bool = False,
 ) -> bool:
     """Answer through a response_url (5 uses in 30 min); True when Slack took it."""
-    client = WebhookClient(
+    client = BoundedWebhookClient(
         response_url,
         timeout=SLACK_TIMEOUT,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
             RateLimitErrorRetryHandler(max_retry_count=2),
         ],
+        deadline=SLACK_DEADLINE,
+        max_retry_after=RESPOND_MAX_RETRY_AFTER,
     )
     body: dict[str, Any] = {"response_type": "ephemeral"}
     if delete_original:

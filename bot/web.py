@@ -1,4 +1,6 @@
-"""The WSGI app: /slack/events (through bot/edge.py to Bolt), /healthz, /readyz and /metrics.
+"""The WSGI app: /slack/events (through bot/edge.py to Bolt), /polytomic/webhook (bot/feed/
+receiver.py, only when POLYTOMIC_WEBHOOK_SECRET is set: 404 otherwise), /healthz, /readyz and
+/metrics.
 
 /readyz and /metrics are unauthenticated, so a flood of them must not cost the acks: what they
 ask of the database is asked at most once a second (`Probe`), however many ask, and the other
@@ -17,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import health
 from bot.edge import SlackEdge
+from bot.feed import WebhookReceiver
 from bot.services import Services
 from bot.serving import Limits
 
@@ -92,6 +95,15 @@ def create_wsgi_app(bolt_app: App, services: Services) -> WSGIApp:
         on_refused=services.metrics.refused,
         while_handling=services.ack_gate.handling,  # only verified requests make answers wait
     )
+    webhook = None
+    if services.settings.polytomic_webhook_secret and services.feed is not None:
+        webhook = WebhookReceiver(
+            services.feed,
+            services.settings.polytomic_webhook_secret,
+            services.metrics,
+            max_body_bytes=Limits.max_body_bytes,
+            on_refused=services.metrics.refused,
+        )
     ready = Probe(lambda: readiness(services))
     gauges = Probe(lambda: refresh_in_flight(services))
 
@@ -100,6 +112,8 @@ def create_wsgi_app(bolt_app: App, services: Services) -> WSGIApp:
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/slack/events":
             return slack_events(environ, start_response)
+        if path == "/polytomic/webhook" and webhook is not None:
+            return webhook(environ, start_response)
         if path not in ("/healthz", "/readyz", "/metrics"):
             return _plain(start_response, "404 Not Found", b"not found\n")
         if method != "GET":

@@ -6,11 +6,15 @@ grant and its audit row in one transaction, as the CLI does.
 
 from __future__ import annotations
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.answers.deciding import Decider
+from bot.answers.listing import Listings
 from bot.answers.requester import Requester
 from bot.answers.syncs import resolve
 from bot.commands import GrantCmd, RevokeCmd, SyncRef
 from bot.db import audit, grants
+from bot.db.bounds import OutcomeUnknown
 from bot.db.engine import Database
 from bot.permissions import as_rules
 from bot.polytomic import PolytomicClient, PolytomicError
@@ -18,9 +22,11 @@ from bot.slack import SlackError
 from bot.views import access, replies
 
 
-def answer_why(polytomic: PolytomicClient, decider: Decider, req: Requester, ref: SyncRef) -> None:
+def answer_why(
+    polytomic: PolytomicClient, listings: Listings, decider: Decider, req: Requester, ref: SyncRef
+) -> None:
     """Each permission on this sync, and which grant (or none) decides it."""
-    sync_id = resolve(polytomic, req, ref, "why")
+    sync_id = resolve(listings, req, ref, "why")
     if sync_id is None:
         return
     try:
@@ -36,10 +42,10 @@ def answer_why(polytomic: PolytomicClient, decider: Decider, req: Requester, ref
 
 
 def answer_audit(
-    polytomic: PolytomicClient, decider: Decider, db: Database, req: Requester, ref: SyncRef | None
+    listings: Listings, decider: Decider, db: Database, req: Requester, ref: SyncRef | None
 ) -> None:
     """A sync's trail for those who may cancel it; the whole trail for admins of `*`."""
-    sync_id = None if ref is None else resolve(polytomic, req, ref, "audit")
+    sync_id = None if ref is None else resolve(listings, req, ref, "audit")
     if ref is not None and sync_id is None:
         return
     if not decider.allows(req, "cancel" if sync_id else "admin", sync_id, "audit"):
@@ -50,18 +56,25 @@ def answer_audit(
 def answer_grant_change(decider: Decider, db: Database, req: Requester, cmd: GrantCmd | RevokeCmd) -> None:
     verb: grants.Change = "grant" if isinstance(cmd, GrantCmd) else "revoke"
     sync_id = None if cmd.scope == "*" else cmd.scope
-    if not decider.allows(req, "admin", sync_id, verb):
+    try:
+        if not decider.allows(req, "admin", sync_id, verb):
+            return
+        changed = grants.change(
+            db,
+            verb,
+            cmd.subject,
+            cmd.action,
+            cmd.scope,
+            actor=req.user_id,
+            channel_id=req.channel_id,
+            at=decider.clock.now(),
+        )
+    except SQLAlchemyError:  # the grant and its audit row are one transaction: neither is there
+        req.answer(replies.not_changed_database())
         return
-    changed = grants.change(
-        db,
-        verb,
-        cmd.subject,
-        cmd.action,
-        cmd.scope,
-        actor=req.user_id,
-        channel_id=req.channel_id,
-        at=decider.clock.now(),
-    )
+    except OutcomeUnknown:
+        req.answer(replies.recorded_in_doubt(check="/polytomic grants"))
+        return
     req.answer(access.grant_changed(verb, cmd.subject.mention, cmd.action, cmd.scope, changed))
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.answers.deciding import Decider
 from bot.answers.requester import Requester
 from bot.db.audit import Event
+from bot.db.bounds import OutcomeUnknown
 from bot.db.models import Operation
 from bot.db.operations import OperationStore
 from bot.polytomic import PolytomicClient, PolytomicError
@@ -45,7 +48,15 @@ def answer_resume(
         req.answer(replies.invalid_button())
         return
     # Of several clicks, one wins the row; only the winner talks to Polytomic.
-    if not operations.resume(op_id, by=req.user_id):
+    try:
+        won = operations.resume(op_id, by=req.user_id)
+    except SQLAlchemyError:  # one conditional UPDATE: it did not happen
+        req.answer(replies.not_changed_database())
+        return
+    except OutcomeUnknown:
+        req.answer(replies.recorded_in_doubt(op.sync_id))
+        return
+    if not won:
         req.answer(replies.already_resumed(op))
         return
     try:
@@ -82,7 +93,17 @@ def answer_retry(
     if op is None:
         return
     # Conditional on the attempt the button showed: of several clicks, one wins.
-    if operations.retry(op, attempt, poll_timeout=poll_timeout, actor=req.user_id, channel_id=req.channel_id):
+    try:
+        won = operations.retry(
+            op, attempt, poll_timeout=poll_timeout, actor=req.user_id, channel_id=req.channel_id
+        )
+    except SQLAlchemyError:  # one transaction (the update and its audit row): it did not happen
+        req.answer(replies.not_changed_database())
+        return
+    except OutcomeUnknown:
+        req.answer(replies.recorded_in_doubt(op.sync_id))
+        return
+    if won:
         nudge()
         req.answer(replies.retry_sent())
     else:

@@ -2,43 +2,62 @@
 
 They change no row: the cancel prompt only shows the run and its buttons, and the confirm click
 is what records an operation (bot.listeners.actions). A sync named rather than given by ID is
-resolved here, through Polytomic's list endpoint.
+resolved here, through Polytomic's list endpoint, read within a cap of pages (NAME_PAGES), and
+the list is read the same way (LIST_PAGES); both through `Listings` (bot.answers.listing),
+which shares and caches those reads and bounds their fan-out.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
-from concurrent.futures import ThreadPoolExecutor
 
 from bot.answers.deciding import Decider
+from bot.answers.listing import Listings
 from bot.answers.requester import Requester
 from bot.clock import Clock
 from bot.commands import SyncRef
 from bot.permissions import Authorizer
-from bot.polytomic import PolytomicClient, PolytomicError, Sync
+from bot.polytomic import MAX_PAGE_SIZE, PolytomicClient, PolytomicError
 from bot.slack import SlackError
 from bot.views import prompts, replies
-from bot.views.syncs import MAX_LIST, SyncLine, no_such_name, nothing_running, sync_list, sync_status
+from bot.views.syncs import (
+    MAX_LIST,
+    SyncLine,
+    no_such_name,
+    nothing_running,
+    sync_list,
+    sync_status,
+    too_many_to_search,
+)
 
 LIST_SCAN = 200  # syncs looked at by /polytomic list before it says "and more"
+LIST_PAGES = LIST_SCAN // MAX_PAGE_SIZE + 1  # pages it reads at most (one more says "and more")
+NAME_PAGES = 20  # pages a name look-up reads at most (1,000 syncs) before it asks for the ID
 
 
 def same_name(a: str | None, b: str) -> bool:
     return a is not None and " ".join(a.split()).casefold() == b.casefold()
 
 
-def resolve(polytomic: PolytomicClient, req: Requester, ref: SyncRef, verb: str) -> str | None:
-    """The sync ID a command is about; by name through the list endpoint. None when the user
-    has been answered instead (no such name, or several to pick from)."""
+def resolve(
+    listings: Listings, req: Requester, ref: SyncRef, verb: str, *, max_pages: int = NAME_PAGES
+) -> str | None:
+    """The sync ID a command is about; by name through the list endpoint, at most `max_pages`
+    pages of it. None when the user has been answered instead (no such name, several to pick
+    from, or too many syncs to be sure)."""
     if ref.id is not None:
         return ref.id
     assert ref.name is not None
     try:
-        matches = [sync for sync in polytomic.list_syncs() if same_name(sync.name, ref.name)]
+        scan = listings.scan(max_pages)
     except PolytomicError as error:
         req.answer(replies.polytomic_failure(error, None))
         return None
+    if scan.truncated:
+        # A sync of that name (another one, or the only one) may be past the pages read.
+        req.answer(too_many_to_search(ref.name, len(scan.syncs), verb))
+        return None
+    matches = [sync for sync in scan.syncs if same_name(sync.name, ref.name)]
     if len(matches) == 1:
         return matches[0].id
     req.answer(prompts.pick_sync(matches, verb, ref.name) if matches else no_such_name(ref.name))
@@ -53,9 +72,11 @@ def answer_help(authorizer: Authorizer, req: Requester) -> None:
     req.answer(replies.help_view(capabilities))
 
 
-def answer_cancel(polytomic: PolytomicClient, decider: Decider, req: Requester, ref: SyncRef) -> None:
+def answer_cancel(
+    polytomic: PolytomicClient, listings: Listings, decider: Decider, req: Requester, ref: SyncRef
+) -> None:
     """Show the running execution with Cancel / Keep running, or say why there is nothing to do."""
-    sync_id = resolve(polytomic, req, ref, "cancel")
+    sync_id = resolve(listings, req, ref, "cancel")
     if sync_id is None or not decider.allows(req, "cancel", sync_id, "cancel.request"):
         return
     try:
@@ -71,8 +92,8 @@ def answer_cancel(polytomic: PolytomicClient, decider: Decider, req: Requester, 
     req.answer(prompts.cancel_prompt(sync, current, current.id, may_pause=may_pause))
 
 
-def answer_status(polytomic: PolytomicClient, req: Requester, ref: SyncRef) -> None:
-    sync_id = resolve(polytomic, req, ref, "status")
+def answer_status(polytomic: PolytomicClient, listings: Listings, req: Requester, ref: SyncRef) -> None:
+    sync_id = resolve(listings, req, ref, "status")
     if sync_id is None:
         return
     try:
@@ -84,20 +105,25 @@ def answer_status(polytomic: PolytomicClient, req: Requester, ref: SyncRef) -> N
 
 
 def answer_list(
-    polytomic: PolytomicClient, decider: Decider, clock: Clock, req: Requester, running_only: bool
+    listings: Listings, decider: Decider, clock: Clock, req: Requester, running_only: bool
 ) -> None:
-    """The syncs (or those running) with their state; page tokens are followed by the client."""
+    """The syncs (or those running) with their state, at most LIST_PAGES pages of them."""
     try:
-        syncs = list(itertools.islice(polytomic.list_syncs(), LIST_SCAN + 1))
+        scan = listings.scan(LIST_PAGES)
     except PolytomicError as error:
         req.answer(replies.polytomic_failure(error, None))
         return
-    unseen = max(0, len(syncs) - LIST_SCAN)  # at least this many not even looked at
-    syncs = syncs[:LIST_SCAN]
+    syncs = list(scan.syncs[:LIST_SCAN])
+    # At least this many not even looked at (one, when only the page cap says there are more).
+    unseen = max(len(scan.syncs) - LIST_SCAN, 1 if scan.truncated else 0)
     # Every sync's status is needed to know which are running; otherwise only the shown ones'.
     looked_at = syncs if running_only else syncs[:MAX_LIST]
-    with ThreadPoolExecutor(8, thread_name_prefix="list") as pool:
-        lines = list(pool.map(lambda sync: _line(polytomic, sync), looked_at))
+    lines = [
+        SyncLine(sync, None, error=status.message or type(status).__name__)
+        if isinstance(status, PolytomicError)
+        else SyncLine(sync, status.current_execution)
+        for sync, status in zip(looked_at, listings.statuses(looked_at), strict=True)
+    ]
     if running_only:
         lines = [line for line in lines if line.current is not None and line.current.status.is_active]
     shown = lines[:MAX_LIST]
@@ -108,12 +134,5 @@ def answer_list(
         else line
         for line in shown
     ]
-    req.answer(sync_list(shown, running_only=running_only, hidden=hidden, now=clock.now()))
-
-
-def _line(polytomic: PolytomicClient, sync: Sync) -> SyncLine:
-    try:
-        status = polytomic.sync_status(sync.id)
-    except PolytomicError as error:
-        return SyncLine(sync, None, error=error.message or type(error).__name__)
-    return SyncLine(sync, status.current_execution)
+    age = listings.age(LIST_PAGES, looked_at)
+    req.answer(sync_list(shown, running_only=running_only, hidden=hidden, now=clock.now(), age=age))

@@ -7,12 +7,12 @@ CALL_TIMEOUT seconds and the check as a whole is abandoned after CHECK_DEADLINE.
 value is ever printed (none is put in a line, and every line is redacted once more).
 
 This module is the runner: the checks in order, each in a thread with its deadline, and the
-redacted report. The checks live by what they check: `settings` (loading every setting, and
-the settings check), `slack` (the token and its scopes, the request credentials, the incident
-channel), `polytomic` (the key), `database` (reachable and migrated); `result` holds the
-`Result` and `Failed` they all answer with. The checks that call out take the call timeout as
-an argument; the `check_*` names here pass CALL_TIMEOUT, read when they run, so setting it here
-(as a test does) bounds every call.
+redacted report. The checks live by what they check: `settings` (loading every setting, and the
+settings check), `slack` (the token and its scopes, the request credentials, the incident
+channel), `polytomic` (the key), `events` (the events API and the webhook), `database`
+(reachable and migrated); `result` holds the `Result` and `Failed` they all answer with. The
+checks that call out take the call timeout as an argument; the `check_*` names here pass
+CALL_TIMEOUT, read when they run, so setting it here (as a test does) bounds every call.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import TextIO
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.check import database, polytomic, slack
+from bot.check import database, events, polytomic, slack
 from bot.check.polytomic import POLYTOMIC_VARIABLES
 from bot.check.result import Failed, Result
 from bot.check.settings import Loaded, Unloadable, check_settings, load
@@ -48,6 +48,7 @@ __all__ = [
     "Result",
     "Unloadable",
     "check_database",
+    "check_events",
     "check_incident_channel",
     "check_polytomic",
     "check_request_credentials",
@@ -67,6 +68,7 @@ SECRET_VARIABLES = (
     "SLACK_APP_TOKEN",
     "POLYTOMIC_API_KEY",
     "POLYTOMIC_DEPLOYMENT_KEY",
+    "POLYTOMIC_WEBHOOK_SECRET",
 )
 
 
@@ -76,6 +78,10 @@ def check_slack_token(loaded: Loaded) -> Result:
 
 def check_polytomic(loaded: Loaded) -> Result:
     return polytomic.check_polytomic(loaded, CALL_TIMEOUT)
+
+
+def check_events(loaded: Loaded) -> Result:
+    return events.check_events(loaded, CALL_TIMEOUT)
 
 
 def check_database(loaded: Loaded) -> Result:
@@ -94,6 +100,7 @@ CHECKS: tuple[tuple[str, Check, str], ...] = (
     ("slack token", check_slack_token, "check SLACK_API_URL and that this host can reach Slack"),
     ("slack credentials for requests", check_request_credentials, "report this as a bug"),
     ("polytomic key", check_polytomic, "check POLYTOMIC_DEPLOYMENT_URL and that this host can reach it"),
+    ("polytomic events", check_events, "check POLYTOMIC_DEPLOYMENT_URL and that this host can reach it"),
     ("database", check_database, "check DATABASE_URL and that the database server is up and not locked"),
     ("incident channel", check_incident_channel, "check SLACK_API_URL and that this host can reach Slack"),
 )
@@ -144,6 +151,7 @@ def _secrets(environ: Mapping[str, str], loaded: Loaded | None) -> list[str]:
             settings.slack_app_token or "",
             settings.polytomic_api_key or "",
             settings.polytomic_deployment_key or "",
+            settings.polytomic_webhook_secret or "",
         ]
     return sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
 

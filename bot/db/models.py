@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 models: grants, operations (one row per cancellation) and audit events.
+"""SQLAlchemy 2 models: grants, operations (one row per cancellation), audit events, and
+Polytomic's events with their poller's row.
 
 The operations row is the single source of truth for a cancellation: every Slack message
 about it is rendered from the row, and the tracker keeps nothing in memory that the row
@@ -145,6 +146,15 @@ class Operation(Base):
     # Why the last step failed; on a denied, stale or duplicate row, the note for the requester
     # (a bot.views.notes source, with its emphasis marks).
     last_error: Mapped[str | None] = mapped_column(Text)
+    # What Polytomic's events said about the execution (bot/db/events.py writes these, never a
+    # pass): the first terminal event's type, time, error and rows; and when an event last
+    # made the row due, which a pass's release compares so that it never postpones a hint.
+    event_type: Mapped[str | None] = mapped_column(String(64))
+    event_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    event_error: Mapped[str | None] = mapped_column(Text)
+    event_rows: Mapped[int | None] = mapped_column(Integer)
+    event_sync_name: Mapped[str | None] = mapped_column(Text)
+    hinted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuditEvent(Base):
@@ -163,7 +173,44 @@ class AuditEvent(Base):
     channel_id: Mapped[str | None] = mapped_column(String(32))
 
 
+class PolytomicEvent(Base):
+    """One Polytomic event, stored once whichever way it came (webhook or poll), keyed by its
+    id (or a digest of its body when it has none). Pruned after Polytomic's 48 hours."""
+
+    __tablename__ = "polytomic_events"
+    __table_args__ = (
+        UniqueConstraint("event_key"),
+        Index("ix_polytomic_events_execution_id", "execution_id"),
+        Index("ix_polytomic_events_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(160))
+    type: Mapped[str] = mapped_column(String(200))
+    execution_id: Mapped[str | None] = mapped_column(String(64))
+    sync_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # Polytomic's time
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    source: Mapped[str] = mapped_column(String(8))  # "webhook" or "poll"
+    payload: Mapped[str] = mapped_column(Text)  # the event as JSON
+
+
+class EventPoller(Base):
+    """The events poller's one row: who polls (a lease, as for operations) and how far the
+    events API has been read (`cursor`, a Polytomic timestamp)."""
+
+    __tablename__ = "event_poller"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cursor: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 # The tables, typed, for the stores' Core statements (cheaper than the ORM's on the hot paths).
 GRANTS = cast(Table, Grant.__table__)
 OPERATIONS = cast(Table, Operation.__table__)
 AUDIT_EVENTS = cast(Table, AuditEvent.__table__)
+POLYTOMIC_EVENTS = cast(Table, PolytomicEvent.__table__)
+EVENT_POLLER = cast(Table, EventPoller.__table__)

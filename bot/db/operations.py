@@ -5,7 +5,8 @@ worker decides, the manager owns every query). Two kinds of caller write a row, 
 concurrency between them is settled here, in the database, never by a lock in a process:
 
 * **A click** (a listener or an answer, on any process) writes only:
-  - `create`: the confirm click's insert, a row in `confirmed`, due now;
+  - `record_click` (or `create`): the confirm click's insert, a row in `confirmed`, due now;
+    record_click answers within CLICK_SECONDS, and an insert it gave up on is never committed;
   - `resume` / `undo_resume`: `resumed_at`/`resumed_by`, only on a paused row not yet resumed;
   - `reopen`: `finished_at` cleared and the row due now, so the tracker re-renders it;
   - `retry`: a new cancel attempt (`cancel_attempt` + 1, `cancel_sent_at`, `escalated_at` and
@@ -23,7 +24,8 @@ concurrency between them is settled here, in the database, never by a lock in a 
     `WHERE state = <the state the pass saw>` and only along the state machine's transitions
     (`bot.operations.can_move`); an outcome and its audit row commit together. Anything else
     raises `LeaseLost`: another process owns the row now, and this pass must stop touching it;
-  - `release` gives the row back, due again at a given time; `finish` marks it done, but only
+  - `release` gives the row back, due again at a given time (or now, when an event made it
+    due during the pass: bot/db/events.py); `finish` marks it done, but only
     if no click changed it during the pass (`resumed_at` and `cancel_attempt` as claimed), so a
     click's change always gets a pass of its own.
 * **One live operation per execution**: the partial unique index `uq_operations_live_execution`
@@ -38,11 +40,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Unpack
 
-from sqlalchemy import ColumnElement, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.db.audit import Event, insert_event
+from bot.db.bounds import CLICK_SECONDS
 from bot.db.engine import Database
 from bot.db.models import NOT_HOLDING, OPERATIONS, Operation
 from bot.operations import OUTCOMES, RELEASED, State, can_move
@@ -110,6 +114,50 @@ class OperationStore:
 
     # ---- clicks -----------------------------------------------------------------------------
 
+    def record_click(
+        self,
+        *,
+        kind: str,
+        sync_id: str,
+        execution_id: str,
+        team_id: str | None,
+        requested_by: str,
+        channel_id: str,
+        response_url: str | None,
+        incident_channel: str | None,
+        poll_timeout: float,
+        within: float = CLICK_SECONDS,
+    ) -> Operation | int:
+        """The confirm click, answered within `within` seconds: the operation that holds the run
+        already (nothing written), or the new row's ID. Raises a SQLAlchemyError when nothing was
+        written (the database failed or was too slow: the insert is then never committed), and
+        OutcomeUnknown when the COMMIT went out and no answer came."""
+        now = self.clock.now()
+
+        def record(session: Session) -> Operation | int:
+            holder = session.scalars(
+                select(Operation).where(
+                    Operation.execution_id == execution_id, Operation.state.not_in(NOT_HOLDING)
+                )
+            ).first()
+            if holder is not None:
+                return holder
+            return _insert_confirmed(
+                session.connection(),
+                now,
+                kind=kind,
+                sync_id=sync_id,
+                execution_id=execution_id,
+                team_id=team_id,
+                requested_by=requested_by,
+                channel_id=channel_id,
+                response_url=response_url,
+                incident_channel=incident_channel,
+                poll_timeout=poll_timeout,
+            )
+
+        return self.db.write_within(record, within)
+
     def create(
         self,
         *,
@@ -126,28 +174,19 @@ class OperationStore:
         """The confirm click's row: `confirmed`, due now, escalated after `poll_timeout` s."""
         now = self.clock.now()
         with self.db.core() as conn:
-            result = conn.execute(
-                insert(OPS).values(
-                    kind=kind,
-                    sync_id=sync_id,
-                    execution_id=execution_id,
-                    team_id=team_id,
-                    requested_by=requested_by,
-                    channel_id=channel_id,
-                    response_url=response_url,
-                    incident_channel=incident_channel,
-                    state=State.CONFIRMED,
-                    created_at=now,
-                    updated_at=now,
-                    deadline_at=now + timedelta(seconds=poll_timeout),
-                    next_poll_at=now,
-                    cancel_attempt=1,
-                    attempts=0,
-                )
+            return _insert_confirmed(
+                conn,
+                now,
+                kind=kind,
+                sync_id=sync_id,
+                execution_id=execution_id,
+                team_id=team_id,
+                requested_by=requested_by,
+                channel_id=channel_id,
+                response_url=response_url,
+                incident_channel=incident_channel,
+                poll_timeout=poll_timeout,
             )
-        key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
 
     def resume(self, op_id: int, *, by: str) -> bool:
         """Mark a paused schedule resumed by `by`; of several clicks, one wins (True)."""
@@ -300,21 +339,33 @@ class OperationStore:
         next_at: datetime | None = None,
         error: str | None = None,
         changes: Mapping[str, Any] | None = None,
-    ) -> None:
+        hinted_at: datetime | None = None,
+    ) -> datetime | None:
         """Give the row back, due again at `next_at`, with what the pass read but did not need
         to write at once (`changes`: the run's progress; nothing that records an effect). With
-        `error` (a step failed unexpectedly), it is due again AFTER_A_FAILED_STEP from now."""
+        `error` (a step failed unexpectedly), it is due again AFTER_A_FAILED_STEP from now.
+        `hinted_at` is the row's as the pass claimed it: when an event made the row due since
+        (bot/db/events.py), it stays due now, whatever `next_at` says. Returns when the row
+        is due again (None when this owner no longer held it)."""
         now = self.clock.now()
         values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
         if changes:
             values.update(changes, updated_at=now)
         if next_at is not None:
-            values["next_poll_at"] = next_at
+            values["next_poll_at"] = case(
+                (OPS.c.hinted_at.is_not_distinct_from(hinted_at), next_at), else_=now
+            )
         if error is not None:
             values["last_error"] = error
             values["next_poll_at"] = now + timedelta(seconds=AFTER_A_FAILED_STEP)
         with self.db.core() as conn:
-            conn.execute(update(OPS).where(OPS.c.id == op_id, OPS.c.lease_owner == owner).values(**values))
+            due: datetime | None = conn.execute(
+                update(OPS)
+                .where(OPS.c.id == op_id, OPS.c.lease_owner == owner)
+                .values(**values)
+                .returning(OPS.c.next_poll_at)
+            ).scalar()
+        return due
 
     def finish(self, op: Operation, owner: str, changes: Mapping[str, Any]) -> bool:
         """Mark the row done and give it back, unless a click changed it while the pass ran (a
@@ -340,3 +391,21 @@ class OperationStore:
             query = query.where(OPS.c.lease_owner == owner)
         with self.db.core() as conn:
             conn.execute(query)
+
+
+def _insert_confirmed(conn: Connection, now: datetime, *, poll_timeout: float, **values: Any) -> int:
+    result = conn.execute(
+        insert(OPS).values(
+            **values,
+            state=State.CONFIRMED,
+            created_at=now,
+            updated_at=now,
+            deadline_at=now + timedelta(seconds=poll_timeout),
+            next_poll_at=now,
+            cancel_attempt=1,
+            attempts=0,
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])

@@ -60,8 +60,9 @@ def base_env(
     slack: FakeSlack, polytomic: FakePolytomic, database_url: str, **overrides: str | None
 ) -> dict[str, str]:
     """The bot's environment pointed at the fakes: this process's environment without any
-    SLACK_* or POLYTOMIC_* variable, the fakes' URLs and credentials, then `overrides` (None
-    removes a variable)."""
+    SLACK_* or POLYTOMIC_* variable, the fakes' URLs and credentials, the events poller off
+    (POLYTOMIC_EVENTS_INTERVAL=0: a test that counts Polytomic requests sees only its own; the
+    tests of the poller turn it on), then `overrides` (None removes a variable)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "POLYTOMIC_"))}
     env.update(
         SLACK_BOT_TOKEN=BOT_TOKEN,
@@ -69,6 +70,7 @@ def base_env(
         SLACK_API_URL=slack.api_url,
         POLYTOMIC_API_KEY=POLYTOMIC_KEY,
         POLYTOMIC_DEPLOYMENT_URL=polytomic.url,
+        POLYTOMIC_EVENTS_INTERVAL="0",
         DATABASE_URL=database_url,
         POLL_INTERVAL="0.2",
         POLL_TIMEOUT="60",

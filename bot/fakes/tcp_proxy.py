@@ -3,12 +3,17 @@
     with TcpProxy(("127.0.0.1", 5432)) as proxy:      # listens on 127.0.0.1, ephemeral port
         url = make_url(postgres_url).set(host=proxy.host, port=proxy.port)
         ...                                            # point the code under test at url
-        proxy.pause()    # every open connection is reset; new ones are accepted and reset at once
-        proxy.resume()   # new connections reach the target again
+        proxy.pause()      # every open connection is reset; new ones are accepted and reset at once
+        proxy.resume()     # new connections reach the target again
+        proxy.blackhole()  # the path goes silent: nothing moves either way, nothing is reset
+        proxy.restore()    # what was held moves on, as TCP delivers it once the path is back
 
 Threads only (one acceptor, two pumps per connection), no import of the bot's own modules. While
 paused, a new connection is accepted and closed with a TCP reset (linger 0), so a client fails at once
-("server closed the connection unexpectedly") instead of hanging until its own timeout.
+("server closed the connection unexpectedly") instead of hanging until its own timeout. While
+blackholed, bytes are taken from each side (the kernel acknowledges them, as a proxy or a load
+balancer in the path would) and held, and a new connection is accepted but not passed on: every
+client waits on its own timeouts, the way it does when packets are lost.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._pairs: set[_Pair] = set()
         self._paused = False
+        self._flowing = threading.Event()  # cleared while blackholed
+        self._flowing.set()
         self._listener: socket.socket | None = None
         self._acceptor: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -86,6 +93,7 @@ class TcpProxy:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._flowing.set()  # nothing waits for a path that is not coming back
         if self._acceptor is not None:
             self._acceptor.join(timeout=5)
         if self._listener is not None:
@@ -127,6 +135,17 @@ class TcpProxy:
         with self._lock:
             self._paused = False
 
+    def blackhole(self) -> None:
+        """Go silent: hold every byte, both ways, on open and new connections, until restore()."""
+        self._flowing.clear()
+
+    def restore(self) -> None:
+        self._flowing.set()
+
+    @property
+    def blackholed(self) -> bool:
+        return not self._flowing.is_set()
+
     @property
     def open_connections(self) -> int:
         with self._lock:
@@ -161,36 +180,46 @@ class TcpProxy:
                 self.refused += 1
                 _reset(client)
                 continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=self.connect_timeout)
-            except OSError as error:
-                log.warning("tcp proxy: cannot reach %s:%s: %s", *self.target, error)
-                _reset(client)
+            if not self._flowing.is_set():  # the connection waits for the path, off this thread
+                threading.Thread(target=self._connect, args=(client,), daemon=True).start()
                 continue
-            upstream.settimeout(None)
-            for sock in (client, upstream):
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            pair = _Pair(client, upstream)
-            with self._lock:
-                if self._paused:  # paused while we were connecting
-                    paused = True
-                else:
-                    self._pairs.add(pair)
-                    self.accepted += 1
-            if paused:
-                self.refused += 1
-                pair.cut()
-                continue
-            for source, sink, name in ((client, upstream, "up"), (upstream, client, "down")):
-                threading.Thread(
-                    target=self._pump, args=(pair, source, sink), name=f"tcp-proxy-{name}", daemon=True
-                ).start()
+            self._connect(client)
+
+    def _connect(self, client: socket.socket) -> None:
+        self._flowing.wait()
+        if self._stopping.is_set():
+            _reset(client)
+            return
+        try:
+            upstream = socket.create_connection(self.target, timeout=self.connect_timeout)
+        except OSError as error:
+            log.warning("tcp proxy: cannot reach %s:%s: %s", *self.target, error)
+            _reset(client)
+            return
+        upstream.settimeout(None)
+        for sock in (client, upstream):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        pair = _Pair(client, upstream)
+        with self._lock:
+            paused = self._paused  # paused while we were connecting
+            if not paused:
+                self._pairs.add(pair)
+                self.accepted += 1
+        if paused:
+            self.refused += 1
+            pair.cut()
+            return
+        for source, sink, name in ((client, upstream, "up"), (upstream, client, "down")):
+            threading.Thread(
+                target=self._pump, args=(pair, source, sink), name=f"tcp-proxy-{name}", daemon=True
+            ).start()
 
     def _pump(self, pair: _Pair, source: socket.socket, sink: socket.socket) -> None:
         try:
             while not pair.closed.is_set():
                 data = source.recv(_BUFFER)
+                self._flowing.wait()  # blackholed: held here, and the next recv waits too
                 if not data:
                     break
                 sink.sendall(data)

@@ -1,7 +1,8 @@
 """Button clicks. A click is a new request from whoever sent it: the clicker is checked again.
 
-The confirm click is recorded as an operation row *before* the ack, so that once Slack has
-seen the ack nothing is lost to a crash: the tracker authorizes the clicker, checks the run
+The confirm click is recorded as an operation row *before* the ack (within CLICK_SECONDS, so
+the ack is in time even when the database is not), so that once Slack has seen the ack nothing
+is lost to a crash: the tracker authorizes the clicker, checks the run
 is still the one they saw, and sends the cancel. The database's unique index on the live
 execution makes a double click, a second person or a replayed request lose the race.
 """
@@ -14,10 +15,12 @@ from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import commands as parsing
 from bot.answers import Requester, clicks
+from bot.db import health
+from bot.db.bounds import OutcomeUnknown
 from bot.listeners.commands import hand_off
 from bot.services import Services
 from bot.slack import respond
@@ -54,14 +57,9 @@ def handle_confirm(
         return
     sync_id, execution_id = target
     try:
-        holder = services.operations.holder_of(execution_id)
-        if holder is not None:
-            # Already being canceled: say so at once. (A click racing this check still loses
-            # later, when it tries to take the run: the database decides, not this read.)
-            ack()
-            services.responder.submit(respond, req.response_url, replies.already_requested(holder))
-            return
-        services.operations.create(
+        # Within CLICK_SECONDS whatever the database does, so the ack (Slack waits 3 s) can
+        # say what happened; an insert given up on is never committed, so no cancel follows.
+        recorded = services.operations.record_click(
             kind=kind,
             sync_id=sync_id,
             execution_id=execution_id,
@@ -72,13 +70,23 @@ def handle_confirm(
             incident_channel=services.settings.incident_channel,
             poll_timeout=services.settings.poll_timeout,
         )
-    except OperationalError:
-        log.warning("could not record a confirm click: database unavailable")
+    except SQLAlchemyError as error:
+        log.warning("could not record a confirm click: %s", health.describe(error))
         ack()
         services.responder.submit(respond, req.response_url, replies.not_recorded())
         return
+    except OutcomeUnknown:
+        log.warning("a confirm click's COMMIT got no answer: it may or may not be recorded")
+        ack()
+        services.responder.submit(respond, req.response_url, replies.recorded_in_doubt(sync_id))
+        return
     ack()
-    services.nudge()
+    if isinstance(recorded, int):
+        services.nudge()
+    else:
+        # Already being canceled: say so at once. (A click racing this check still loses
+        # later, when it tries to take the run: the database decides, not this read.)
+        services.responder.submit(respond, req.response_url, replies.already_requested(recorded))
 
 
 def handle_pause_confirm(services: Services, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:

@@ -37,21 +37,24 @@ def hand_off(services: Services, req: Requester, command: parsing.Command) -> No
     """Everything an answer does waits on Polytomic or Slack, so it runs after the ack, off
     Bolt's pool; each answer gets the pieces it uses. A sync picked from a list comes here too."""
     submit = services.responder.submit
-    polytomic, decider, db = services.polytomic, services.decider, services.db
+    polytomic, listings, decider, db = services.polytomic, services.listings, services.decider, services.db
     match command:
         case parsing.Help():
             # Lists only what this person may run, which needs their groups: after the ack.
             submit(syncs.answer_help, services.authorizer, req)
         case parsing.Cancel(sync=ref):
-            submit(syncs.answer_cancel, polytomic, decider, req, ref)
+            submit(syncs.answer_cancel, polytomic, listings, decider, req, ref)
         case parsing.Status(sync=ref):
-            submit(syncs.answer_status, polytomic, req, ref)
+            submit(syncs.answer_status, polytomic, listings, req, ref)
         case parsing.Why(sync=ref):
-            submit(access.answer_why, polytomic, decider, req, ref)
+            submit(access.answer_why, polytomic, listings, decider, req, ref)
         case parsing.Audit(sync=maybe_ref):
-            submit(access.answer_audit, polytomic, decider, db, req, maybe_ref)
+            submit(access.answer_audit, listings, decider, db, req, maybe_ref)
         case parsing.ListSyncs(running=running):
-            submit(syncs.answer_list, polytomic, decider, services.clock, req, running)
+            # On a lane of its own: a storm of listings never holds the threads a cancel needs.
+            services.responder.submit_listing(
+                syncs.answer_list, listings, decider, services.clock, req, running
+            )
         case parsing.GrantCmd() | parsing.RevokeCmd():
             submit(access.answer_grant_change, decider, db, req, command)
         case parsing.ListGrants():

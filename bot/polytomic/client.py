@@ -9,12 +9,14 @@ answer into the typed values of models.py; what is here sends it: auth, retries 
 (honouring Retry-After on a 429, the policy in `_retry_delay`), logging, redaction of the key
 from error texts, and the metrics hook. Failures are raised as the hierarchy in
 errors.py, whose from_response / from_transport pick the class. The small pieces it is built
-from are in transport.py.
+from are in transport.py; the wall-clock deadline on each attempt and the cap on an answer's size
+are in bounded.py.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import random
 import threading
@@ -26,6 +28,7 @@ from typing import Any, Final, Self, TypeVar
 
 import httpx
 
+from bot.polytomic.bounded import TooLarge, bounded_transport, deadline, read_capped
 from bot.polytomic.endpoints import (
     ConnectionEndpoints,
     EventEndpoints,
@@ -36,7 +39,14 @@ from bot.polytomic.endpoints import (
 from bot.polytomic.endpoints.syncs import MAX_PAGE_SIZE
 from bot.polytomic.endpoints.webhooks import WEBHOOK_SECRET_LENGTH
 from bot.polytomic.error_bodies import error_text
-from bot.polytomic.errors import PolytomicError, RateLimited, Unavailable, from_response, from_transport
+from bot.polytomic.errors import (
+    PolytomicError,
+    RateLimited,
+    TimedOut,
+    Unavailable,
+    from_response,
+    from_transport,
+)
 from bot.polytomic.secret import Secret
 from bot.polytomic.transport import USER_AGENT, HeaderAuth, validate_idempotency_key
 
@@ -72,6 +82,7 @@ class PolytomicClient(
         organization_id: str | None = None,
         api_version: str = DEFAULT_API_VERSION,
         timeout: float = 10.0,
+        deadline: float | None = None,
         max_retries: int = 3,
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
@@ -92,8 +103,8 @@ class PolytomicClient(
             raise ValueError("the Polytomic key contains whitespace or control characters")
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("base_url must be an http(s) URL")
-        if max_retries < 0 or timeout <= 0:
-            raise ValueError("max_retries must be >= 0 and timeout > 0")
+        if max_retries < 0 or timeout <= 0 or (deadline is not None and deadline <= 0):
+            raise ValueError("max_retries must be >= 0, timeout and deadline > 0")
 
         if api_key:
             # With a Bearer key the organization is implied by the key; organization_id is
@@ -110,7 +121,9 @@ class PolytomicClient(
         self.base_url = base_url.rstrip("/")
         self.api_version = api_version
         self.organization_id = organization_id
-        self.timeout = timeout
+        self.timeout = timeout  # seconds for one connect, read or write
+        # Wall-clock seconds for one attempt, whatever the server drips (bounded.py).
+        self.deadline = deadline if deadline is not None else 2 * timeout
         self.max_retries = max_retries
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
@@ -126,7 +139,7 @@ class PolytomicClient(
                 "User-Agent": USER_AGENT,
             },
             timeout=httpx.Timeout(timeout),
-            transport=transport,
+            transport=transport if transport is not None else bounded_transport(),
             follow_redirects=False,  # a redirect would re-send the key to wherever it points
         )
         self._fanout: ThreadPoolExecutor | None = None  # made on first use
@@ -186,22 +199,31 @@ class PolytomicClient(
         while True:
             started = time.monotonic()
             status: int | None = None
-            try:
-                response = self._http.request(
-                    method,
-                    path,
-                    params=params,
-                    json=json_body,
-                    headers=headers,
-                )
-                status = response.status_code
-            except httpx.TransportError as exc:  # timeouts included
-                error: PolytomicError = from_transport(exc, timeout=self.timeout, method=method, path=path)
-            else:
-                if 200 <= response.status_code < 300:
-                    self._log(method, path, status, started, attempt, logging.DEBUG)
-                    return self._json(response, method, path, also_redact)
-                error = from_response(response, method=method, path=path, redact=self._redactor(also_redact))
+            # One window for the whole attempt: connecting, sending, the headers and the body.
+            with deadline(self.deadline) as ends:
+                try:
+                    with self._http.stream(
+                        method, path, params=params, json=json_body, headers=headers
+                    ) as response:
+                        status = response.status_code
+                        body = read_capped(response)
+                except httpx.TransportError as exc:  # timeouts included
+                    spent = time.monotonic() >= ends
+                    error: PolytomicError = from_transport(
+                        exc, timeout=self.deadline if spent else self.timeout, method=method, path=path
+                    )
+                    if isinstance(error, TimedOut):
+                        error.deadline = spent
+                except TooLarge as exc:
+                    error = PolytomicError(str(exc), status=status, method=method, path=path)
+                else:
+                    text = body.decode(response.encoding or "utf-8", errors="replace")
+                    if 200 <= status < 300:
+                        self._log(method, path, status, started, attempt, logging.DEBUG)
+                        return self._json(text, status, method, path, also_redact)
+                    error = from_response(
+                        response, method=method, path=path, redact=self._redactor(also_redact), text=text
+                    )
             self._log(method, path, status, started, attempt, logging.INFO)
             if self._on_error is not None:
                 self._on_error(error)
@@ -215,7 +237,9 @@ class PolytomicClient(
 
     def _retry_delay(self, error: PolytomicError, method: str, attempt: int) -> float | None:
         """Seconds to wait before the next attempt, or None to give up with `error`."""
-        if attempt >= self.max_retries:
+        if attempt >= self.max_retries or (isinstance(error, TimedOut) and error.deadline):
+            # A server that used the whole window is stuck, not briefly away: another attempt
+            # would hold the caller as long again (the tracker's next pass asks anew).
             return None
         if isinstance(error, RateLimited):
             if error.retry_after is not None:
@@ -227,16 +251,16 @@ class PolytomicClient(
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
 
     def _json(
-        self, response: httpx.Response, method: str, path: str, also_redact: tuple[str, ...] = ()
+        self, text: str, status: int, method: str, path: str, also_redact: tuple[str, ...] = ()
     ) -> dict[str, Any]:
-        if not response.content.strip():
+        if not text.strip():
             return {}
         try:
-            body: object = response.json()
-        except ValueError:
+            body: object = json.loads(text)
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             raise PolytomicError(
-                self._redactor(also_redact)(f"answer is not JSON: {error_text(response.text)}"),
-                status=response.status_code,
+                self._redactor(also_redact)(f"answer is not JSON: {error_text(text[:10_000])}"),
+                status=status,
                 method=method,
                 path=path,
             ) from None

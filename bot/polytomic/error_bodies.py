@@ -15,6 +15,7 @@ import re
 from typing import Final
 
 from bot.polytomic.parsing import as_str as _str
+from bot.polytomic.parsing import clean
 
 __all__ = ["error_text", "parse_error_body"]
 
@@ -25,7 +26,7 @@ _SPACE = re.compile(r"\s+")
 
 def error_text(text: str) -> str:
     """Text fit for an error message: tags dropped, whitespace folded, at most 200 characters."""
-    text = _SPACE.sub(" ", _TAG.sub(" ", text)).strip()
+    text = _SPACE.sub(" ", _TAG.sub(" ", clean(text))).strip()
     if len(text) > _ERROR_TEXT_LIMIT:
         return text[: _ERROR_TEXT_LIMIT - 1] + "…"
     return text
@@ -37,7 +38,7 @@ def parse_error_body(text: str, fallback: str) -> tuple[str, str | None]:
     body says nothing."""
     try:
         body: object = json.loads(text) if text.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         body = None
         short = error_text(text)
         if short:
@@ -50,7 +51,7 @@ def parse_error_body(text: str, fallback: str) -> tuple[str, str | None]:
             message = _str(error.get("message"))
             key = key or _str(error.get("key"))
         elif not message and isinstance(error, str):
-            message = error
+            message = _str(error)
         if message:
             return error_text(message) if len(message) > _ERROR_TEXT_LIMIT else message, key
         return fallback, key

@@ -38,6 +38,7 @@ from typing import ClassVar, Final, Literal, get_args
 import httpx
 
 from bot.polytomic.error_bodies import parse_error_body
+from bot.polytomic.parsing import clean
 
 __all__ = [
     "ERROR_KINDS",
@@ -74,7 +75,8 @@ MAX_RETRY_AFTER: Final = 600.0
 
 
 class PolytomicError(Exception):
-    """A failed Polytomic call. `message` is Polytomic's own text when it sent one."""
+    """A failed Polytomic call. `message` is Polytomic's own text when it sent one, cleaned
+    (parsing.clean) like every Polytomic string: it is kept on rows and shown in messages."""
 
     transient: ClassVar[bool] = False
     kind: ClassVar[ErrorKind] = "error"
@@ -89,6 +91,8 @@ class PolytomicError(Exception):
         method: str | None = None,
         path: str | None = None,
     ) -> None:
+        message = clean(message)
+        key = clean(key) if key is not None else None
         self.message = message
         self.status = status
         self.key = key
@@ -202,7 +206,11 @@ class Unavailable(Transient):
 
 
 class TimedOut(Unavailable):
-    """No answer within the client's timeout (connecting, sending or reading)."""
+    """No answer within the client's timeout (connecting, sending or reading). `deadline`:
+    the attempt's whole window was spent (a server that drips its answer, or never ends it),
+    not one read that waited too long."""
+
+    deadline: bool = False
 
 
 class ConnectionFailed(Unavailable):
@@ -246,12 +254,19 @@ def for_status(
 
 
 def from_response(
-    response: httpx.Response, *, method: str, path: str, redact: Callable[[str], str]
+    response: httpx.Response,
+    *,
+    method: str,
+    path: str,
+    redact: Callable[[str], str],
+    text: str | None = None,
 ) -> PolytomicError:
     """The error for an answer that is not a 2xx, with Polytomic's own message and key.
-    `redact` removes credentials a misbehaving server or proxy may have echoed back."""
+    `redact` removes credentials a misbehaving server or proxy may have echoed back. `text`:
+    the body, when it was read as a stream (else the response's own text)."""
     status = response.status_code
-    message, key = parse_error_body(response.text, response.reason_phrase or f"HTTP {status}")
+    body = response.text if text is None else text
+    message, key = parse_error_body(body, response.reason_phrase or f"HTTP {status}")
     if response.is_redirect:
         # Usually a wrong POLYTOMIC_DEPLOYMENT_URL (e.g. http:// answered by a redirect).
         message = f"unexpected redirect to {response.headers.get('Location', '?')}; check the base URL"
@@ -295,7 +310,7 @@ def parse_retry_after(value: str | None) -> float | None:
         seconds = (when - datetime.now(UTC)).total_seconds()
     if seconds != seconds:  # NaN
         return None
-    return max(0.0, seconds)
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)  # 1e300 or inf: a broken proxy, not a plan
 
 
 def error_kind(error: PolytomicError) -> ErrorKind:

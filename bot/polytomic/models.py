@@ -84,9 +84,8 @@ class ExecutionStatus:
 
     @classmethod
     def parse(cls, raw: object) -> ExecutionStatus:
-        if raw is None:
-            return cls("")
-        return cls(raw.strip() if isinstance(raw, str) else str(raw))
+        text = _str(raw)
+        return cls(text.strip() if text is not None else "")
 
     @property
     def phase(self) -> Phase:
@@ -204,12 +203,11 @@ def _errors(value: object) -> tuple[str, ...]:
         return ()
     out: list[str] = []
     for item in value:
-        if isinstance(item, str):
-            out.append(item)
-        elif isinstance(item, dict) and isinstance(item.get("message"), str):
-            out.append(item["message"])
-        elif item is not None:
-            out.append(str(item))
+        # A list or an object without a message is left out: its repr would say nothing to a
+        # person, and a deeply nested one could exhaust the stack just being printed.
+        text = _str(_dict(item).get("message")) if isinstance(item, dict) else _str(item)
+        if text is not None:
+            out.append(text)
     return tuple(out)
 
 
@@ -287,7 +285,8 @@ def parse_identity(value: object) -> Identity:
 
 def parse_webhook(value: object, *, default_id: str = "") -> Webhook:
     raw = _dict(value)
-    secret = _str(raw.get("secret"))
+    # The secret as sent (not cleaned): it keys the signature check, character for character.
+    secret = raw.get("secret") if isinstance(raw.get("secret"), str) else None
     return Webhook(
         id=_str(raw.get("id")) or default_id,
         endpoint=_str(raw.get("endpoint")),

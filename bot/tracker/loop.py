@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ from bot.config import Settings
 from bot.db.models import Operation
 from bot.db.operations import OperationStore
 from bot.metrics import Metrics
+from bot.names import SyncNames
 from bot.permissions import Authorizer
 from bot.polytomic import PolytomicClient
 from bot.slack import SlackGateway
@@ -32,6 +34,11 @@ from bot.tracker.reconcile import Processed, Reconciler
 log = logging.getLogger("bot.tracker")
 
 QUEUED_PER_WORKER = 4  # claimed rows waiting for a worker, at most (their leases are renewed)
+# Seconds a pass may run before its lease stops being renewed, so that another process may take
+# the row over once the lease expires. Every remote call ends within its deadline (Polytomic's
+# ~10 s an attempt, Slack's 10 s) and every statement within the database's timeouts, so a pass
+# makes a few such calls and ends far sooner; this only bounds what nothing else foresaw.
+PASS_LIMIT = 120.0
 
 
 def new_owner_id() -> str:
@@ -51,6 +58,7 @@ class Tracker:
         owner: str | None = None,
         workers: int = 4,
         metrics: Metrics | None = None,
+        names: SyncNames | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -73,9 +81,11 @@ class Tracker:
             clock=clock,
             metrics=self.metrics,
             stopping=self._stop,
+            names=names,
         )
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tracker")
         self._inflight: set[int] = set()
+        self._passes: dict[int, float] = {}  # row -> when its pass began (time.monotonic)
         self._inflight_changed = threading.Condition()
         self._thread: threading.Thread | None = None
         self.last_loop_at: datetime | None = None
@@ -147,7 +157,14 @@ class Tracker:
         claimed = self.claim(free)
         for op in claimed:
             with self._inflight_changed:
-                self._inflight.add(op.id)
+                stuck = op.id in self._inflight  # our pass on it ran past PASS_LIMIT
+                if not stuck:
+                    self._inflight.add(op.id)
+            if stuck:
+                # Never two passes on one row here: leave it to another process for a while.
+                later = now + timedelta(seconds=self.settings.lease_ttl)
+                self.store.release(op.id, self.owner, next_at=later)
+                continue
             self._pool.submit(self._work, op)
         if len(claimed) == free:
             return 0.0  # there may be more due right now
@@ -163,14 +180,20 @@ class Tracker:
     def renew_leases(self, now: datetime) -> None:
         """Heartbeat: keep the leases of operations still being worked on, so a slow remote call
         never lets another process take over a live holder's work; a dead holder stops renewing
-        and its leases expire within LEASE_TTL."""
+        and its leases expire within LEASE_TTL, and so does a pass stuck over PASS_LIMIT."""
         if (
             self._last_renewal is not None
             and (now - self._last_renewal).total_seconds() < self.settings.lease_ttl / 3
         ):
             return
+        started = time.monotonic() - PASS_LIMIT
         with self._inflight_changed:
-            ids = list(self._inflight)
+            ids = [i for i in self._inflight if self._passes.get(i, started + 1) > started]
+            stuck = len(self._inflight) - len(ids)
+        if stuck:
+            log.warning(
+                "%d tracker passes have run over %.0f s; their leases are left to expire", stuck, PASS_LIMIT
+            )
         self._last_renewal = now
         self.store.renew(self.owner, ids)
 
@@ -183,6 +206,8 @@ class Tracker:
         return claimed
 
     def _work(self, op: Operation) -> None:
+        with self._inflight_changed:
+            self._passes[op.id] = time.monotonic()
         try:
             done = self.reconciler.process(op)
             if done.next_at is not None and done.next_at < self._next_tick:
@@ -190,6 +215,7 @@ class Tracker:
         finally:
             with self._inflight_changed:
                 self._inflight.discard(op.id)
+                self._passes.pop(op.id, None)
                 self._inflight_changed.notify_all()
                 if self._starved and len(self._inflight) <= self.capacity - self.workers:
                     self._starved = False

@@ -12,8 +12,9 @@ pass, it returns what happened, and the pass takes it in (bot.tracker.steps):
 
 `from_error` decides transient versus permanent for every remote error, Polytomic's
 (bot.polytomic.errors) and Slack's (bot.slack.SlackError) alike, from the two attributes both
-hierarchies carry, `transient` and `retry_after`. Only the words depend on which call failed
-(`Doing`); they are the ones the status message and the replies show, from bot.views.notes.
+hierarchies carry, `transient` and `retry_after`, and keeps words any database can store. Only
+the words depend on which call failed (`Doing`); they are the ones the status message and the
+replies show, from bot.views.notes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.polytomic import PolytomicError, RateLimited
+from bot.polytomic.parsing import clean
 from bot.slack import SlackError, SlackFailure, Throttled
 from bot.views import notes
 
@@ -78,9 +80,12 @@ def from_error(error: RemoteError, doing: Doing) -> Outcome:
     if isinstance(error, Throttled) and doing is Doing.POST:
         # The gate handed this row a later slot: not a failure, a time to come back.
         return again(error.retry_after)
+    # Kept on the row: cleaned of what a database refuses (a Slack error code comes from
+    # whatever answered, a proxy included; Polytomic's texts are clean already).
+    words = clean(_words(error, doing))
     if error.transient or doing in _ALWAYS_AGAIN:
-        return failed(_words(error, doing), error.retry_after, error)
-    return refused(_words(error, doing), error)
+        return failed(words, error.retry_after, error)
+    return refused(words, error)
 
 
 def _words(error: RemoteError, doing: Doing) -> str:

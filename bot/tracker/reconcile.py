@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
@@ -21,13 +21,14 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db.audit import Event
 from bot.db.models import Operation
-from bot.db.operations import LeaseLost, OperationStore
+from bot.db.operations import AFTER_A_FAILED_STEP, LeaseLost, OperationStore
 from bot.metrics import Metrics
-from bot.operations import OUTCOMES, RELEASED
+from bot.names import SyncNames
+from bot.operations import OUTCOMES, RELEASED, backoff, stuck
 from bot.permissions import Authorizer
 from bot.polytomic import PolytomicClient
 from bot.slack import SlackGateway
-from bot.tracker.steps import Pass
+from bot.tracker.steps import MAX_BACKOFF, Pass
 from bot.views import notes
 
 log = logging.getLogger("bot.tracker")
@@ -59,6 +60,7 @@ class Reconciler:
         clock: Clock,
         metrics: Metrics,
         stopping: threading.Event,
+        names: SyncNames | None = None,
     ) -> None:
         self.store = store
         self.polytomic = polytomic
@@ -69,6 +71,7 @@ class Reconciler:
         self.clock = clock
         self.metrics = metrics
         self.stopping = stopping  # set when the process drains: stop waiting out the database
+        self.names = names  # a short cache of sync names (bot/names.py)
 
     def process(self, op: Operation) -> Processed:
         try:
@@ -78,9 +81,26 @@ class Reconciler:
             return Processed(op.id, op.state, finished=False, next_at=None, problem="lease lost")
         except Exception as error:
             log.exception("operation step failed", extra={"operation_id": op.id})
-            problem = notes.step_failed(error)
-            self.store.release(op.id, self.owner, error=problem)
-            return Processed(op.id, op.state, finished=False, next_at=None, problem=problem)
+            return self.failed_unexpectedly(op, notes.step_failed(error))
+
+    def failed_unexpectedly(self, op: Operation, problem: str) -> Processed:
+        """A step raised what no outcome names (a write the database refused, a bug): count
+        it like any failure and back off; once it keeps happening, show it (never retried in
+        silence). The row as this pass last wrote it is what the messages render."""
+        op.attempts, op.last_error = op.attempts + 1, problem
+        if stuck(op):
+            try:
+                Pass(self, op).tell_trouble()
+            except LeaseLost:
+                return Processed(op.id, op.state, finished=False, next_at=None, problem="lease lost")
+        delay = backoff(
+            op.attempts, base=max(self.settings.poll_interval, AFTER_A_FAILED_STEP), cap=MAX_BACKOFF
+        )
+        next_at = self.clock.now() + timedelta(seconds=delay)
+        self.store.release(
+            op.id, self.owner, next_at=next_at, changes={"attempts": op.attempts, "last_error": problem}
+        )
+        return Processed(op.id, op.state, finished=False, next_at=None, problem=problem)
 
     def reconcile(self, op: Operation) -> Processed:
         """Bring one operation one pass closer to done; every effect is recorded as it lands."""
@@ -90,8 +110,11 @@ class Reconciler:
             return Processed(op.id, op.state, finished=True, next_at=None)
         # Finished, but a click changed the row during the pass: another pass at once.
         next_at = self.clock.now() if pass_.finished else pass_.next_at()
-        self.store.release(op.id, self.owner, next_at=next_at, changes=pass_.pending)
-        return Processed(op.id, op.state, finished=False, next_at=next_at)
+        due = self.store.release(
+            op.id, self.owner, next_at=next_at, changes=pass_.pending, hinted_at=pass_.hinted_at
+        )
+        # An event during the pass keeps the row due now: the loop is told so (Processed).
+        return Processed(op.id, op.state, finished=False, next_at=min(next_at, due) if due else next_at)
 
     def save(self, op: Operation, changes: dict[str, Any], audit: Event | None = None) -> None:
         """Write `changes` only while we still hold the lease, and renew it.

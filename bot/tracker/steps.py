@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.db.audit import Event
 from bot.db.models import Operation
-from bot.db.operations import ExecutionHeld
+from bot.db.operations import ExecutionHeld, LeaseLost
 from bot.operations import (
     FINAL,
     RELEASED,
@@ -28,14 +28,19 @@ from bot.operations import (
     State,
     announced,
     backoff,
+    event_fields,
+    event_outcome,
     execution_fields,
     incident_due,
     outcome_of,
     pause_due,
     requester_due,
+    stuck,
+    stuck_mark,
+    told_stuck,
     verify,
 )
-from bot.polytomic import Conflict, PolytomicError
+from bot.polytomic import Conflict, PolytomicError, SyncStatus
 from bot.slack import SlackError, respond
 from bot.tracker import posts
 from bot.tracker.outcome import DONE, Doing, Outcome, again, from_error
@@ -43,7 +48,7 @@ from bot.views import notes
 from bot.views.blocks import View
 from bot.views.incident import incident_escalation, incident_notice, incident_outcome
 from bot.views.replies import released
-from bot.views.status import PROGRESS_EVERY, requester_note, status_message
+from bot.views.status import PROGRESS_EVERY, requester_note, status_message, stuck_note
 
 if TYPE_CHECKING:
     from bot.tracker.reconcile import Reconciler
@@ -68,6 +73,8 @@ class Pass:
         # What the pass read that records no effect: written with the next save, or with the
         # release at the end.
         self.pending: dict[str, Any] = {}
+        self.hinted_at = op.hinted_at  # as claimed: the release never postpones a later hint
+        self.by_event = False  # this pass took the run's end from Polytomic's event
 
     # ---- taking outcomes in ------------------------------------------------------------
 
@@ -116,7 +123,9 @@ class Pass:
         op = self.op
         if op.state == State.CONFIRMED:
             self.take(self.authorize_and_verify())
-        if op.state == State.CANCELING and op.cancel_sent_at is None:
+        if op.state == State.CANCELING and event_outcome(op.event_type) is not None:
+            self.take(self.take_event())
+        elif op.state == State.CANCELING and op.cancel_sent_at is None:
             # Polytomic takes seconds to act on a cancel: the next pass, a poll interval from
             # now, reads what it did (a read right away would only say "canceling").
             self.take(self.send_cancel())
@@ -133,6 +142,17 @@ class Pass:
         self.finished = State(op.state) in FINAL and self.delivered()
         if op.state == State.CANCELING:
             self.wants.append(self.settings.poll_interval)
+
+    def tell_trouble(self) -> None:
+        """After a step failed unexpectedly (bot.tracker.reconcile): show what keeps failing in
+        the status message and tell the requester, as far as that still works."""
+        for step in (self.status_message, self.requester_note):
+            try:
+                step()
+            except LeaseLost:
+                raise
+            except Exception:
+                log.exception("could not show a failing step", extra={"operation_id": self.op.id})
 
     def delivered(self) -> bool:
         op = self.op
@@ -173,8 +193,13 @@ class Pass:
             if not decision.allowed:
                 self.save(state=State.DENIED, last_error=notes.denied_note(decision))
                 return DONE
+        if event_outcome(op.event_type) is not None:
+            # Polytomic said the run ended: it did so before any cancel of ours (stale).
+            op.sync_name = op.sync_name or op.event_sync_name
+            self.save(state=State.STALE, sync_name=op.sync_name, last_error=notes.stale_note(op, None, False))
+            return DONE
         try:
-            sync, status = self.r.polytomic.sync_and_status(op.sync_id)
+            name, status = self.name_and_status()
         except PolytomicError as error:
             checked = self.failure(error, Doing.CHECK)
             if checked.final:
@@ -185,7 +210,7 @@ class Pass:
                 self.clear_prompt()
             return DONE
         checked_run = verify(status, op.execution_id)
-        op.sync_name = sync.name or ""  # the note below names the sync
+        op.sync_name = name  # the note below names the sync
         if checked_run.binding is not Binding.CURRENT:
             superseded = checked_run.binding is Binding.SUPERSEDED
             self.save(
@@ -197,6 +222,19 @@ class Pass:
         if self.take_execution(sync_name=op.sync_name, **execution_fields(checked_run.execution)):
             self.clear_prompt()
         return DONE
+
+    def name_and_status(self) -> tuple[str, SyncStatus]:
+        """The sync's name and status: the name from the short cache when it is there (an
+        event or the command's answer just told it), so the check is one request, not two."""
+        names = self.r.names
+        sync_id = self.op.sync_id
+        cached = names.get(sync_id) if names is not None else None
+        if cached is not None:
+            return cached, self.r.polytomic.sync_status(sync_id)
+        sync, status = self.r.polytomic.sync_and_status(sync_id)
+        if names is not None:
+            names.put(sync_id, sync.name or "")
+        return sync.name or "", status
 
     def take_execution(self, **fields: Any) -> bool:
         """confirmed → canceling, which only one operation per execution can hold (the partial
@@ -257,6 +295,13 @@ class Pass:
             self.save(**changed)  # an outcome: written (with its audit row) before anything shows it
         elif changed:
             self.note(**changed)
+        return DONE
+
+    def take_event(self) -> Outcome:
+        """The run's end as Polytomic's signed event said it (kept on the row by
+        bot/db/events.py), with the event's rows, error and sync name: no status poll."""
+        self.by_event = True
+        self.save(**event_fields(self.op, self.r.clock.now()))
         return DONE
 
     def read_sync_name(self) -> str | None:
@@ -349,7 +394,11 @@ class Pass:
             return view
         state_only = status_message(op, self.now, progress=False).digest()
         also = {"status_digest": state_only, "status_edited_at": self.r.clock.now()}
-        return self.keep(posts.STATUS, view, op.channel_id, also=also)
+        kept = self.keep(posts.STATUS, view, op.channel_id, also=also)
+        if self.by_event and not kept.failed and op.event_at is not None:
+            lag = (self.r.clock.now() - op.event_at).total_seconds()
+            self.r.metrics.event_to_edit.observe(max(0.0, lag))
+        return kept
 
     def incident_notice(self) -> Outcome:
         """Posted once; edited only when what it says changed (the sync's name, read late)."""
@@ -383,7 +432,14 @@ class Pass:
 
     def requester_note(self) -> Outcome:
         op = self.op
-        if not requester_due(op) or op.notified_state == op.state or op.response_url is None:
+        if stuck(op) and not told_stuck(op) and op.response_url is not None:
+            # A step keeps failing: said once, wherever the channel message stands.
+            respond(op.response_url, stuck_note(op, self.now))
+            self.save(notified_state=stuck_mark(op.state))
+            return DONE
+        # Told that this state's step keeps failing: told of the state too (its headline).
+        told = op.notified_state in (op.state, stuck_mark(op.state))
+        if not requester_due(op) or told or op.response_url is None:
             return DONE
         if op.state in RELEASED and not announced(op):
             view = released(op)

@@ -14,7 +14,7 @@ from bot.commands import USAGE
 from bot.db.models import AuditEvent
 from bot.permissions import Decision, Rule
 from bot.polytomic import Sync
-from bot.views.blocks import View, bold, clip, code, escape, plain, sync_label, trusted, user, when
+from bot.views.blocks import View, bold, clip, code, escape, id_code, plain, sync_label, trusted, user, when
 from bot.views.notes import granters
 
 
@@ -64,14 +64,14 @@ def grant_changed(verb: str, subject_mention: str, action: str, scope: str, chan
 
 
 def audit_view(events: Sequence[AuditEvent], sync_id: str | None) -> View:
-    where = f" for sync {code(escape(sync_id))}" if sync_id else ""
+    where = f" for sync {id_code(sync_id)}" if sync_id else ""
     if not events:
         return plain(f"Nothing in the audit trail{where} yet.")
     lines = [f"{bold(f'Audit trail{where}')}, newest first:"]
     for event in events:
         parts = [when(event.at), user(event.actor), code(escape(event.action))]
         if event.sync_id and not sync_id:
-            parts.append(f"sync {code(escape(event.sync_id))}")
+            parts.append(f"sync {id_code(event.sync_id)}")
         if event.decision:
             rule = f" ({escape(clip(event.rule or '', 120))})" if event.rule else ""
             parts.append(bold(escape(event.decision)) + rule)

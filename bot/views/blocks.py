@@ -12,7 +12,17 @@ emoji). `escape` drops those characters from supplied text, so nothing supplied 
 Slack still parses the text as mrkdwn, so it stays escaped like the blocks: mentions of users
 and channels (`<@U…>`, `<#C…>`) stay mentions, and `<!channel>` in a sync's name stays inert.
 Anything that came from a user or from Polytomic goes through `escape` before it lands in a
-source.
+source, and is clipped first (`clip`, with the MAX_* lengths below), so no supplied string can
+make Slack refuse a block; `Builder` clips each section and context at Slack's 3,000 characters
+as a last resort, and leaves out a button whose value Slack would refuse.
+
+A sync's name is Polytomic's, and may have been written to deceive: `name_text` folds its
+whitespace (a newline would forge a second status line), drops the characters that are
+invisible or reorder text (bidi overrides and isolates, zero-width characters, other format
+and control characters) and swaps mrkdwn's emphasis marks (`*`, `_`, `~`, `` ` ``) for
+look-alikes that emphasize nothing, so one name can neither break the bold around it nor pass
+for another. `sync_label` shows the sync's ID beside a name this changed; lists show every
+sync's ID anyway.
 """
 
 from __future__ import annotations
@@ -28,6 +38,9 @@ Block = dict[str, Any]
 
 MAX_NAME = 150
 MAX_ERROR = 500
+MAX_STATUS = 40  # a run's status as Polytomic spells it ("running", "canceling", …)
+MAX_ID = 80  # a sync's or a run's ID as shown (Polytomic's are 36-character UUIDs)
+MAX_VALUE = 2000  # characters Slack allows in a button's value
 SECTION_LIMIT = 3000  # characters Slack allows in one section's text
 TEXT_LIMIT = 39_000  # Slack cuts the top-level text at 40,000 characters
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
@@ -50,15 +63,36 @@ _BOLD = "\x02"
 _CODE = "\x03"
 _ICON = "\x04"
 _ICON_SPAN = re.compile(f"{_ICON}[^{_ICON}]*{_ICON}")
-# Control characters never belong in a message; removing them also keeps the markers above ours.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Characters that never belong in a message, from whoever supplied them: controls (removing
+# them also keeps the markers above ours), and what shows nothing or reorders what follows:
+# Unicode's format characters (bidi embeddings, overrides, isolates and marks, zero-width
+# spaces and joiners, the soft hyphen, the BOM, tags, invisible operators), surrogates,
+# private use, and the letters that are blank by design (Hangul fillers, the braille blank).
+# tests/unit/views/test_supplied_strings.py checks it against every format character Unicode has.
+_HIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f"
+    "\u200b-\u200f\u202a-\u202e\u2060-\u206f\u2800\u3164\ud800-\uf8ff\ufe00-\ufe0e\ufeff"
+    "\uffa0\ufff0-\ufffb\u0600-\u0605\u06dd\u070f\u0890\u0891\u08e2"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e0fff\U000f0000-\U0010ffff]"
+)
 _CODE_SPAN = re.compile(r"`([^`\n]*)`")
 ICONS = (":rotating_light:", ":warning:")  # the emoji views put in blocks, never in text
 
 
 def escape(text: str) -> str:
-    """Slack's mrkdwn control characters; `<!channel>` becomes inert `&lt;!channel&gt;`."""
-    return _CONTROL.sub("", text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack's mrkdwn control characters; `<!channel>` becomes inert `&lt;!channel&gt;`.
+    Control and invisible characters (`_HIDDEN`) are dropped."""
+    return _HIDDEN.sub("", text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# mrkdwn's emphasis marks, and look-alikes Slack does not read as marks.
+_EMPHASIS = str.maketrans({"*": "\u2217", "_": "\uff3f", "~": "\u223c", "`": "\u02cb"})
+
+
+def name_text(name: str) -> str:
+    """A supplied name as it may be shown (see the module docstring); not yet escaped."""
+    return " ".join(_HIDDEN.sub("", " ".join(name.split())).split()).translate(_EMPHASIS)
 
 
 def bold(source: str) -> str:
@@ -99,21 +133,25 @@ class Builder:
         self.lines: list[str] = []
 
     def section(self, source: str, accessory: Block | None = None) -> Builder:
+        source = _fit(source)
         block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn(source)}}
-        if accessory is not None:
+        if accessory is not None and _fits(accessory):
             block["accessory"] = accessory
         self.blocks.append(block)
         self.lines.append(words(source))
         return self
 
     def context(self, source: str) -> Builder:
+        source = _fit(source)
         self.blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn(source)}]})
         self.lines.append(words(source))
         return self
 
     def actions(self, block_id: str, buttons: list[Block]) -> Builder:
         """Buttons say nothing the text must repeat: the sections around them say what they do."""
-        self.blocks.append({"type": "actions", "block_id": block_id, "elements": buttons})
+        buttons = [b for b in buttons if _fits(b)]
+        if buttons:
+            self.blocks.append({"type": "actions", "block_id": block_id, "elements": buttons})
         return self
 
     def view(self) -> View:
@@ -123,6 +161,25 @@ class Builder:
             cut = text.rfind("\n", 0, TEXT_LIMIT)
             text = text[: cut if cut > 0 else TEXT_LIMIT] + "\n…"
         return View(text=text, blocks=self.blocks)
+
+
+def _fit(source: str) -> str:
+    """A source within Slack's 3,000 characters a section or context (each field of a view is
+    clipped well before; this is the last resort). A source's marks and icons take one
+    character each in mrkdwn, or none, so a source that fits renders within the limit too."""
+    if len(source) <= SECTION_LIMIT:
+        return source
+    # Room for the ellipsis and the three marks a cut may have to close: a mark left open would
+    # bold or code the rest, and an icon left open would show its emoji's name in the text.
+    cut = source[: SECTION_LIMIT - 4]
+    closing = "".join(mark for mark in (_ICON, _CODE, _BOLD) if cut.count(mark) % 2)
+    return cut + closing + "…"
+
+
+def _fits(element: Block) -> bool:
+    """A button Slack would take: its value within MAX_VALUE (a Polytomic ID of absurd length
+    could push it over, and Slack would refuse the whole message)."""
+    return len(str(element.get("value", ""))) <= MAX_VALUE
 
 
 def plain(source: str) -> View:
@@ -187,16 +244,34 @@ def channel(channel_id: str) -> str:
     return f" in <#{channel_id}>" if _SLACK_ID.match(channel_id) else ""
 
 
-def sync_label(name: str | None, sync_id: str) -> str:
-    """A sync: its name in bold when known, else its ID as code."""
-    if name and name.strip():
-        return bold(escape(clip(name.strip(), MAX_NAME)))
-    return code(escape(sync_id))
+def sync_label(name: str | None, sync_id: str, *, id_if_changed: bool = True) -> str:
+    """A sync: its name in bold when known, else its ID as code. A name that had to be changed
+    to be shown (`name_text`) has the ID beside it, unless the caller shows the ID anyway
+    (`id_if_changed=False`: a list, where every line has it)."""
+    shown = name_text(name) if name else ""
+    if not shown:
+        return id_code(sync_id)
+    clipped = clip(shown, MAX_NAME)
+    label = bold(escape(clipped))
+    # Changed, or cut: it may now look like another sync's name.
+    if id_if_changed and name is not None and clipped != name.strip():
+        label += f" ({id_code(sync_id)})"
+    return label
+
+
+def id_code(supplied_id: str) -> str:
+    """An ID (a sync's, a run's) as code, clipped: Polytomic sends them."""
+    return code(escape(clip(supplied_id, MAX_ID)))
+
+
+def status_text(value: str | None) -> str:
+    """A run's status as Polytomic spells it, escaped and clipped ("unknown" when none)."""
+    return escape(clip(value or "unknown", MAX_STATUS))
 
 
 def ids(sync_id: str, execution_id: str) -> str:
     """The sync and the run a message is about, as code."""
-    return f"Sync {code(escape(sync_id))} · execution {code(escape(execution_id))}"
+    return f"Sync {id_code(sync_id)} · execution {id_code(execution_id)}"
 
 
 def when(moment: datetime | None) -> str:

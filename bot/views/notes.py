@@ -16,7 +16,7 @@ from __future__ import annotations
 from bot.db.models import Operation
 from bot.permissions import Decision
 from bot.polytomic import Execution, Forbidden, NotFound, PolytomicError, Unauthorized
-from bot.views.blocks import bold, code, escape, sync_label, trusted, user, when
+from bot.views.blocks import bold, code, status_text, sync_label, trusted, user, when
 
 # ---- sources for the requester, kept on released rows ----------------------------------------
 
@@ -56,7 +56,7 @@ def stale_note(op: Operation, execution: Execution | None, superseded: bool) -> 
         )
     elif execution is not None and execution.status.value:
         text = (
-            f"The run you confirmed of {label} already ended: {bold(escape(execution.status.value))} "
+            f"The run you confirmed of {label} already ended: {bold(status_text(execution.status.value))} "
             f"{when(execution.completed_at)}. Nothing was canceled."
         )
     else:

@@ -15,10 +15,11 @@ from bot.views.blocks import (
     bold,
     button,
     clip,
-    code,
     confirm_dialog,
     escape,
+    id_code,
     ids,
+    name_text,
     sync_label,
 )
 from bot.views.buttons import (
@@ -34,11 +35,12 @@ from bot.views.syncs import MAX_LIST, execution_lines, target
 
 def cancel_prompt(sync: Sync, execution: Execution, execution_id: str, *, may_pause: bool = False) -> View:
     value = confirm_value(sync.id, execution_id)
+    shown = name_text(sync.name or "") or sync.id
     # plain_text is never parsed for mentions or links, so the name goes in as it is.
     cancel_button = button("Cancel sync", CONFIRM_ACTION, value, style="danger")
     cancel_button["confirm"] = confirm_dialog(
         "Cancel this sync run?",
-        f"Polytomic will stop the run of {sync.name or sync.id} now. Rows already written stay.",
+        f"Polytomic will stop the run of {shown} now. Rows already written stay.",
         "Cancel the run",
     )
     buttons = [cancel_button]
@@ -46,7 +48,7 @@ def cancel_prompt(sync: Sync, execution: Execution, execution_id: str, *, may_pa
         pause_button = button("Cancel and pause the schedule", PAUSE_CONFIRM_ACTION, value, style="danger")
         pause_button["confirm"] = confirm_dialog(
             "Cancel the run and pause the schedule?",
-            f"Polytomic will stop the run of {sync.name or sync.id} now and start no new scheduled "
+            f"Polytomic will stop the run of {shown} now and start no new scheduled "
             "runs until someone resumes the schedule.",
             "Cancel and pause",
         )
@@ -65,9 +67,9 @@ def cancel_prompt(sync: Sync, execution: Execution, execution_id: str, *, may_pa
 def pick_sync(matches: Sequence[Sync], verb: str, name: str) -> View:
     """Several syncs have that name: one button each, leading to `verb` on that one."""
     builder = Builder().section(
-        f"{len(matches)} syncs are named {bold(escape(clip(name, MAX_NAME)))}. Which one?"
+        f"{len(matches)} syncs are named {bold(escape(clip(name_text(name), MAX_NAME)))}. Which one?"
     )
     for sync in matches[:MAX_LIST]:
-        source = f"{sync_label(sync.name, sync.id)}{target(sync)} · {code(escape(sync.id))}"
+        source = f"{sync_label(sync.name, sync.id, id_if_changed=False)}{target(sync)} · {id_code(sync.id)}"
         builder.section(source, button("Choose", PICK_ACTION, pick_value(verb, sync.id)))
     return builder.view()

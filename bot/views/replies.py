@@ -19,7 +19,7 @@ from bot.polytomic import (
     Unauthorized,
     Unavailable,
 )
-from bot.views.blocks import MAX_ERROR, View, bold, clip, code, escape, plain, sync_label, trusted
+from bot.views.blocks import MAX_ERROR, View, bold, clip, code, escape, id_code, plain, sync_label, trusted
 from bot.views.notes import already_requested_note, denied_note, stale_note
 
 
@@ -89,7 +89,7 @@ def groups_unavailable() -> View:
 def polytomic_failure(error: PolytomicError, sync_id: str | None) -> View:
     """What a Polytomic error means for the user, naming the setting when it is the bot's key."""
     detail = f" Polytomic said: {escape(clip(error.message, MAX_ERROR))}" if error.message else ""
-    target = code(escape(sync_id)) if sync_id else "that"
+    target = id_code(sync_id) if sync_id else "that"
     if isinstance(error, NotFound):
         return plain(f"Polytomic has no sync {target}. Check the ID or URL.{detail}")
     if isinstance(error, Unauthorized):
@@ -118,8 +118,39 @@ def invalid_button() -> View:
 
 
 def not_recorded() -> View:
-    """A confirm click the database could not take."""
+    """A confirm click the database could not take: known not written, so no cancel follows."""
     return plain("I couldn't record that just now (database unavailable). Nothing was sent; try again.")
+
+
+def recorded_in_doubt(sync_id: str | None = None, *, check: str | None = None) -> View:
+    """A write whose COMMIT got no answer: it may have happened (a cancel may follow). `check`:
+    the command that shows whether it did (default: `/polytomic status <sync_id>`)."""
+    target = check or (f"/polytomic status {sync_id}" if sync_id else "/polytomic status <sync>")
+    return plain(
+        "The database did not answer in time, so I can't tell whether that was recorded; "
+        f"check {code(escape(target))} in a minute before trying again."
+    )
+
+
+def not_changed_database() -> View:
+    """A write the database refused or never got: known not to have happened."""
+    return plain("I couldn't write to the database just now, so nothing was changed. Try again in a minute.")
+
+
+def database_failure() -> View:
+    """An answer cut short by the database, where what was done before it may stand."""
+    return plain(
+        "I couldn't reach the database just now, so I couldn't finish that. Try again in a minute; "
+        f"{code(escape('/polytomic status <sync>'))} shows where a sync stands."
+    )
+
+
+def answer_failed() -> View:
+    """An answer cut short by a fault of the bot's own (it is logged)."""
+    return plain(
+        "Something went wrong on my side and I couldn't finish that. Try again; if it keeps "
+        "happening, tell whoever runs the bot (the error is in its log)."
+    )
 
 
 def already_requested(op: Operation) -> View:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.db.models import Operation
-from bot.operations import OUTCOMES, State, elapsed_seconds
+from bot.operations import OUTCOMES, State, elapsed_seconds, stuck
 from bot.views.blocks import (
     MAX_ERROR,
     Block,
@@ -27,6 +27,7 @@ from bot.views.blocks import (
     icon,
     ids,
     rows,
+    status_text,
     sync_label,
     user,
     when,
@@ -53,10 +54,13 @@ def headline(op: Operation, now: datetime, *, where: bool = False) -> str:
             f"{rows(op.rows_written)} written before it stopped."
         )
     if state is State.COMPLETED:
-        return (
+        done = (
             f"{asked}: the run {bold('completed')} before the cancel took effect "
             f"({rows(op.rows_written)} written)."
         )
+        if op.execution_errors:  # completed with errors: show them
+            done += f" With errors: {escape(clip(op.execution_errors, MAX_ERROR))}"
+        return done
     if state is State.FAILED:
         error = op.execution_errors or "no error message"
         return (
@@ -81,15 +85,19 @@ def status_message(op: Operation, now: datetime, *, progress: bool = True) -> Vi
     PROGRESS_EVERY seconds."""
     notes: list[str] = []
     if op.state == State.CANCELING:
-        if op.cancel_sent_at is None and op.last_error:
+        if stuck(op):
+            notes.append(f"{icon(':warning:')}{trouble(op)}")
+        elif op.cancel_sent_at is None and op.last_error:
             notes.append(f"Waiting for Polytomic to take the cancel: {escape(clip(op.last_error, 200))}")
         elif progress:
             waited = duration(elapsed_seconds(op.created_at, now))
-            seen = f" · Polytomic status: {escape(op.polytomic_status)}" if op.polytomic_status else ""
+            seen = f" · Polytomic status: {status_text(op.polytomic_status)}" if op.polytomic_status else ""
             notes.append(f"Canceling for {waited}{seen} · {rows(op.rows_written)} so far")
     notes.extend(_schedule_notes(op))
     if op.incident_error:
-        notes.append(f"{icon(':warning:')}The incident channel notice failed: {escape(op.incident_error)}")
+        notes.append(
+            f"{icon(':warning:')}The incident channel notice failed: {escape(clip(op.incident_error, 200))}"
+        )
     notes.append(ids(op.sync_id, op.execution_id))
     builder = Builder().section(headline(op, now)).context("\n".join(notes))
     if op.state == State.CANCELING and op.escalated_at is not None:
@@ -97,6 +105,36 @@ def status_message(op: Operation, now: datetime, *, progress: bool = True) -> Vi
     if op.state in OUTCOMES and op.paused_at is not None and op.resumed_at is None:
         builder.actions("resume", [button("Resume schedule", RESUME_ACTION, resume_value(op.id))])
     return builder.view()
+
+
+def trouble(op: Operation) -> str:
+    """What keeps failing on a stuck operation (bot.operations.stuck), in the status message
+    and in the requester's note alike."""
+    if op.state == State.CONFIRMED:
+        what = "check and record the cancel"
+    elif op.cancel_sent_at is None:
+        what = "send the cancel"
+    else:
+        what = "follow the run"
+    return (
+        f"Trying to {what} has failed {op.attempts} times in a row: "
+        f"{escape(clip(op.last_error or 'unknown error', 200))}. "
+        "I keep trying, less and less often."
+    )
+
+
+def stuck_note(op: Operation, now: datetime) -> View:
+    """Told to the requester once when a step of their cancellation keeps failing."""
+    if op.state == State.CONFIRMED:  # nothing was announced yet: no headline to repeat
+        head = f"Your cancellation of {sync_label(op.sync_name, op.sync_id)} is not going through yet."
+    else:
+        head = headline(op, now)
+    return (
+        Builder()
+        .section(head)
+        .context(f"{icon(':warning:')}{trouble(op)}\n{ids(op.sync_id, op.execution_id)}")
+        .view()
+    )
 
 
 def _schedule_notes(op: Operation) -> list[str]:

@@ -33,6 +33,7 @@ CHECKS = (
     "slack token",
     "slack credentials for requests",
     "polytomic key",
+    "polytomic events",
     "database",
     "incident channel",
 )
@@ -249,7 +250,9 @@ def test_dependent_checks_fail_and_name_the_cause(setup: Setup) -> None:
     setup.env["POLYTOMIC_DEPLOYMENT_URL"] = f"http://127.0.0.1:{_closed_port()}"
     report = run_check(setup.env, setup.tmp_path)
     assert report.returncode == 1
-    assert report.failed() == ["slack token", "polytomic key", "incident channel"], report.stdout
+    assert report.failed() == ["slack token", "polytomic key", "polytomic events", "incident channel"], (
+        report.stdout
+    )
     assert "socket" in report.text("slack credentials for requests")
     assert "POLYTOMIC_DEPLOYMENT_URL" in report.text("polytomic key").partition(" — fix: ")[2]
     assert "SLACK_BOT_TOKEN" in report.text("incident channel")

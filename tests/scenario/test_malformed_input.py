@@ -36,6 +36,7 @@ from bot.db import migrate
 from bot.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync, RecordedRequest
 from bot.fakes.signing import block_actions_body, slash_command_body
 from bot.fakes.slack import FakeSlack
+from bot.views.blocks import escape, name_text
 from tests.harness import POLYTOMIC_KEY, SlackUser, all_text, button
 from tests.scenario.inprocess import InProcessBot, settle, wait_until
 
@@ -393,8 +394,8 @@ def test_hostile_sync_name_and_error_stay_inert_through_the_whole_cancel(
             return message_about(slack, "CGENERAL", sync)
 
         wait_until(lambda final=final: final in status_message().text, 15, what=f"{final!r} in the status")
-        # The text names the sync, escaped like the blocks.
-        escaped = sync.name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        # The text names the sync, escaped like the blocks (its `*` made look-alikes: name_text).
+        escaped = escape(name_text(sync.name))
         assert escaped in status_message().text
         notice = wait_until(
             lambda sync=sync: message_about(slack, "CINCIDENT", sync, replies=False),

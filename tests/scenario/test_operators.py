@@ -168,8 +168,9 @@ def test_help_lists_only_what_the_caller_may_run(
 
 
 def test_list_pages_cuts_and_offers_cancel_where_allowed(
-    bot: Any, slack: Any, polytomic: Any, tmp_path: Path
+    start_bot: Any, slack: Any, polytomic: Any, tmp_path: Path
 ) -> None:
+    bot = start_bot(LIST_CACHE_SECONDS="0")  # each listing reads afresh: the runs change below
     for i in range(60):  # more than one page (the fake, like Polytomic, pages by 50)
         polytomic.add_sync(name=f"Sync {i:02d}", target_object=f"Object{i:02d}")
     paused = polytomic.syncs[-3]

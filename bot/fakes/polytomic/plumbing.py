@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import struct
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +79,26 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except OSError:  # the client gave up (e.g. its timeout fired): nothing to answer
             self.close_connection = True
+
+    def drip(
+        self, every: float, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
+        """The whole answer, one byte every `every` seconds, until it is sent or the client
+        goes: each byte is in time for any per-read timeout, the answer never for a deadline."""
+        head = f"HTTP/1.1 {status} Dripping\r\nContent-Type: {content_type}\r\n"
+        head += f"Content-Length: {len(body)}\r\n"
+        head += "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        raw = (head + "\r\n").encode() + body
+        self.close_connection = True
+        try:
+            for i in range(len(raw)):
+                self.wfile.write(raw[i : i + 1])
+                self.wfile.flush()
+                time.sleep(every)
+                if self.server.fake._stopping:
+                    return
+        except OSError:  # the client gave up: that is the point
+            return
 
     def drop(self) -> None:
         """Close without answering; linger 0 turns the close into a TCP reset."""

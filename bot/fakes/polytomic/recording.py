@@ -25,6 +25,7 @@ class RecordedRequest:
     time: float
     status: int | None = None  # what the fake answered; None: not yet, or connection dropped
     answered: bool = False  # True once the answer (or the drop) is decided
+    answered_at: float | None = None  # time.time() then: with `time`, how long it was in flight
     replay: bool = False  # answered from the idempotency store: no effect
     fault: bool = False  # answered (or dropped) by injected fault
     acted_on: str | None = None  # cancel/start: the execution it hit or created
@@ -83,6 +84,7 @@ class Fault:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     latency: float = 0.0
+    drip: float = 0.0  # > 0: the answer goes out one byte every `drip` seconds
 
     def matches(self, method: str, path: str) -> bool:
         return self.times > 0 and self.method in (None, method) and bool(self.pattern.search(path))

@@ -256,7 +256,8 @@ def _page(
     """Keyset pagination over (sort key, item) pairs already sorted; opaque tokens."""
     token = record.query.get("page_token")
     start = 0
-    if token:
+    endless = kind in fake._endless_pages
+    if token and not endless:
         saved = fake._page_tokens.get(token)
         if saved is None or saved[0] != kind or saved[1] != record.path:
             return 400, error_body(400, "invalid page_token")
@@ -264,7 +265,7 @@ def _page(
         start = next((i for i, (k, _) in enumerate(items) if k > last), len(items))
     chunk = items[start : start + limit]
     pagination: dict[str, Any] = {}
-    if start + limit < len(items) and chunk:
+    if endless or (start + limit < len(items) and chunk):
         new = secrets.token_urlsafe(18)
         fake._page_tokens[new] = (kind, record.path, chunk[-1][0])
         while len(fake._page_tokens) > fake._max_recorded:

@@ -139,6 +139,7 @@ class FakePolytomic(Organization, EventFeed, Deliveries, Inspection, Faults):
         with self._lock:
             record.status = status
             record.answered = True
+            record.answered_at = time.time()
             self._cond.notify_all()
 
     def _serve(self, handler: Handler) -> None:
@@ -176,6 +177,8 @@ class FakePolytomic(Organization, EventFeed, Deliveries, Inspection, Faults):
             self._finish(record, fault.status)
             if fault.status is None:
                 handler.drop()
+            elif fault.drip > 0:
+                handler.drip(fault.drip, fault.status, fault.body, fault.content_type, fault.headers)
             else:
                 handler.send(fault.status, fault.body, fault.content_type, fault.headers)
             return

@@ -74,6 +74,7 @@ class PolytomicState:
         self._requests: collections.deque[RecordedRequest] = collections.deque(maxlen=max_recorded)
         self._faults: list[Fault] = []
         self._latencies: list[Latency] = []
+        self._endless_pages: set[str] = set()  # list kinds paged for ever (Faults.paginate_forever)
         self._idempotency: dict[str, Stored] = {}
         self._page_tokens: dict[str, tuple[str, str, tuple[Any, ...]]] = {}
         self._sockets: set[socket.socket] = set()

@@ -1,5 +1,6 @@
 """Making the fake Slack misbehave: injected errors, one-off 429s, a held 429 window, a sliding
-window per method, Slack's own limits (`real_limits`), and latency; and the bookkeeping that
+window per method, Slack's own limits (`real_limits`), latency, answers dripped a byte at a time
+(`set_drip`) and redirects (`inject_redirect`); and the bookkeeping that
 records a call arriving while a 429's Retry-After window for its key is still shut
 (`window_violations`), which is how the tests catch a client that does not honour Retry-After.
 
@@ -36,11 +37,28 @@ class Faults(SlackState):
                 Injection(method=method, remaining=times, error=error, status=status, channel=channel)
             )
 
+    def inject_redirect(self, method: str, location: str, *, status: int = 302, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` answer ``status`` with ``Location: location``
+        (a proxy or a wrong SLACK_API_URL sending the bot elsewhere)."""
+        with self._lock:
+            self._injections.append(
+                Injection(method=method, remaining=times, error="redirect", status=status, location=location)
+            )
+
+    def set_drip(self, method: str, seconds: float) -> None:
+        """Send answers to ``method`` (``"*"`` = every method) one byte every ``seconds``: every
+        read is in time for a per-read timeout, the answer never. 0 removes it."""
+        with self._lock:
+            if seconds <= 0:
+                self._drip.pop(method, None)
+            else:
+                self._drip[method] = seconds
+
     def inject_rate_limit(
-        self, method: str, retry_after: int = 1, *, times: int = 1, channel: str | None = None
+        self, method: str, retry_after: float | str = 1, *, times: int = 1, channel: str | None = None
     ) -> None:
         """The next ``times`` calls of ``method`` answer HTTP 429 ``ratelimited`` with
-        ``Retry-After: retry_after``."""
+        ``Retry-After: retry_after`` (a str is sent as is: "1e300" from a broken proxy)."""
         with self._lock:
             self._injections.append(
                 Injection(
@@ -97,6 +115,7 @@ class Faults(SlackState):
             self._rate_windows.clear()
             self._rate_limits.clear()
             self._latency.clear()
+            self._drip.clear()
             for state in self._response_urls.values():
                 state.failures.clear()
 

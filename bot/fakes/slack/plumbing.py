@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -95,15 +96,24 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def answer(
-    handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any] | str, headers: dict[str, str]
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: dict[str, Any] | str,
+    headers: dict[str, str],
+    *,
+    drip: float = 0.0,
 ) -> None:
-    """A JSON answer for a dict, text for a string; a client that hung up is not an error."""
+    """A JSON answer for a dict, text for a string; a client that hung up is not an error.
+    `drip` > 0: the whole answer goes out one byte every `drip` seconds."""
     if isinstance(body, dict):
         payload = json.dumps(body).encode("utf-8")
         ctype = "application/json; charset=utf-8"
     else:
         payload = str(body).encode("utf-8")
         ctype = "text/plain; charset=utf-8"
+    if drip > 0:
+        _drip(handler, status, ctype, payload, headers, drip)
+        return
     try:
         handler.send_response(status)
         handler.send_header("Content-Type", ctype)
@@ -114,3 +124,24 @@ def answer(
         handler.wfile.write(payload)
     except (BrokenPipeError, ConnectionResetError):
         pass  # the client gave up (timeout); the request is recorded anyway
+
+
+def _drip(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    ctype: str,
+    payload: bytes,
+    headers: dict[str, str],
+    every: float,
+) -> None:
+    head = f"HTTP/1.1 {status} Dripping\r\nContent-Type: {ctype}\r\nContent-Length: {len(payload)}\r\n"
+    head += "".join(f"{key}: {value}\r\n" for key, value in headers.items())
+    raw = (head + "Connection: close\r\n\r\n").encode() + payload
+    handler.close_connection = True
+    try:
+        for i in range(len(raw)):
+            handler.wfile.write(raw[i : i + 1])
+            handler.wfile.flush()
+            time.sleep(every)
+    except OSError:
+        pass  # the client gave up: that is the point

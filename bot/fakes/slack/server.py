@@ -116,7 +116,8 @@ class FakeSlack(Inspection, ResponseUrls, WebApiMethods, Faults):
                         raw_body=raw,
                     )
                 )
-        answer(handler, status, body, headers)
+        drip = self._drip_for(path.rsplit("/", 1)[-1]) if path.startswith("/api/") else 0.0
+        answer(handler, status, body, headers, drip=drip)
 
     # ----------------------------------------------------------------- Web API
 
@@ -191,10 +192,12 @@ class FakeSlack(Inspection, ResponseUrls, WebApiMethods, Faults):
             if inj.matches(method, channel):
                 inj.remaining -= 1
                 extra = {}
+                if inj.location is not None:
+                    extra["Location"] = inj.location
                 if inj.retry_after is not None:
                     extra["Retry-After"] = str(inj.retry_after)
                     if inj.status == 429:
-                        self._shut_window(method, channel, now, inj.retry_after)
+                        self._shut_window(method, channel, now, _seconds(inj.retry_after))
                 self._injections = [i for i in self._injections if i.remaining > 0]
                 return inj.status, {"ok": False, "error": inj.error}, extra
 
@@ -210,6 +213,13 @@ class FakeSlack(Inspection, ResponseUrls, WebApiMethods, Faults):
             return 200, handler(self, params, now), {}
         except ApiError as exc:
             return 200, {"ok": False, "error": exc.error, **exc.extra}, {}
+
+
+def _seconds(retry_after: float | str) -> float:
+    try:
+        return min(float(retry_after), 86_400.0)
+    except ValueError:
+        return 1.0
 
 
 def main(argv: list[str] | None = None) -> None:

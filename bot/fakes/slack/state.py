@@ -33,8 +33,9 @@ class Injection:
     remaining: int
     error: str = "ratelimited"
     status: int = 200
-    retry_after: int | None = None
+    retry_after: float | str | None = None
     channel: str | None = None
+    location: str | None = None  # a 3xx's Location
 
     def matches(self, method: str, channel: str | None) -> bool:
         return (
@@ -115,6 +116,7 @@ class SlackState:
         self._shut: dict[tuple[str, str | None], tuple[float, float]] = {}  # refused at, until
         self._violations: list[WindowViolation] = []
         self._latency: dict[str, float] = {}
+        self._drip: dict[str, float] = {}  # method -> seconds between the bytes of its answers
         self._response_urls: dict[str, ResponseUrl] = {}
         self._response_counter = itertools.count(1)
         self._last_ts_us = 0
@@ -152,6 +154,10 @@ class SlackState:
     def _latency_for(self, method: str) -> float:
         with self._lock:
             return self._latency.get(method, self._latency.get("*", 0.0))
+
+    def _drip_for(self, method: str) -> float:
+        with self._lock:
+            return self._drip.get(method, self._drip.get("*", 0.0))
 
     def _record(self, call: RecordedCall) -> None:
         self._requests.append(call)

@@ -127,8 +127,9 @@ _BOLD_SPAN = re.compile(r"(?<![\w*])\*[^\s*][^*\n]*(?<=[^\s*])\*(?![\w*])")
 
 
 def shown(name: str | None) -> str:
-    """How a view names the sync: its name, escaped, or its ID."""
-    return escape(name) if name else SYNC_ID
+    """How a view names the sync: its name as it may be shown (emphasis marks swapped for
+    look-alikes), escaped, or its ID."""
+    return escape(blocks.name_text(name)) if name else SYNC_ID
 
 
 Case = tuple[View, tuple[str, ...]]  # a view and the facts its text must say
@@ -220,6 +221,17 @@ def _op_cases(name: str | None) -> dict[str, list[Case]]:
         )
     ]
     cases["requester_note"].append((status.requester_note(uninvited, NOW), (who, it, "/invite me")))
+    failing = {"attempts": 3, "last_error": f"Polytomic unreachable: {EVIL}"}
+    sending = make_op(sync_name=name, **failing)
+    following = make_op(sync_name=name, cancel_sent_at=NOW - timedelta(seconds=30), **failing)
+    checking = make_op(sync_name=name, state=State.CONFIRMED.value, **failing)
+    trouble = ("has failed 3 times in a row", escape(EVIL), "I keep trying")
+    cases["stuck_note"] = [
+        (status.stuck_note(sending, NOW), (who, it, "Trying to send the cancel", *trouble)),
+        (status.stuck_note(following, NOW), (who, it, "Trying to follow the run", *trouble)),
+        (status.stuck_note(checking, NOW), (it, "not going through yet", "check and record", *trouble)),
+    ]
+    cases["status_message"].append((status.status_message(sending, NOW), (who, it, "canceling", *trouble)))
     cases["already_requested"] = [
         (replies.already_requested(make_op(sync_name=name)), (it, who, "already requested", "Nothing more"))
     ]
@@ -289,10 +301,16 @@ def _sync_cases(name: str | None) -> dict[str, list[Case]]:
         "pick_sync": [
             (
                 prompts.pick_sync([sync, Sync(id=NEXT_EXEC, name=name)], "cancel", name or "x"),
-                ("2 syncs are named", escape(name or "x"), SYNC_ID, NEXT_EXEC, "Contact"),
+                ("2 syncs are named", shown(name or "x"), SYNC_ID, NEXT_EXEC, "Contact"),
             )
         ],
-        "no_such_name": [(syncs.no_such_name(name or "x"), ("No sync is named", escape(name or "x")))],
+        "no_such_name": [(syncs.no_such_name(name or "x"), ("No sync is named", shown(name or "x")))],
+        "too_many_to_search": [
+            (
+                syncs.too_many_to_search(name or "x", 1000, "cancel"),
+                ("Too many syncs to search by name; use the ID", "1,000", "/polytomic cancel"),
+            )
+        ],
         "why": [
             (
                 access.why(
@@ -308,6 +326,12 @@ def _sync_cases(name: str | None) -> dict[str, list[Case]]:
             )
         ],
         "sync_list": [
+            (
+                syncs.sync_list(
+                    [syncs.SyncLine(sync, None)], running_only=False, hidden=0, now=NOW, age=12.4
+                ),
+                ("1 syncs", it, "As Polytomic said 12 seconds ago", "/polytomic status"),
+            ),
             (
                 syncs.sync_list(
                     [
@@ -393,6 +417,18 @@ def _other_cases() -> dict[str, list[Case]]:
         "invalid_button": [(replies.invalid_button(), ("not valid any more", "/polytomic cancel"))],
         "groups_unavailable": [(replies.groups_unavailable(), ("couldn't check your Slack user groups",))],
         "not_recorded": [(replies.not_recorded(), ("database unavailable", "Nothing was sent"))],
+        "recorded_in_doubt": [
+            (
+                replies.recorded_in_doubt("sync-1"),
+                ("can't tell whether that was recorded", "/polytomic status sync-1"),
+            ),
+            (replies.recorded_in_doubt(check="/polytomic grants"), ("can't tell", "/polytomic grants")),
+        ],
+        "not_changed_database": [(replies.not_changed_database(), ("nothing was changed",))],
+        "database_failure": [
+            (replies.database_failure(), ("couldn't reach the database", "/polytomic status"))
+        ],
+        "answer_failed": [(replies.answer_failed(), ("Something went wrong", "log"))],
         "retry_sent": [(replies.retry_sent(), ("Sending the cancel to Polytomic again",))],
         "retry_refused": [(replies.retry_refused(), ("already retried", "Nothing more was sent"))],
         "grants_list": [
@@ -466,6 +502,7 @@ def evil_views() -> dict[str, View]:
         "stale:ended": replies.stale(make_op(sync_name=EVIL), ended(EVIL), False),
         "stale:superseded": replies.stale(make_op(sync_name=EVIL), make_execution(), True),
         "already_requested": replies.already_requested(make_op(sync_name=EVIL)),
+        "stuck_note": status.stuck_note(make_op(sync_name=EVIL, attempts=3, last_error=EVIL), NOW),
         "released:rejected": replies.released(
             make_op(sync_name=EVIL, state=State.REJECTED.value, last_error=EVIL)
         ),

@@ -1,0 +1,217 @@
+"""Polytomic's events' store: every statement on `polytomic_events` and `event_poller`, and the
+hint an event leaves on the operations that track its execution.
+
+* `take` stores a batch of events, each once (the unique `event_key`: an event's id, else a
+  digest of its body), whichever way it came, and in the same transaction leaves what a *new*
+  one says on every unfinished operation of its execution: due now (`next_poll_at`,
+  `hinted_at`), and for the first terminal event of a model sync its type, time, error, rows and
+  the sync's name (`event_*`). A terminal event is final, so a later one, or a non-terminal one
+  out of order, never overwrites it (`WHERE event_type IS NULL`). An event already stored
+  changes nothing: a duplicated delivery, or the poller reading what the webhook brought,
+  is handled once. `bulk_sync.*` events are stored and nothing else.
+* The poller's row: `lease` (one poller across replicas, as for operations; the lease is taken
+  in the UPDATE's own WHERE, so of two processes exactly one gets it), `advance` (the cursor,
+  with the lease checked), `release`.
+* `prune` drops events older than Polytomic keeps them (48 hours).
+
+Events write only the `event_*`, `hinted_at` and `next_poll_at` columns of an operation, which
+no pass writes but `next_poll_at` (see OperationStore.release: a pass never postpones a hint
+that landed during it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Connection, case, delete, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from bot.clock import SYSTEM_CLOCK, Clock
+from bot.db.engine import Database
+from bot.db.models import EVENT_POLLER, OPERATIONS, POLYTOMIC_EVENTS
+from bot.polytomic.events import Event
+
+__all__ = ["RETENTION", "EventStore", "Incoming", "Taken"]
+
+EV = POLYTOMIC_EVENTS
+OPS = OPERATIONS
+POLLER = EVENT_POLLER
+POLLER_NAME = "events"
+RETENTION = timedelta(hours=48)  # how long Polytomic keeps events readable
+Source = Literal["webhook", "poll"]
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One event to store: its dedupe key, the parsed event, and its JSON as received."""
+
+    key: str
+    event: Event
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What `take` did with a batch: the events new to the store, how many were there already
+    (and of those, how many another source had brought first), and the operations an event
+    made due."""
+
+    new: tuple[Event, ...]
+    duplicates: int
+    cross_duplicates: int
+    hinted: int
+
+
+class EventStore:
+    def __init__(self, db: Database, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.db = db
+        self.clock = clock
+
+    # ---- events -----------------------------------------------------------------------
+
+    def take(self, incoming: Sequence[Incoming], source: Source) -> Taken:
+        """Store each event once and leave its hint on the operations it concerns (see the
+        module docstring); one transaction for the whole batch."""
+        if not incoming:
+            return Taken((), 0, 0, 0)
+        now = self.clock.now()
+        unique = list({item.key: item for item in incoming}.values())
+        duplicates = len(incoming) - len(unique)
+        with self.db.core() as conn:
+            known: dict[str, str] = {}
+            if source == "poll":  # which source brought them first: only the poll's count asks
+                known = dict(
+                    conn.execute(
+                        select(EV.c.event_key, EV.c.source).where(EV.c.event_key.in_([i.key for i in unique]))
+                    ).all()
+                )
+            fresh = [item for item in unique if item.key not in known]
+            cross = sum(1 for item in unique if item.key in known and known[item.key] != source)
+            duplicates += len(unique) - len(fresh)
+            inserted: set[str] = set()
+            if fresh:
+                statement = self._insert_ignoring_duplicates(conn).values(
+                    [self._row(item, source, now) for item in fresh]
+                )
+                inserted = set(conn.execute(statement.returning(EV.c.event_key)).scalars())
+            duplicates += len(fresh) - len(inserted)  # stored already (or by another process now)
+            new = [item.event for item in fresh if item.key in inserted]
+            hinted = sum(self._hint(conn, event, now) for event in new)
+        return Taken(tuple(new), duplicates, cross, hinted)
+
+    def _insert_ignoring_duplicates(self, conn: Connection) -> Any:
+        if conn.dialect.name == "postgresql":
+            return pg_insert(EV).on_conflict_do_nothing(index_elements=["event_key"])
+        if conn.dialect.name == "sqlite":
+            return sqlite_insert(EV).on_conflict_do_nothing(index_elements=["event_key"])
+        return insert(EV)
+
+    @staticmethod
+    def _row(item: Incoming, source: Source, now: datetime) -> dict[str, Any]:
+        event = item.event
+        return {
+            "event_key": item.key,
+            "type": event.type[:200],
+            "execution_id": (event.execution_id or None) and str(event.execution_id)[:64],
+            "sync_id": (event.sync_id or None) and str(event.sync_id)[:64],
+            "created_at": event.created_at,
+            "received_at": now,
+            "source": source,
+            "payload": json.dumps(item.raw, separators=(",", ":"), default=str),
+        }
+
+    @staticmethod
+    def _hint(conn: Connection, event: Event, now: datetime) -> int:
+        """Make the unfinished operations of the event's execution due now; a terminal
+        model-sync event is also kept on them, unless one was already. Returns how many rows
+        were made due."""
+        if event.family != "sync" or not event.execution_id:
+            return 0  # bulk syncs are stored, not acted on (no operation tracks one yet)
+        mine = (OPS.c.execution_id == event.execution_id, OPS.c.finished_at.is_(None))
+        values: dict[str, Any] = {"next_poll_at": now, "hinted_at": now}
+        if event.is_terminal and event.sync is not None:
+            # The first terminal event stays: terminal is final, a later one changes nothing.
+            first = OPS.c.event_type.is_(None)
+            said = {
+                "event_type": event.type,
+                "event_at": event.created_at or now,
+                "event_error": (event.sync.error or None) and event.sync.error[:2000],
+                "event_rows": event.sync.rows_written,
+                "event_sync_name": event.sync.sync_name,
+            }
+            values.update({name: case((first, value), else_=OPS.c[name]) for name, value in said.items()})
+        result = conn.execute(update(OPS).where(*mine).values(**values))
+        return int(result.rowcount or 0)
+
+    def count(self) -> int:
+        with self.db.read_engine.connect() as conn:
+            return len(conn.execute(select(EV.c.id)).all())
+
+    def prune(self, *, keep: timedelta = RETENTION) -> int:
+        """Drop events received longer ago than Polytomic keeps them."""
+        with self.db.core() as conn:
+            result = conn.execute(delete(EV).where(EV.c.received_at < self.clock.now() - keep))
+        return int(result.rowcount or 0)
+
+    # ---- the poller's row --------------------------------------------------------------
+
+    def lease(self, owner: str, ttl: float) -> datetime | Literal[False] | None:
+        """Take or renew the poller's lease for `ttl` seconds. False when another process
+        holds it; else the cursor (None before the first poll)."""
+        now = self.clock.now()
+        expires = now + timedelta(seconds=ttl)
+        with self.db.core() as conn:
+            if conn.execute(select(POLLER.c.name).where(POLLER.c.name == POLLER_NAME)).first() is None:
+                conn.execute(self._insert_poller(conn))
+            won = conn.execute(
+                update(POLLER)
+                .where(
+                    POLLER.c.name == POLLER_NAME,
+                    or_(
+                        POLLER.c.lease_owner.is_(None),
+                        POLLER.c.lease_owner == owner,
+                        POLLER.c.lease_expires_at < now,
+                    ),
+                )
+                .values(lease_owner=owner, lease_expires_at=expires)
+            ).rowcount
+            if not won:
+                return False
+            cursor: datetime | None = conn.scalar(select(POLLER.c.cursor).where(POLLER.c.name == POLLER_NAME))
+        return cursor
+
+    def _insert_poller(self, conn: Connection) -> Any:
+        values = {"name": POLLER_NAME}
+        if conn.dialect.name == "postgresql":
+            return pg_insert(POLLER).values(values).on_conflict_do_nothing(index_elements=["name"])
+        return sqlite_insert(POLLER).values(values).on_conflict_do_nothing(index_elements=["name"])
+
+    def advance(self, owner: str, cursor: datetime | None) -> bool:
+        """Move the cursor (only while `owner` holds the lease, and never backwards)."""
+        now = self.clock.now()
+        query = update(POLLER).where(POLLER.c.name == POLLER_NAME, POLLER.c.lease_owner == owner)
+        if cursor is not None:
+            query = query.where(or_(POLLER.c.cursor.is_(None), POLLER.c.cursor <= cursor))
+            values: dict[str, Any] = {"cursor": cursor, "polled_at": now}
+        else:
+            values = {"polled_at": now}
+        with self.db.core() as conn:
+            return bool(conn.execute(query.values(**values)).rowcount)
+
+    def release(self, owner: str) -> None:
+        with self.db.core() as conn:
+            conn.execute(
+                update(POLLER)
+                .where(POLLER.c.name == POLLER_NAME, POLLER.c.lease_owner == owner)
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+
+    def poller_row(self) -> dict[str, Any] | None:
+        with self.db.read_engine.connect() as conn:
+            row = conn.execute(select(POLLER).where(POLLER.c.name == POLLER_NAME)).first()
+        return dict(row._mapping) if row is not None else None

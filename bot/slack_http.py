@@ -1,0 +1,187 @@
+"""How the bot's Slack clients send a request: one POST with a wall-clock deadline, a size cap,
+and no redirects. bot/slack.py builds its WebClient and WebhookClient from the two classes here.
+
+slack_sdk sends with urllib's `urlopen`, whose timeout applies to each socket operation (a
+server dripping a byte every few seconds holds the thread for ever) and whose redirect handler
+follows a 3xx with every header, the bot token's `Authorization: Bearer xoxb-…` included, to
+whatever host `Location` names. `bounded_post` replaces that one step (slack_sdk's
+`_perform_*_internal`), and keeps slack_sdk's retry handlers, parsing and errors around it:
+
+- a timer shuts the socket down when the deadline passes, whatever phase the request is in
+  (connecting, TLS, headers, body), and the call raises `DeadlineExceeded`;
+- a 3xx raises `Redirected`; nothing is sent to the other host and nothing it says is read;
+- a body over MAX_ANSWER_BYTES raises `TooLarge`;
+- any other status >= 400 becomes urllib's HTTPError, as slack_sdk expects, with an absurd
+  Retry-After (`1e300`, `inf`) clamped to the client's `max_retry_after`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import io
+import socket
+import ssl
+import threading
+import time
+from email.message import Message
+from typing import Any, Final
+from urllib.error import HTTPError
+from urllib.parse import urlsplit
+from urllib.request import Request
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError, SlackRequestError
+from slack_sdk.webhook import WebhookClient, WebhookResponse
+
+__all__ = [
+    "MAX_ANSWER_BYTES",
+    "BoundedWebClient",
+    "BoundedWebhookClient",
+    "DeadlineExceeded",
+    "Redirected",
+    "TooLarge",
+    "bounded_post",
+    "clamp_retry_after",
+]
+
+MAX_ANSWER_BYTES: Final = 4 * 1024 * 1024  # Slack's answers to the bot are a few KB
+
+
+class DeadlineExceeded(TimeoutError):
+    """The whole request took longer than its deadline (slack_sdk does not retry it)."""
+
+
+class Redirected(SlackClientError):
+    """Slack (or something in its place) answered 3xx; the redirect was not followed."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"Slack answered HTTP {status}: redirects are not followed")
+        self.status = status
+
+
+class TooLarge(SlackClientError):
+    """The answer's body is over MAX_ANSWER_BYTES."""
+
+
+def clamp_retry_after(value: str | None, maximum: float) -> str | None:
+    """A Retry-After header's seconds, clamped to [0, maximum] as whole seconds (slack_sdk reads
+    it with int()); None when absent, the value unchanged when it is not a number."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return value
+    if seconds != seconds:  # NaN
+        return "1"
+    return str(int(min(max(0.0, seconds), maximum)))
+
+
+def bounded_post(
+    req: Request,
+    *,
+    timeout: float,
+    deadline: float,
+    context: ssl.SSLContext | None,
+    max_retry_after: float,
+) -> tuple[int, Message, bytes]:
+    """POST `req` once: (status, headers, body) of a 2xx. Raises DeadlineExceeded, Redirected,
+    TooLarge, HTTPError (status >= 400) or an OSError from the network."""
+    url = req.full_url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SlackRequestError("Invalid URL detected: only http(s) URLs are called")
+    connection: http.client.HTTPConnection
+    if parts.scheme == "https":
+        connection = http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=min(timeout, deadline), context=context
+        )
+    else:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=min(timeout, deadline))
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        sock = connection.sock
+        if sock is not None:  # wakes a blocked read or write at once, in any phase
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(deadline, expire)
+    timer.daemon = True
+    started = time.monotonic()
+    timer.start()
+    try:
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.request("POST", target, body=req.data, headers=dict(req.header_items()))
+        response = connection.getresponse()
+        status = response.status
+        if 300 <= status < 400:
+            raise Redirected(status)
+        body = response.read(MAX_ANSWER_BYTES + 1)
+        if len(body) > MAX_ANSWER_BYTES:
+            raise TooLarge(f"Slack's answer is larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MB")
+        headers = response.msg
+    except (OSError, http.client.HTTPException) as error:
+        if expired.is_set() or time.monotonic() - started >= deadline:
+            raise DeadlineExceeded(f"no complete answer from Slack within {deadline:g} s") from None
+        raise error
+    finally:
+        timer.cancel()
+        connection.close()
+    if status >= 400:
+        if "Retry-After" in headers:
+            clamped = clamp_retry_after(headers["Retry-After"], max_retry_after)
+            del headers["Retry-After"]
+            headers["Retry-After"] = clamped or "1"
+        raise HTTPError(url, status, response.reason, headers, io.BytesIO(body))
+    return status, headers, body
+
+
+def _charset(headers: Message) -> str:
+    return headers.get_content_charset() or "utf-8"
+
+
+class BoundedWebClient(WebClient):
+    """slack_sdk's WebClient, each request sent by `bounded_post`: a 3xx is an error, never
+    followed; `deadline` seconds at most per attempt."""
+
+    def __init__(self, *args: Any, deadline: float, max_retry_after: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+        self.max_retry_after = max_retry_after
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        status, headers, body = bounded_post(
+            req,
+            timeout=self.timeout,
+            deadline=self.deadline,
+            context=self.ssl,
+            max_retry_after=self.max_retry_after,
+        )
+        return {"status": status, "headers": headers, "body": body.decode(_charset(headers), "replace")}
+
+
+class BoundedWebhookClient(WebhookClient):
+    """slack_sdk's WebhookClient (response_url answers), each request sent by `bounded_post`."""
+
+    def __init__(self, *args: Any, deadline: float, max_retry_after: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+        self.max_retry_after = max_retry_after
+
+    def _perform_http_request_internal(self, url: str, req: Request) -> WebhookResponse:
+        status, headers, body = bounded_post(
+            req,
+            timeout=self.timeout,
+            deadline=self.deadline,
+            context=self.ssl,
+            max_retry_after=self.max_retry_after,
+        )
+        return WebhookResponse(
+            url=url,
+            status_code=status,
+            body=body.decode(_charset(headers), "replace"),
+            headers=dict(headers.items()),
+        )
