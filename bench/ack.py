@@ -71,7 +71,8 @@ def _measure_floor(
     try:
         url = f"http://127.0.0.1:{port}/slack/events"
         wait_until(lambda: _answers(url), timeout=30, interval=0.1, what="the floor to listen")
-        send_load(url, _bodies(slack, sync_ids, warmup)[0], SIGNING_SECRET, concurrency)
+        if warmup:  # (each load is a process of its own: --quick has none)
+            send_load(url, _bodies(slack, sync_ids, warmup)[0], SIGNING_SECRET, concurrency)
         latencies, statuses, _, _ = send_load(
             url, _bodies(slack, sync_ids, commands)[0], SIGNING_SECRET, concurrency
         )
@@ -120,9 +121,10 @@ def run(
         bot = BotProcess("serve", env, workdir, free_port()).start()
         try:
             url = bot.url + "/slack/events"
-            warm, warm_urls = _bodies(slack, sync_ids, warmup)
-            send_load(url, warm, SIGNING_SECRET, concurrency)
-            _answer_times(slack, warm_urls, timeout=120)
+            if warmup:
+                warm, warm_urls = _bodies(slack, sync_ids, warmup)
+                send_load(url, warm, SIGNING_SECRET, concurrency)
+                _answer_times(slack, warm_urls, timeout=120)
             # Rounds of floor, floor, bot: the machine's noise falls on all three alike. Each
             # round waits for the bot's answers, so its backlog never overlaps a floor's run.
             for _ in range(rounds):

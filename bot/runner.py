@@ -75,9 +75,7 @@ def socket_mode(settings: Settings) -> None:
     assert settings.slack_app_token is not None
     stop = _stop_on_signal()
     services = build_services(settings, with_tracker=True)
-    handler = make_handler(
-        create_bolt_app(services), settings.slack_app_token, services.slack.client
-    )
+    handler = make_handler(create_bolt_app(services), settings.slack_app_token, services.slack.client)
     services.start()
     try:
         handler.connect()  # type: ignore[no-untyped-call]

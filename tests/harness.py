@@ -1,4 +1,5 @@
 """What the tests share: the real bot as a process (from `bot.fakes.process`, re-exported here),
+its command line run in this process (`run_cli`),
 a person in the fake workspace (`SlackUser`, for a process or for the in-process bot of
 tests/scenario/inprocess.py), and the helpers of the scenario and e2e tiers that read what Slack
 shows and what the database holds, and check that a faulted story ended once. Test modules
@@ -8,12 +9,15 @@ import helpers from here (and the scenario tier from its `inprocess`), never fro
 from __future__ import annotations
 
 import contextlib
+import io
 import json
+import logging
 import os
 import sqlite3
 import subprocess
 import tempfile
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +64,7 @@ __all__ = [
     "polls",
     "postgres_rows",
     "query_db",
+    "run_cli",
     "sqlite_rows",
     "status_messages",
     "temp_workdir",
@@ -199,19 +204,56 @@ def answer_to(user: SlackUser, text: str) -> str:
     return all_text(user.answers(url)[0])
 
 
+@contextlib.contextmanager
+def _as_a_process(env: dict[str, str], cwd: Path) -> Iterator[None]:
+    """This process as the console script's would be: `env` as its whole environment, `cwd` as
+    its directory; the root logger (which `setup_logging` replaces) is put back afterwards."""
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    saved_levels = {name: logging.getLogger(name).level for name in logging.root.manager.loggerDict}
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        for name, level in saved_levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def run_cli(args: Sequence[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`polytomic-bot ARGS` as its console script runs it (`sys.exit(bot.cli.main())`), but in
+    this process: a process per command cost 1.4 s of CPU in imports alone. Returns its exit
+    status and what it wrote to stdout and stderr (its JSON log lines included); an exception
+    that escapes `main` is a traceback on stderr and status 1, as in a process. It is another
+    process than a running bot's, so the SQLite lock (an flock) refuses it as it would the
+    script. Where the process itself is what a test checks, the test runs the script."""
+    from bot import cli
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with _as_a_process(env, cwd), contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = cli.main(list(args))
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        except Exception:  # shown as the interpreter would show it
+            traceback.print_exc()
+            code = 1
+    return subprocess.CompletedProcess(["polytomic-bot", *args], code, stdout.getvalue(), stderr.getvalue())
+
+
 def cli_grant(database_url: str, subject: str, action: str, scope: str) -> None:
     """`polytomic-bot grant ...` against the bot's database, as an operator bootstraps it before
     the bot runs (on SQLite the CLI is refused while a bot holds the file)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "POLYTOMIC_"))}
     env["DATABASE_URL"] = database_url
-    done = subprocess.run(
-        [str(EXECUTABLE), "grant", subject, action, scope],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli(["grant", subject, action, scope], env, Path.cwd())
     assert done.returncode == 0, done.stderr
     rows = query_db(
         database_url,

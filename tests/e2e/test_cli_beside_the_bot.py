@@ -11,22 +11,15 @@ from typing import Any
 
 import httpx
 
-from tests.harness import EXECUTABLE, BotProcess
+from tests.harness import BotProcess, run_cli
 
 IN_USE = 3
 
 
 def cli(bot: BotProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    """The console script, with the running bot's settings (so the same DATABASE_URL)."""
-    return subprocess.run(
-        [str(EXECUTABLE), *args],
-        env=bot.env,
-        cwd=bot.workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    """The command line with the running bot's settings (so the same DATABASE_URL), in the
+    test's process, which is another process than the bot's (tests/harness.py `run_cli`)."""
+    return run_cli(args, bot.env, bot.workdir)
 
 
 def rows(database: Path, query: str) -> list[tuple[Any, ...]]:

@@ -12,6 +12,7 @@ import hmac
 import json
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -28,13 +29,54 @@ from tests.harness import (
     SIGNING_SECRET,
     BotProcess,
     all_text,
+    base_env,
     button,
     db_rows,
+    free_port,
     wait_until,
 )
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
+
+
+# ---- one bot process for the tests that leave it as they found it --------------------------
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BotProcess, FakeSlack, FakePolytomic]]:
+    """One `serve` process, and its fakes, for this module: starting one costs 5 to 8 s on a
+    loaded machine. `bot` is this one; a test that counts refusals, reads a quiet log or needs
+    other settings starts its own with `start_bot` (beside the same fakes)."""
+    slack = FakeSlack().start()
+    polytomic = FakePolytomic(api_key=POLYTOMIC_KEY).start()
+    workdir = tmp_path_factory.mktemp("edge")
+    env = base_env(slack, polytomic, f"sqlite:///{workdir / 'bot.db'}")
+    bot = BotProcess("serve", env, workdir, free_port()).start()
+    yield bot, slack, polytomic
+    bot.stop()
+    slack.stop()
+    polytomic.stop()
+    assert not slack.internal_errors, slack.internal_errors
+    assert not slack.window_violations, [v.describe() for v in slack.window_violations]
+
+
+@pytest.fixture
+def slack(shared: tuple[BotProcess, FakeSlack, FakePolytomic]) -> FakeSlack:
+    """The module's fake Slack, with no request recorded yet by this test."""
+    shared[1].clear_requests()
+    return shared[1]
+
+
+@pytest.fixture
+def polytomic(shared: tuple[BotProcess, FakeSlack, FakePolytomic]) -> FakePolytomic:
+    shared[2].clear_requests()
+    return shared[2]
+
+
+@pytest.fixture
+def bot(shared: tuple[BotProcess, FakeSlack, FakePolytomic]) -> BotProcess:
+    return shared[0]
 
 
 def sign_raw(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
@@ -89,10 +131,11 @@ def test_a_command_routes_whichever_field_holds_the_word_payload(
     """Bolt's parse_body took any form body containing `payload` for interactivity and found no
     `payload=` field: the command got 404 "unhandled request". Each field Slack fills from what
     people named (a channel, a workspace, themselves) or typed can carry the word."""
-    sync = polytomic.add_sync(name="payload sync")
+    name = f"payload sync {field}"  # the fake is the module's: one sync of this name per case
+    sync = polytomic.add_sync(name=name)
     sync.start_execution(cancel_delay=None)
     url = slack.response_url(field)
-    text = 'cancel "payload sync"' if field == "text" else f"cancel {sync.id}"
+    text = f'cancel "{name}"' if field == "text" else f"cancel {sync.id}"
     body = slash_command_body(
         text=text, user_id="UADMIN", channel_id="CGENERAL", response_url=url, **FIELDS[field]
     )
@@ -100,7 +143,7 @@ def test_a_command_routes_whichever_field_holds_the_word_payload(
     answer = post(bot, body)
     assert answer.status_code == 200, answer.text
     prompt = wait_until(lambda: slack.responses(url), what="the cancel prompt")[0]
-    assert "payload sync" in all_text(prompt)
+    assert name in all_text(prompt)
     assert json.loads(button(prompt, "cancel_confirm")["value"])["s"] == sync.id
 
 
@@ -204,7 +247,8 @@ def test_only_post_is_served_on_slack_events(bot: BotProcess) -> None:
 # ---- Slack's other requests reach Bolt -----------------------------------------------------
 
 
-def test_url_verification_and_events_reach_bolt(bot: BotProcess) -> None:
+def test_url_verification_and_events_reach_bolt(start_bot: Any) -> None:
+    bot = start_bot()  # its own: it counts the refusals
     challenge = {
         "token": "x",
         "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",

@@ -12,7 +12,7 @@ import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from bot.fakes.signing import (
     slash_command_body,
 )
 from bot.fakes.slack import FakeSlack
-from tests.harness import SIGNING_SECRET, BotProcess, button, wait_until
+from tests.harness import POLYTOMIC_KEY, SIGNING_SECRET, BotProcess, base_env, button, free_port, wait_until
 
 SETTLE = 1.0  # seconds to wait after the last request before asserting that nothing happened
 FORM = "application/x-www-form-urlencoded"
@@ -175,7 +175,25 @@ def test_a_recent_timestamp_inside_the_window_is_accepted(start_bot, slack: Fake
         assert "Permissions" in listing["text"]
 
 
-def test_health_and_unknown_paths(bot: BotProcess, slack: FakeSlack, polytomic: FakePolytomic) -> None:
+Idle = tuple[BotProcess, FakeSlack, FakePolytomic]
+
+
+@pytest.fixture(scope="module")
+def idle_bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Idle]:
+    """One `serve` process, with fakes of its own, for the two tests that only ask it for paths
+    and change nothing (starting one costs 5 to 8 s on a loaded machine)."""
+    with FakeSlack() as slack, FakePolytomic(api_key=POLYTOMIC_KEY) as polytomic:
+        workdir = tmp_path_factory.mktemp("idle")
+        env = base_env(slack, polytomic, f"sqlite:///{workdir / 'bot.db'}")
+        bot = BotProcess("serve", env, workdir, free_port()).start()
+        yield bot, slack, polytomic
+        bot.stop()
+        assert not slack.internal_errors, slack.internal_errors
+        assert not slack.window_violations, [v.describe() for v in slack.window_violations]
+
+
+def test_health_and_unknown_paths(idle_bot: Idle) -> None:
+    bot, slack, polytomic = idle_bot  # nothing cleared: nobody, the other test included, called them
     assert httpx.get(bot.url + "/healthz", timeout=5).status_code == 200
     for path in ("/nope", "/slack", "/slack/event", "/slack/events/extra", "/healthz/x", "/.env", "/%2e%2e/"):
         answer = httpx.get(bot.url + path, timeout=5)
@@ -184,7 +202,8 @@ def test_health_and_unknown_paths(bot: BotProcess, slack: FakeSlack, polytomic: 
     assert slack.requests == []
 
 
-def test_post_to_an_unknown_path_is_404(bot: BotProcess) -> None:
+def test_post_to_an_unknown_path_is_404(idle_bot: Idle) -> None:
+    bot = idle_bot[0]
     for path in ("/nope", "/slack/events/extra", "/slack/command"):
         answer = httpx.post(bot.url + path, content=b"x=1", headers={"Content-Type": FORM}, timeout=5)
         assert answer.status_code == 404, (path, answer.status_code)

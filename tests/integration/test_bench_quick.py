@@ -41,7 +41,7 @@ def test_quick_benchmarks_run_and_report(tmp_path: Path) -> None:
     assert tracking["wrong_outcomes"] == 0
     assert tracking["lag"]["n"] == tracking["operations"]
     assert tracking["peak_rss_mib"] > 0 and tracking["cpu_seconds"] > 0
-    assert [run["operations"] for run in figures["scale"]] == [10, 20]
+    assert [run["operations"] for run in figures["scale"]] == [2, 5]
     assert all(run["finished"] == run["operations"] for run in figures["scale"])
     limited = figures["slack_limits"]
     assert limited["finished"] == limited["operations"] and limited["undelivered"] == 0

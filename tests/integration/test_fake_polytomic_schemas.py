@@ -48,6 +48,7 @@ IDENTITY_SCHEMA: dict[str, Any] = {
     "required": ["data"],
 }
 
+
 def check(name: str, response: httpx.Response, status: int = 200) -> Any:
     """Assert the HTTP status and that the body validates; return the parsed body."""
     assert response.status_code == status, response.text

@@ -12,7 +12,7 @@ import pytest
 
 from bot.config import SETTINGS_HELP
 from bot.fakes.polytomic import FakePolytomic
-from tests.harness import EXECUTABLE, POLYTOMIC_KEY
+from tests.harness import POLYTOMIC_KEY, run_cli
 
 SECRET = "bot-webhook-secret-1"
 URL = "https://bot.example.com/polytomic/webhook"
@@ -39,15 +39,7 @@ def cli(
     )
     if secret is not None:
         env["POLYTOMIC_WEBHOOK_SECRET"] = secret
-    done = subprocess.run(
-        [str(EXECUTABLE), *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli(args, env, tmp_path)  # bot.cli.main in this process, as the script runs it
     assert SECRET not in done.stdout + done.stderr
     return done
 
