@@ -32,6 +32,9 @@ concurrency between them is settled here, in the database, never by a lock in a 
   lets only one row per execution be in `canceling` or an outcome. Of two confirmed clicks on one
   run (a double click, two people, a replayed request, on any processes), the second `save` to
   `canceling` fails in the database and raises `ExecutionHeld`; that row becomes a duplicate.
+
+It runs a little over 400 lines on purpose: the contract above is one contract, and splitting
+the verbs of the two kinds of caller across modules would split it.
 """
 
 from __future__ import annotations
