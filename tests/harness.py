@@ -18,11 +18,15 @@ import subprocess
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
+from bot.clock import ManualClock
+from bot.config import Mode, load_settings
+from bot.db import migrate
 from bot.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync, RecordedRequest
 from bot.fakes.process import (
     BOT_TOKEN,
@@ -36,6 +40,8 @@ from bot.fakes.process import (
 )
 from bot.fakes.signing import block_actions_body, slash_command_body
 from bot.fakes.slack import FakeSlack, Message
+from bot.services import Services, build_services
+from bot.tracker import Tracker
 
 __all__ = [
     "BOT_TOKEN",
@@ -49,6 +55,7 @@ __all__ = [
     "BotProcess",
     "Rows",
     "SlackUser",
+    "TrackerWorld",
     "all_text",
     "answer_to",
     "assert_canceled_once",
@@ -69,6 +76,7 @@ __all__ = [
     "status_messages",
     "temp_workdir",
     "the_status_message",
+    "tracker_world",
     "wait_until",
 ]
 
@@ -340,3 +348,76 @@ def exec_path(sync: FakeSync, execution: FakeExecution) -> str:
 
 def polls(polytomic: FakePolytomic, sync: FakeSync, execution: FakeExecution) -> list[RecordedRequest]:
     return polytomic.requests_to("GET", exec_path(sync, execution))
+
+
+# ---- the tracker one pass at a time, without the Bolt app ---------------------------------
+
+
+@dataclass
+class TrackerWorld:
+    """The bot's services, their tracker on a ManualClock, against the fakes: for integration
+    tests that record a click as its listener would and run the tracker one pass at a time."""
+
+    services: Services
+    tracker: Tracker
+    clock: ManualClock
+    slack: FakeSlack
+    polytomic: FakePolytomic
+    database_url: str
+    response_url: str | None = None  # one for every click; None: a fresh one per click
+    incident_channel: str | None = None
+    poll_timeout: float = 600.0
+
+    def click(self, sync_id: str, execution_id: str) -> int:
+        """What the confirm click's listener records."""
+        return self.services.operations.create(
+            kind="cancel",
+            sync_id=sync_id,
+            execution_id=execution_id,
+            team_id="T1",
+            requested_by="UADMIN",
+            channel_id=CHANNEL,
+            response_url=self.response_url or self.slack.response_url("confirm"),
+            incident_channel=self.incident_channel,
+            poll_timeout=self.poll_timeout,
+        )
+
+
+W = TypeVar("W", bound=TrackerWorld)
+
+
+@contextlib.contextmanager
+def tracker_world(
+    world: type[W],
+    slack: FakeSlack,
+    polytomic: FakePolytomic,
+    database_url: str,
+    *,
+    response_url: str | None = None,
+    incident_channel: str | None = None,
+    poll_timeout: float = 600.0,
+    **env: str,
+) -> Iterator[W]:
+    """`world` (a TrackerWorld) over the services a worker builds: the tracker included, on a
+    ManualClock, Slack unpaced, the database upgraded; stopped afterwards."""
+    settings = load_settings(
+        Mode.WORKER, base_env(slack, polytomic, database_url, SLACK_POST_INTERVAL="0", **env)
+    )
+    migrate.upgrade(database_url)
+    clock = ManualClock()
+    services = build_services(settings, with_tracker=True, responders=1, clock=clock)
+    assert services.tracker is not None
+    try:
+        yield world(
+            services,
+            services.tracker,
+            clock,
+            slack,
+            polytomic,
+            database_url,
+            response_url,
+            incident_channel,
+            poll_timeout,
+        )
+    finally:
+        services.stop(1.0)

@@ -7,47 +7,20 @@ Polytomic are the fakes, over HTTP; the database is a real SQLite file."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.config import Mode, load_settings
-from bot.db import migrate
 from bot.db.events import Incoming
 from bot.fakes.polytomic import FakePolytomic
 from bot.fakes.slack import FakeSlack
 from bot.polytomic.events import event_key, parse_event
-from bot.services import Services, build_services
-from bot.tracker import Tracker
-from tests.harness import CHANNEL, all_text, base_env, query_db
+from tests.harness import CHANNEL, TrackerWorld, all_text, query_db, tracker_world
 
 POLL = 60.0  # POLL_INTERVAL: no poll comes due during a test
 
 
-@dataclass
-class World:
-    services: Services
-    tracker: Tracker
-    clock: ManualClock
-    slack: FakeSlack
-    polytomic: FakePolytomic
-    database_url: str
-
-    def click(self, sync_id: str, execution_id: str) -> int:
-        return self.services.operations.create(
-            kind="cancel",
-            sync_id=sync_id,
-            execution_id=execution_id,
-            team_id="T1",
-            requested_by="UADMIN",
-            channel_id=CHANNEL,
-            response_url=self.slack.response_url("confirm"),
-            incident_channel=None,
-            poll_timeout=600,
-        )
-
+class World(TrackerWorld):
     def hear(self, type_: str, execution_id: str, event_id: str, **payload: Any) -> None:
         raw = {
             "id": event_id,
@@ -66,14 +39,8 @@ class World:
 
 @pytest.fixture
 def world(slack: FakeSlack, polytomic: FakePolytomic, sqlite_url: str) -> Iterator[World]:
-    env = base_env(slack, polytomic, sqlite_url, SLACK_POST_INTERVAL="0", POLL_INTERVAL=str(POLL))
-    settings = load_settings(Mode.WORKER, env)
-    migrate.upgrade(sqlite_url)
-    clock = ManualClock()
-    services = build_services(settings, with_tracker=True, responders=1, clock=clock)
-    assert services.tracker is not None
-    yield World(services, services.tracker, clock, slack, polytomic, sqlite_url)
-    services.stop(1.0)
+    with tracker_world(World, slack, polytomic, sqlite_url, POLL_INTERVAL=str(POLL)) as world:
+        yield world
 
 
 def status_polls(world: World, execution_id: str) -> int:

@@ -6,49 +6,21 @@ over HTTP; the database is a real SQLite file."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.config import Mode, load_settings
-from bot.db import migrate
 from bot.fakes.polytomic import FakePolytomic
 from bot.fakes.slack import FakeSlack
-from bot.services import Services, build_services
-from bot.tracker import Tracker
 from bot.views.status import PROGRESS_EVERY
-from tests.harness import CHANNEL, INCIDENTS, all_text, base_env, query_db
+from tests.harness import CHANNEL, INCIDENTS, TrackerWorld, all_text, query_db, tracker_world
 
 POLL = 5.0  # POLL_INTERVAL
 TIMEOUT = 120.0  # POLL_TIMEOUT
 
 
-@dataclass
-class World:
-    services: Services
-    tracker: Tracker
-    clock: ManualClock
-    slack: FakeSlack
-    polytomic: FakePolytomic
-    database_url: str
-
-    def click(self, sync_id: str, execution_id: str) -> int:
-        """What the confirm click's listener records."""
-        return self.services.operations.create(
-            kind="cancel",
-            sync_id=sync_id,
-            execution_id=execution_id,
-            team_id="T1",
-            requested_by="UADMIN",
-            channel_id=CHANNEL,
-            response_url=self.slack.response_url("confirm"),
-            incident_channel=INCIDENTS,
-            poll_timeout=TIMEOUT,
-        )
-
+class World(TrackerWorld):
     def state(self, op_id: int) -> Any:
         return query_db(
             self.database_url, "SELECT state, finished_at FROM operations WHERE id = :id", {"id": op_id}
@@ -57,22 +29,18 @@ class World:
 
 @pytest.fixture
 def world(slack: FakeSlack, polytomic: FakePolytomic, sqlite_url: str) -> Iterator[World]:
-    env = base_env(
+    with tracker_world(
+        World,
         slack,
         polytomic,
         sqlite_url,
+        incident_channel=INCIDENTS,
+        poll_timeout=TIMEOUT,
         INCIDENT_CHANNEL=INCIDENTS,
-        SLACK_POST_INTERVAL="0",
         POLL_INTERVAL=str(POLL),
         POLL_TIMEOUT=str(TIMEOUT),
-    )
-    settings = load_settings(Mode.WORKER, env)
-    migrate.upgrade(sqlite_url)
-    clock = ManualClock()
-    services = build_services(settings, with_tracker=True, responders=1, clock=clock)
-    assert services.tracker is not None
-    yield World(services, services.tracker, clock, slack, polytomic, sqlite_url)
-    services.stop(1.0)
+    ) as world:
+        yield world
 
 
 def test_a_cancel_from_click_to_outcome_one_pass_at_a_time(world: World) -> None:

@@ -11,47 +11,20 @@ are the fakes, over HTTP.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from bot.clock import ManualClock
-from bot.config import Mode, load_settings
-from bot.db import migrate
 from bot.fakes.polytomic import FakePolytomic
 from bot.fakes.slack import FakeSlack
 from bot.operations import STUCK_AFTER
-from bot.services import Services, build_services
-from bot.tracker import Processed, Tracker
-from tests.harness import CHANNEL, all_text, base_env, query_db
+from bot.tracker import Processed
+from tests.harness import CHANNEL, TrackerWorld, all_text, query_db, tracker_world
 
 POLL = 5.0
 
 
-@dataclass
-class World:
-    services: Services
-    tracker: Tracker
-    clock: ManualClock
-    slack: FakeSlack
-    polytomic: FakePolytomic
-    database_url: str
-    response_url: str
-
-    def click(self, sync_id: str, execution_id: str) -> int:
-        return self.services.operations.create(
-            kind="cancel",
-            sync_id=sync_id,
-            execution_id=execution_id,
-            team_id="T1",
-            requested_by="UADMIN",
-            channel_id=CHANNEL,
-            response_url=self.response_url,
-            incident_channel=None,
-            poll_timeout=600.0,
-        )
-
+class World(TrackerWorld):
     def row(self, op_id: int) -> Any:
         [row] = query_db(
             self.database_url,
@@ -63,6 +36,7 @@ class World:
 
     def told(self) -> list[dict[str, Any]]:
         """What the requester was told (the click's prompt being deleted says nothing)."""
+        assert self.response_url is not None
         return [r for r in self.slack.responses(self.response_url) if not r.get("delete_original")]
 
     def next_pass(self, done: Processed) -> Processed:
@@ -95,16 +69,11 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def world(slack: FakeSlack, polytomic: FakePolytomic, database_url: str) -> Iterator[World]:
-    env = base_env(slack, polytomic, database_url, SLACK_POST_INTERVAL="0", POLL_INTERVAL=str(POLL))
-    settings = load_settings(Mode.WORKER, env)
-    migrate.upgrade(database_url)
-    clock = ManualClock()
-    services = build_services(settings, with_tracker=True, responders=1, clock=clock)
-    assert services.tracker is not None
-    yield World(
-        services, services.tracker, clock, slack, polytomic, database_url, slack.response_url("confirm")
-    )
-    services.stop(1.0)
+    response_url = slack.response_url("confirm")
+    with tracker_world(
+        World, slack, polytomic, database_url, response_url=response_url, POLL_INTERVAL=str(POLL)
+    ) as world:
+        yield world
 
 
 def test_a_sync_named_with_a_nul_is_canceled(world: World) -> None:
