@@ -153,8 +153,13 @@ def fresh_database(url: str, grants: Sequence[tuple[str, str, str]]) -> None:
 
 
 def _load_worker(
-    url: str, bodies: list[bytes], secret: str, concurrency: int, out: multiprocessing.Queue
-) -> None:  # type: ignore[type-arg]
+    url: str,
+    bodies: list[bytes],
+    secret: str,
+    concurrency: int,
+    out: multiprocessing.Queue,  # type: ignore[type-arg]
+    interval: float = 0.0,
+) -> None:
     signed = [(body, sign(secret, body)) for body in bodies]  # signing is the client's cost, not timed
     latencies: list[float] = [0.0] * len(signed)
     statuses: list[int] = [0] * len(signed)
@@ -170,38 +175,45 @@ def _load_worker(
                 if index is None:
                     return
                 body, headers = signed[index]
+                if interval > 0:  # an arrival rate: request i goes no sooner than i intervals in
+                    time.sleep(max(0.0, load_started + index * interval - time.monotonic()))
                 headers = {
                     "Content-Type": "application/x-www-form-urlencoded",
                     "User-Agent": SLACK_USER_AGENT,
                     **headers,
                 }
                 sent_at[index] = time.time()
-                started = time.perf_counter()
+                began = time.perf_counter()
                 try:
                     status = client.post(url, content=body, headers=headers).status_code
                 except httpx.HTTPError:
                     status = -1
-                latencies[index] = time.perf_counter() - started
+                latencies[index] = time.perf_counter() - began
                 statuses[index] = status
 
     threads = [threading.Thread(target=run) for _ in range(concurrency)]
-    started = time.monotonic()
+    load_started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    out.put((latencies, statuses, time.monotonic() - started, sent_at))
+    out.put((latencies, statuses, time.monotonic() - load_started, sent_at))
 
 
 def send_load(
-    url: str, bodies: list[bytes], secret: str, concurrency: int
+    url: str, bodies: list[bytes], secret: str, concurrency: int, *, rate: float = 0.0
 ) -> tuple[list[float], list[int], float, list[float]]:
-    """POST every body, signed, with `concurrency` in flight from a separate process (each of
-    its threads keeps one connection open). Returns each request's latency and status, in
+    """POST every body, signed, with up to `concurrency` in flight from a separate process (each
+    of its threads keeps one connection open); with `rate` (requests a second), request i is
+    sent no sooner than i / rate seconds after the first, else as fast as they are answered.
+    Returns each request's latency and status, in
     order, the time the whole load took, and when (wall clock) each request was sent."""
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
-    worker = context.Process(target=_load_worker, args=(url, bodies, secret, concurrency, out))
+    worker = context.Process(
+        target=_load_worker,
+        args=(url, bodies, secret, concurrency, out, 1.0 / rate if rate > 0 else 0.0),
+    )
     worker.start()
     while True:
         try:

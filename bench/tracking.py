@@ -3,7 +3,8 @@ time after its cancel; how late the bot's final status edit comes, what each can
 costs in Polytomic requests, Slack calls, CPU and memory. Slack's rate limits are off (in the
 fake and in the bot's pacing): this measures the bot's own work. With `webhooks=True` the fake
 Polytomic delivers its events, signed, to the bot's POST /polytomic/webhook, and the events
-poller runs too (`events_interval`); without, both are off: polling only, as before."""
+poller runs too (`events_interval`); without, both are off: polling only, as before. With
+`rate`, the clicks arrive as a stream, that many a second, instead of all at once."""
 
 from __future__ import annotations
 
@@ -84,6 +85,7 @@ class TrackingResult:
     polytomic_total: float = 0.0  # every Polytomic request, the events API's too, per cancellation
     polytomic_purposes: dict[str, float] = field(default_factory=dict)  # per cancellation
     deliveries: int = 0  # webhook deliveries answered 2xx
+    rate: float = 0.0  # confirm clicks sent a second (0: all at once, 25 in flight)
 
     @property
     def cpu_ms_per_operation(self) -> float:
@@ -120,6 +122,7 @@ def run(
     profile: Path | None = None,
     webhooks: bool = False,
     events_interval: float = 30.0,
+    rate: float = 0.0,
 ) -> TrackingResult:
     # Whoever confirms holds a grant on every sync, as an on-call group's members would.
     fresh_database(database_url, [(USER, "cancel", "*")])
@@ -171,7 +174,9 @@ def run(
             cpu_before = cpu_seconds(pid)
             fakes_before = _own_cpu()
             started = time.monotonic()
-            acks, statuses, _, _ = send_load(bot.url + "/slack/events", clicks, SIGNING_SECRET, concurrency)
+            acks, statuses, _, _ = send_load(
+                bot.url + "/slack/events", clicks, SIGNING_SECRET, concurrency, rate=rate
+            )
             clicks_cpu = cpu_seconds(pid) - cpu_before
             if any(status != 200 for status in statuses):
                 raise RuntimeError(f"{sum(s != 200 for s in statuses)} confirm clicks were not acked")
@@ -269,4 +274,5 @@ def run(
         polytomic_total=sum(purposes.values()) / operations,
         polytomic_purposes={name: count / operations for name, count in sorted(purposes.items())},
         deliveries=delivered,
+        rate=rate,
     )
