@@ -7,8 +7,9 @@ follows a 3xx with every header, the bot token's `Authorization: Bearer xoxb-…
 whatever host `Location` names. `bounded_post` replaces that one step (slack_sdk's
 `_perform_*_internal`), and keeps slack_sdk's retry handlers, parsing and errors around it:
 
-- a timer shuts the socket down when the deadline passes, whatever phase the request is in
-  (connecting, TLS, headers, body), and the call raises `DeadlineExceeded`;
+- a watchdog shuts the socket down when the deadline passes, whatever phase the request is in
+  (connecting, TLS, headers, body), and the call raises `DeadlineExceeded` (one thread watches
+  every request's deadline: a timer thread per call cost the bot a thread start per Slack call);
 - a 3xx raises `Redirected`; nothing is sent to the other host and nothing it says is read;
 - a body over MAX_ANSWER_BYTES raises `TooLarge`;
 - any other status >= 400 becomes urllib's HTTPError, as slack_sdk expects, with an absurd
@@ -18,12 +19,15 @@ whatever host `Location` names. `bounded_post` replaces that one step (slack_sdk
 from __future__ import annotations
 
 import contextlib
+import heapq
 import http.client
 import io
+import itertools
 import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from email.message import Message
 from typing import Any, Final
 from urllib.error import HTTPError
@@ -78,6 +82,54 @@ def clamp_retry_after(value: str | None, maximum: float) -> str | None:
     return str(int(min(max(0.0, seconds), maximum)))
 
 
+class _Watchdog:
+    """One daemon thread that calls each armed callback once its time has come, unless it was
+    disarmed first: the deadlines of every Slack request in flight, in one heap."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._heap: list[tuple[float, int]] = []
+        self._armed: dict[int, Callable[[], None]] = {}
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float, callback: Callable[[], None]) -> int:
+        with self._lock:
+            token = next(self._ids)
+            self._armed[token] = callback
+            heapq.heappush(self._heap, (time.monotonic() + seconds, token))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="slack-deadlines", daemon=True)
+                self._thread.start()
+            self._lock.notify()
+        return token
+
+    def disarm(self, token: int) -> None:
+        with self._lock:
+            self._armed.pop(token, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while self._heap and self._heap[0][1] not in self._armed:
+                    heapq.heappop(self._heap)  # disarmed: drop it
+                if not self._heap:
+                    self._lock.wait()
+                    continue
+                at, token = self._heap[0]
+                wait = at - time.monotonic()
+                if wait > 0:
+                    self._lock.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                callback = self._armed.pop(token)
+            with contextlib.suppress(Exception):
+                callback()
+
+
+_WATCHDOG = _Watchdog()
+
+
 def bounded_post(
     req: Request,
     *,
@@ -108,10 +160,8 @@ def bounded_post(
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    timer = threading.Timer(deadline, expire)
-    timer.daemon = True
     started = time.monotonic()
-    timer.start()
+    token = _WATCHDOG.arm(deadline, expire)
     try:
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         connection.request("POST", target, body=req.data, headers=dict(req.header_items()))
@@ -128,7 +178,7 @@ def bounded_post(
             raise DeadlineExceeded(f"no complete answer from Slack within {deadline:g} s") from None
         raise error
     finally:
-        timer.cancel()
+        _WATCHDOG.disarm(token)
         connection.close()
     if status >= 400:
         if "Retry-After" in headers:
