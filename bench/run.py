@@ -65,6 +65,9 @@ EVENTS_CPU_TARGET_MS = 10.0  # the bot's CPU per cancellation
 # chat.update a minute per workspace (Tier 3) and 1 chat.postMessage a second per channel, so
 # 1,000 final edits at once cannot happen there; 20 a second is still 20 times what it carries.
 EVENTS_RATE = 20.0
+# ... and each run ends 5 s plus up to 1 s (POLL_INTERVAL) after its cancel: a run that ends
+# exactly 5 s after it would meet the polls' 1 s grid, and polling's lag would look like none.
+EVENTS_JITTER = 1.0
 ACK_P99_TARGET = 0.100
 ACK_FLOOR_RATIO = 1.5
 RSS_TARGET_MIB = 200.0
@@ -233,10 +236,15 @@ def report_events(polling: tracking.TrackingResult, hooked: tracking.TrackingRes
         if hooked.rate > 0
         else "confirmed at once (25 in flight)"
     )
+    ends = (
+        f"{hooked.cancel_delay:g} to {hooked.cancel_delay + hooked.jitter:g}"
+        if hooked.jitter
+        else f"{hooked.cancel_delay:g}"
+    )
     return "\n".join(
         [
             f"{hooked.operations} cancellations {arrival}, each run canceled "
-            f"{hooked.cancel_delay:g} s after its cancel. Polling only: "
+            f"{ends} s after its cancel. Polling only: "
             f"POLL_INTERVAL={polling.poll_interval:g}, no webhook, "
             f"POLYTOMIC_EVENTS_INTERVAL=0. Webhooks: POLL_INTERVAL={hooked.poll_interval:g} (the "
             f"fallback), the webhook registered, POLYTOMIC_EVENTS_INTERVAL={hooked.events_interval:g}.",
@@ -447,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
                 webhooks=True,
                 events_interval=30.0,
                 rate=rate,
+                jitter=EVENTS_JITTER if rate > 0 else 0.0,
                 **delay,  # type: ignore[arg-type]
             )
 

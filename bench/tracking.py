@@ -4,7 +4,8 @@ costs in Polytomic requests, Slack calls, CPU and memory. Slack's rate limits ar
 fake and in the bot's pacing): this measures the bot's own work. With `webhooks=True` the fake
 Polytomic delivers its events, signed, to the bot's POST /polytomic/webhook, and the events
 poller runs too (`events_interval`); without, both are off: polling only, as before. With
-`rate`, the clicks arrive as a stream, that many a second, instead of all at once."""
+`rate`, the clicks arrive as a stream, that many a second, instead of all at once; with
+`jitter`, the runs end up to that much later than `cancel_delay`, off the poll grid."""
 
 from __future__ import annotations
 
@@ -86,6 +87,7 @@ class TrackingResult:
     polytomic_purposes: dict[str, float] = field(default_factory=dict)  # per cancellation
     deliveries: int = 0  # webhook deliveries answered 2xx
     rate: float = 0.0  # confirm clicks sent a second (0: all at once, 25 in flight)
+    jitter: float = 0.0  # each run ends cancel_delay plus up to this much after its cancel
 
     @property
     def cpu_ms_per_operation(self) -> float:
@@ -123,6 +125,7 @@ def run(
     webhooks: bool = False,
     events_interval: float = 30.0,
     rate: float = 0.0,
+    jitter: float = 0.0,
 ) -> TrackingResult:
     # Whoever confirms holds a grant on every sync, as an on-call group's members would.
     fresh_database(database_url, [(USER, "cancel", "*")])
@@ -131,7 +134,10 @@ def run(
         runs: list[tuple[str, FakeExecution]] = []
         for i in range(operations):
             sync = polytomic.add_sync(name=f"Tracked-{i:06d}")
-            runs.append((sync.id, sync.start_execution(cancel_delay=cancel_delay, rows_per_second=50)))
+            # With `jitter`, run i ends up to that much later, spread evenly (the golden ratio's
+            # multiples, modulo 1): not on the poll grid, as real runs end.
+            delay = cancel_delay + jitter * ((i * 0.6180339887498949) % 1.0)
+            runs.append((sync.id, sync.start_execution(cancel_delay=delay, rows_per_second=50)))
         env = base_env(
             slack,
             polytomic,
@@ -275,4 +281,5 @@ def run(
         polytomic_purposes={name: count / operations for name, count in sorted(purposes.items())},
         deliveries=delivered,
         rate=rate,
+        jitter=jitter,
     )
