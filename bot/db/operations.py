@@ -43,7 +43,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Unpack
 
-from sqlalchemy import ColumnElement, Connection, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,37 +52,12 @@ from bot.db.audit import Event, insert_event
 from bot.db.bounds import CLICK_SECONDS
 from bot.db.engine import Database
 from bot.db.models import NOT_HOLDING, OPERATIONS, Operation
+from bot.db.operation_statements import CLAIM, FINISH, RELEASE, RELEASE_AT, SAVE, SAVE_MOVE
 from bot.operations import OUTCOMES, RELEASED, State, can_move
 
 # Rows are claimed and written with Core statements: the ORM's bulk-update machinery costs about
 # twice as much CPU, and the tracker writes on every poll.
 OPS = OPERATIONS
-# The pass's writes, built once with their values as parameters (the SET clause is the keys
-# given at execution): SQLAlchemy compiles each shape once and reuses it, instead of building
-# and hashing a new statement for every write (about a third of a write's CPU).
-_MINE = (OPS.c.id == bindparam("w_id"), OPS.c.lease_owner == bindparam("w_owner"))
-_SAVE = update(OPS).where(*_MINE)
-_SAVE_MOVE = _SAVE.where(OPS.c.state == bindparam("w_state"))
-_RELEASE = update(OPS).where(*_MINE).returning(OPS.c.next_poll_at)
-# Due at `w_next`, unless an event made the row due since the pass claimed it: then now.
-_RELEASE_AT = _RELEASE.values(
-    next_poll_at=case(
-        (
-            OPS.c.hinted_at.is_not_distinct_from(bindparam("w_hinted", type_=OPS.c.hinted_at.type)),
-            bindparam("w_next", type_=OPS.c.next_poll_at.type),
-        ),
-        else_=bindparam("w_now", type_=OPS.c.next_poll_at.type),
-    )
-)
-_FINISH = update(OPS).where(
-    *_MINE,
-    OPS.c.resumed_at.is_not_distinct_from(bindparam("w_resumed", type_=OPS.c.resumed_at.type)),
-    OPS.c.cancel_attempt == bindparam("w_attempt"),
-)
-# A row that failed in a way no step handles is looked at again after this long.
-AFTER_A_FAILED_STEP = 30.0  # seconds
-RETRIED = "sent again"  # the audit outcomes of a "try again" click
-NOT_RETRIED = "already retried or finished"
 
 
 class LeaseLost(Exception):
@@ -93,8 +68,10 @@ class ExecutionHeld(Exception):
     """Another operation holds this execution already (the partial unique index said no)."""
 
 
-def _lease_free(now: datetime) -> ColumnElement[bool]:
-    return or_(OPS.c.lease_owner.is_(None), OPS.c.lease_expires_at < now)
+# A row that failed in a way no step handles is looked at again after this long.
+AFTER_A_FAILED_STEP = 30.0  # seconds
+RETRIED = "sent again"  # the audit outcomes of a "try again" click
+NOT_RETRIED = "already retried or finished"
 
 
 class OperationStore:
@@ -279,23 +256,9 @@ class OperationStore:
         one statement, so claiming costs one round trip however many rows it takes."""
         now = self.clock.now()
         expires = now + timedelta(seconds=self.lease_ttl)
-        claimable = (OPS.c.finished_at.is_(None), OPS.c.next_poll_at <= now, _lease_free(now))
-        due = (
-            select(OPS.c.id)
-            .where(*claimable)
-            .order_by(OPS.c.next_poll_at)
-            .limit(limit)
-            # PostgreSQL: replicas skip rows another is claiming instead of queueing on them.
-            .with_for_update(skip_locked=True)
-        )
         with self.db.core() as conn:
-            # The lease is checked again in the UPDATE itself: on SQLite (no row locks) that is
-            # what makes the claim exclusive.
             rows = conn.execute(
-                update(OPS)
-                .where(OPS.c.id.in_(due.scalar_subquery()), _lease_free(now))
-                .values(lease_owner=owner, lease_expires_at=expires)
-                .returning(*OPS.c)
+                CLAIM, {"w_now": now, "w_limit": limit, "lease_owner": owner, "lease_expires_at": expires}
             ).all()
         return [Operation(**row._mapping) for row in rows]
 
@@ -327,13 +290,13 @@ class OperationStore:
             "w_id": op.id,
             "w_owner": owner,
         }
-        query = _SAVE
+        query = SAVE
         target = changes.get("state")
         if target is not None:
             # Only the machine's transitions, and only from the state this pass saw.
             if not can_move(State(op.state), State(target)):
                 raise ValueError(f"operation {op.id}: no transition {op.state} → {target}")
-            query = _SAVE_MOVE
+            query = SAVE_MOVE
             values["w_state"] = op.state
         try:
             with self.db.core() as conn:
@@ -384,12 +347,12 @@ class OperationStore:
         if changes:
             values.update(changes, updated_at=now)
         values.update(lease_owner=None, lease_expires_at=None)
-        query = _RELEASE
+        query = RELEASE
         if error is not None:
             values["last_error"] = error
             values["next_poll_at"] = now + timedelta(seconds=AFTER_A_FAILED_STEP)
         elif next_at is not None:
-            query = _RELEASE_AT
+            query = RELEASE_AT
             values.update(w_hinted=hinted_at, w_next=next_at, w_now=now)
         with self.db.core() as conn:
             due: datetime | None = conn.execute(query, values).scalar()
@@ -410,7 +373,7 @@ class OperationStore:
             "w_attempt": op.cancel_attempt,
         }
         with self.db.core() as conn:
-            return bool(conn.execute(_FINISH, values).rowcount)
+            return bool(conn.execute(FINISH, values).rowcount)
 
     def release_all(self, owner: str | None) -> None:
         """Give up every lease `owner` holds (None: every lease, whoever holds it)."""
