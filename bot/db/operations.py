@@ -275,10 +275,16 @@ class OperationStore:
             )
 
     def save(
-        self, op: Operation, owner: str, changes: Mapping[str, Any], *, audit: Event | None = None
+        self,
+        op: Operation,
+        owner: str,
+        changes: Mapping[str, Any],
+        *,
+        audit: Event | None = None,
+        audits: Sequence[Event] = (),
     ) -> None:
-        """Write a pass's `changes` to its row and renew the lease, with `audit` (if any) in
-        the same transaction; a move to a final state writes its own audit row too. Raises
+        """Write a pass's `changes` to its row and renew the lease, with `audit` and `audits`
+        (if any) in the same transaction; a move to a final state writes its own audit row too. Raises
         LeaseLost when `owner` no longer holds the row or its state moved since the pass read
         it, ExecutionHeld when another row holds the execution, ValueError for a transition
         the state machine does not have. `op` itself is not changed (the caller does that)."""
@@ -314,8 +320,8 @@ class OperationStore:
                         operation_id=op.id,
                         channel_id=op.channel_id,
                     )
-                if audit is not None:
-                    insert_event(conn, now, **audit)
+                for event in (*audits, audit) if audit is not None else audits:
+                    insert_event(conn, now, **event)
         except IntegrityError as error:
             if target != State.CANCELING:
                 raise

@@ -49,6 +49,12 @@ class SlackSteps:
     def save(self, audit: Event | None = None, /, **changes: Any) -> None:
         raise NotImplementedError  # bot.tracker.steps.Pass.save
 
+    def record(self, **changes: Any) -> None:
+        raise NotImplementedError  # bot.tracker.steps.Pass.record
+
+    def flush(self) -> None:
+        raise NotImplementedError  # bot.tracker.steps.Pass.flush
+
     @property
     def holder(self) -> str:
         """Who holds a Slack slot handed out to this operation until it comes back for it."""
@@ -61,7 +67,8 @@ class SlackSteps:
             message,
             view,
             channel=channel,
-            record=self.save,
+            record=self.record,
+            flush=self.flush,
             holder=self.holder,
             **kwargs,
         )
@@ -130,6 +137,7 @@ class SlackSteps:
         op = self.op
         if stuck(op) and not told_stuck(op) and op.response_url is not None:
             # A step keeps failing: said once, wherever the channel message stands.
+            self.flush()
             respond(op.response_url, stuck_note(op, self.now))
             self.save(notified_state=stuck_mark(op.state))
             return DONE
@@ -143,6 +151,7 @@ class SlackSteps:
         else:
             view = requester_note(op, self.now)
             replace = False
+        self.flush()
         respond(op.response_url, view, replace_original=replace)
         # response_url allows 5 uses in 30 min: whether or not it took, don't try again.
         self.save(notified_state=op.state)

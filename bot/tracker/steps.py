@@ -68,6 +68,11 @@ class Pass(SlackSteps):
         # What the pass read that records no effect: written with the next save, or with the
         # release at the end.
         self.pending: dict[str, Any] = {}
+        # Effects that landed (a message's ts, a digest) and audit rows, not written yet: they
+        # ride on the next write, which comes before the next remote call (`flush`) or is the
+        # pass's release or finish, so each effect is on the row before another is attempted.
+        self.unsaved: dict[str, Any] = {}
+        self.audits: list[Event] = []
         self.hinted_at = op.hinted_at  # as claimed: the release never postpones a later hint
         self.by_event = False  # this pass took the run's end from Polytomic's event
 
@@ -102,9 +107,36 @@ class Pass(SlackSteps):
         return self.r.clock.now() + timedelta(seconds=max(0.05, delay))
 
     def save(self, audit: Event | None = None, /, **changes: Any) -> None:
-        merged = {**self.pending, **changes}
+        merged = {**self.pending, **self.unsaved, **changes}
+        audits = [*self.audits, audit] if audit is not None else list(self.audits)
         self.pending.clear()
-        self.r.save(self.op, merged, audit)
+        # Kept until written: a save the database refuses (ExecutionHeld) leaves them for the next.
+        self.r.save(self.op, merged, audits)
+        self.unsaved.clear()
+        self.audits.clear()
+
+    def record(self, **changes: Any) -> None:
+        """An effect that just landed (bot.tracker.posts): on the row in memory now, written
+        with the next write (see `unsaved`)."""
+        for name, value in changes.items():
+            setattr(self.op, name, value)
+        self.unsaved.update(changes)
+
+    def flush(self) -> None:
+        """Write what landed and is not written yet: called before every remote call."""
+        if self.unsaved or self.audits:
+            self.save()
+
+    def closing(self) -> tuple[dict[str, Any], bool]:
+        """What the release or finish writes, and whether it records an effect (then the
+        write is waited out like a save, never given up while the database is away)."""
+        if self.audits:
+            self.flush()  # an audit row is an INSERT: a save of its own
+        effects = bool(self.unsaved)
+        changes = {**self.pending, **self.unsaved}
+        self.pending.clear()
+        self.unsaved.clear()
+        return changes, effects
 
     def note(self, **changes: Any) -> None:
         """Take in what was read without writing it yet (see `pending`)."""
@@ -176,13 +208,16 @@ class Pass(SlackSteps):
                 decision = self.r.authorizer.may(op.requested_by, action, op.sync_id)
             except SlackError as error:
                 return from_error(error, Doing.GROUPS)
-            self.r.store.record(
-                actor=op.requested_by,
-                action=f"{action}.confirm",
-                sync_id=op.sync_id,
-                decision=decision,
-                operation_id=op.id,
-                channel_id=op.channel_id,
+            # Written with the state it leads to (every way on from here saves one).
+            self.audits.append(
+                Event(
+                    actor=op.requested_by,
+                    action=f"{action}.confirm",
+                    sync_id=op.sync_id,
+                    decision=decision,
+                    operation_id=op.id,
+                    channel_id=op.channel_id,
+                )
             )
             self.r.metrics.decision(action, decision.allowed)
             if not decision.allowed:
@@ -223,6 +258,7 @@ class Pass(SlackSteps):
         event or the command's answer just told it), so the check is one request, not two."""
         names = self.r.names
         sync_id = self.op.sync_id
+        self.flush()
         cached = names.get(sync_id) if names is not None else None
         if cached is not None:
             return cached, self.r.polytomic.sync_status(sync_id)
@@ -244,11 +280,13 @@ class Pass(SlackSteps):
 
     def clear_prompt(self) -> None:
         if self.op.response_url:
+            self.flush()
             respond(self.op.response_url, None, delete_original=True)
 
     def send_cancel(self) -> Outcome:
         op = self.op
         key = f"op-{op.id}-cancel-{op.cancel_attempt}"
+        self.flush()
         try:
             self.r.polytomic.cancel_execution(op.sync_id, op.execution_id, idempotency_key=key)
         except Conflict:
@@ -269,6 +307,7 @@ class Pass(SlackSteps):
     def poll(self) -> Outcome:
         """Read the execution; move to its outcome when terminal."""
         op = self.op
+        self.flush()
         try:
             execution = self.r.polytomic.get_execution(op.sync_id, op.execution_id)
         except PolytomicError as error:
@@ -311,6 +350,7 @@ class Pass(SlackSteps):
 
     def pause(self) -> Outcome:
         op = self.op
+        self.flush()
         try:
             self.r.polytomic.set_active(op.sync_id, False, idempotency_key=f"op-{op.id}-pause")
         except PolytomicError as error:
