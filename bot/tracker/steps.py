@@ -123,15 +123,16 @@ class Pass(SlackSteps):
         self.unsaved.update(changes)
 
     def flush(self) -> None:
-        """Write what landed and is not written yet: called before every remote call."""
-        if self.unsaved or self.audits:
+        """Write the effects that landed and are not written yet: called before every remote
+        call. (Audit rows wait for the next save: they record decisions, not effects.)"""
+        if self.unsaved:
             self.save()
 
     def closing(self) -> tuple[dict[str, Any], bool]:
         """What the release or finish writes, and whether it records an effect (then the
         write is waited out like a save, never given up while the database is away)."""
         if self.audits:
-            self.flush()  # an audit row is an INSERT: a save of its own
+            self.save()  # an audit row is an INSERT: a save of its own
         effects = bool(self.unsaved)
         changes = {**self.pending, **self.unsaved}
         self.pending.clear()
