@@ -97,11 +97,13 @@ class _Watchdog:
         with self._lock:
             token = next(self._ids)
             self._armed[token] = callback
-            heapq.heappush(self._heap, (time.monotonic() + seconds, token))
+            entry = (time.monotonic() + seconds, token)
+            heapq.heappush(self._heap, entry)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="slack-deadlines", daemon=True)
                 self._thread.start()
-            self._lock.notify()
+            elif self._heap[0] is entry:
+                self._lock.notify()  # sooner than what the thread sleeps until (else it sleeps on)
         return token
 
     def disarm(self, token: int) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BindParameter, ColumnElement, bindparam, case, or_, select, update
+from sqlalchemy import BindParameter, ColumnElement, bindparam, case, func, insert, or_, select, update
 
-from bot.db.models import OPERATIONS
+from bot.db.models import NOT_HOLDING, OPERATIONS
 
 OPS = OPERATIONS
 
@@ -50,6 +50,13 @@ _DUE = (
 # The lease is checked again in the UPDATE itself: on SQLite (no row locks) that is what makes
 # the claim exclusive. The lease's owner and expiry are the SET clause, given at execution.
 CLAIM = update(OPS).where(OPS.c.id.in_(_DUE.scalar_subquery()), lease_free(_NOW)).returning(*OPS.c)
+# The confirm click's: the operation that holds the run already, if any, else its new row.
+HOLDER = select(OPS).where(OPS.c.execution_id == bindparam("w_execution"), OPS.c.state.not_in(NOT_HOLDING))
+INSERT = insert(OPS)
+# When the earliest unleased, unfinished row falls due.
+NEXT_DUE = select(func.min(OPS.c.next_poll_at)).where(
+    OPS.c.finished_at.is_(None), OPS.c.lease_owner.is_(None)
+)
 FINISH = update(OPS).where(
     *_MINE,
     OPS.c.resumed_at.is_not_distinct_from(bindparam("w_resumed", type_=OPS.c.resumed_at.type)),

@@ -43,7 +43,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Unpack
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,7 +52,17 @@ from bot.db.audit import Event, insert_event
 from bot.db.bounds import CLICK_SECONDS
 from bot.db.engine import Database
 from bot.db.models import NOT_HOLDING, OPERATIONS, Operation
-from bot.db.operation_statements import CLAIM, FINISH, RELEASE, RELEASE_AT, SAVE, SAVE_MOVE
+from bot.db.operation_statements import (
+    CLAIM,
+    FINISH,
+    HOLDER,
+    INSERT,
+    NEXT_DUE,
+    RELEASE,
+    RELEASE_AT,
+    SAVE,
+    SAVE_MOVE,
+)
 from bot.operations import OUTCOMES, RELEASED, State, can_move
 
 # Rows are claimed and written with Core statements: the ORM's bulk-update machinery costs about
@@ -107,11 +117,7 @@ class OperationStore:
     def next_due(self) -> datetime | None:
         """When the earliest unleased, unfinished row falls due (None: there is none)."""
         with self.db.read_engine.connect() as conn:
-            due: datetime | None = conn.scalar(
-                select(func.min(OPS.c.next_poll_at)).where(
-                    OPS.c.finished_at.is_(None), OPS.c.lease_owner.is_(None)
-                )
-            )
+            due: datetime | None = conn.scalar(NEXT_DUE)
         return due
 
     # ---- clicks -----------------------------------------------------------------------------
@@ -137,15 +143,12 @@ class OperationStore:
         now = self.clock.now()
 
         def record(session: Session) -> Operation | int:
-            holder = session.scalars(
-                select(Operation).where(
-                    Operation.execution_id == execution_id, Operation.state.not_in(NOT_HOLDING)
-                )
-            ).first()
+            conn = session.connection()
+            holder = conn.execute(HOLDER, {"w_execution": execution_id}).first()
             if holder is not None:
-                return holder
+                return Operation(**holder._mapping)
             return _insert_confirmed(
-                session.connection(),
+                conn,
                 now,
                 kind=kind,
                 sync_id=sync_id,
@@ -254,13 +257,23 @@ class OperationStore:
     def claim(self, owner: str, limit: int) -> list[Operation]:
         """Lease up to `limit` due rows to `owner`, most overdue first, and return them whole:
         one statement, so claiming costs one round trip however many rows it takes."""
+        return self.claim_and_next_due(owner, limit, next_due=False)[0]
+
+    def claim_and_next_due(
+        self, owner: str, limit: int, *, next_due: bool = True
+    ) -> tuple[list[Operation], datetime | None]:
+        """`claim`, and in the same transaction when the earliest row left unleased falls due
+        (None: none is, or not asked): what the tracker's loop sleeps until."""
         now = self.clock.now()
         expires = now + timedelta(seconds=self.lease_ttl)
+        due: datetime | None = None
         with self.db.core() as conn:
             rows = conn.execute(
                 CLAIM, {"w_now": now, "w_limit": limit, "lease_owner": owner, "lease_expires_at": expires}
             ).all()
-        return [Operation(**row._mapping) for row in rows]
+            if next_due:
+                due = conn.scalar(NEXT_DUE)
+        return [Operation(**row._mapping) for row in rows], due
 
     def renew(self, owner: str, ids: Sequence[int]) -> None:
         """Extend `owner`'s leases on these rows (those it still holds)."""
@@ -392,16 +405,17 @@ class OperationStore:
 
 def _insert_confirmed(conn: Connection, now: datetime, *, poll_timeout: float, **values: Any) -> int:
     result = conn.execute(
-        insert(OPS).values(
+        INSERT,
+        {
             **values,
-            state=State.CONFIRMED,
-            created_at=now,
-            updated_at=now,
-            deadline_at=now + timedelta(seconds=poll_timeout),
-            next_poll_at=now,
-            cancel_attempt=1,
-            attempts=0,
-        )
+            "state": State.CONFIRMED,
+            "created_at": now,
+            "updated_at": now,
+            "deadline_at": now + timedelta(seconds=poll_timeout),
+            "next_poll_at": now,
+            "cancel_attempt": 1,
+            "attempts": 0,
+        },
     )
     key = result.inserted_primary_key
     assert key is not None

@@ -92,6 +92,7 @@ class Tracker:
         self._last_renewal: datetime | None = None
         self._starved = False  # the loop stopped claiming because every slot was taken
         self._next_tick = clock.now()  # when the sleeping loop plans to look again
+        self._next_due: datetime | None = None  # the earliest unleased row's due time, as last claimed
 
     # ---- one pass at a time, in the calling thread -------------------------------------
 
@@ -171,8 +172,9 @@ class Tracker:
         return self.until_next_due(now)
 
     def until_next_due(self, now: datetime) -> float:
-        """Seconds until the earliest unleased row falls due (a poll is never late by a tick)."""
-        due = self.store.next_due()
+        """Seconds until the earliest unleased row falls due (a poll is never late by a tick),
+        as the last claim saw it."""
+        due = self._next_due
         if due is None:
             return self.idle_wait
         return min(self.idle_wait, max(0.0, float((due - now).total_seconds())))
@@ -200,7 +202,7 @@ class Tracker:
     def claim(self, limit: int) -> list[Operation]:
         """Lease up to `limit` due rows, most overdue first."""
         now = self.clock.now()
-        claimed = self.store.claim(self.owner, limit)
+        claimed, self._next_due = self.store.claim_and_next_due(self.owner, limit)
         # How late the most overdue operation is: grows when the tracker can't keep up.
         self.metrics.loop_lag.set(max(((now - op.next_poll_at).total_seconds() for op in claimed), default=0))
         return claimed
