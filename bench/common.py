@@ -231,3 +231,44 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+# ---- the machine's speed, in the same run ---------------------------------------------------
+
+# A fixed piece of the kinds of work the bot does per cancellation (SQLAlchemy Core writes to
+# SQLite, JSON, HMAC), timed in a fresh interpreter with the bot's environment: the same figure
+# on two machines says their CPU per cancellation can be compared; a slower one, or a tracer in
+# the environment (coverage's, PYTHONDEVMODE), shows here as it shows in the bot.
+_YARDSTICK = """
+import hashlib, hmac, json, time
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, create_engine, update
+t = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("v", String))
+engine = create_engine("sqlite://")
+t.metadata.create_all(engine)
+with engine.begin() as c:
+    c.execute(t.insert(), [{"id": i, "v": ""} for i in range(100)])
+stmt = update(t).where(t.c.id == bindparam("w_id"))
+body = {"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 200}}] * 5}
+started = time.process_time()
+for i in range(3000):
+    with engine.begin() as c:
+        c.execute(stmt, {"w_id": i % 100, "v": str(i)})
+    raw = json.dumps(body).encode()
+    hmac.new(b"secret", raw, hashlib.sha256).hexdigest()
+    json.loads(raw)
+print((time.process_time() - started) * 1000)
+"""
+
+
+def yardstick_ms(env: dict[str, str] | None = None) -> float:
+    """CPU milliseconds of the fixed workload above, in a fresh interpreter (the best of 3)."""
+    import subprocess
+    import sys
+
+    runs = []
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", _YARDSTICK], env=env, capture_output=True, text=True, check=True
+        )
+        runs.append(float(out.stdout.strip().splitlines()[-1]))
+    return min(runs)

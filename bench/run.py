@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import tempfile
 import time
@@ -48,7 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import machine, table  # noqa: E402
+from bench.common import machine, table, yardstick_ms  # noqa: E402
 
 # Imported in main() and report_profile(), not here: each load generator is a process started
 # with multiprocessing's "spawn", which runs this file again (as __mp_main__) before it can
@@ -395,9 +396,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(BENCHMARKS)}")
     quick = args.quick
     raw: dict[str, Any] = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "quick": quick}
+    raw["yardstick_ms"] = yardstick_ms()
     print(
         f"# polytomic-bot benchmarks{' (--quick)' if quick else ''}\n\n{raw['date']}, {raw['machine']}, "
-        f"database: {'PostgreSQL' if args.database_url else 'SQLite'}\n",
+        f"database: {'PostgreSQL' if args.database_url else 'SQLite'}, load average "
+        f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}; yardstick {raw['yardstick_ms']:.0f} ms "
+        "(a fixed piece of the bot's kinds of work in this interpreter and environment, "
+        "bench/common.py: compare CPU figures across machines by it)\n",
         flush=True,
     )
 
@@ -461,7 +466,14 @@ def main(argv: list[str] | None = None) -> int:
 
         if rate > 0:
             folder = workdir()
-            polling = tracking.run(folder, database_for(args, folder), operations=size, rate=rate, **delay)  # type: ignore[arg-type]
+            polling = tracking.run(
+                folder,
+                database_for(args, folder),
+                operations=size,
+                rate=rate,
+                jitter=EVENTS_JITTER,
+                **delay,  # type: ignore[arg-type]
+            )
         else:
             polling = track(size)
         hooked = hooked_run(rate)
