@@ -75,7 +75,7 @@ class Server(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     server: Server
-    protocol_version = "HTTP/1.0"
+    protocol_version = "HTTP/1.1"  # keep-alive, as Slack's own servers
     timeout = 30
     server_version = "FakeSlack/1.0"
 
