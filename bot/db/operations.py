@@ -114,12 +114,6 @@ class OperationStore:
             )
         return count or 0
 
-    def next_due(self) -> datetime | None:
-        """When the earliest unleased, unfinished row falls due (None: there is none)."""
-        with self.db.read_engine.connect() as conn:
-            due: datetime | None = conn.scalar(NEXT_DUE)
-        return due
-
     # ---- clicks -----------------------------------------------------------------------------
 
     def record_click(
