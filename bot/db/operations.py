@@ -94,7 +94,9 @@ class OperationStore:
         with self.db.read() as session:
             return session.scalars(
                 select(Operation).where(
-                    Operation.execution_id == execution_id, Operation.state.not_in(NOT_HOLDING)
+                    Operation.execution_id == execution_id,
+                    Operation.kind != "start",
+                    Operation.state.not_in(NOT_HOLDING),
                 )
             ).first()
 
@@ -140,7 +142,9 @@ class OperationStore:
         def record(session: Session) -> Operation | int:
             holder = session.scalars(
                 select(Operation).where(
-                    Operation.execution_id == execution_id, Operation.state.not_in(NOT_HOLDING)
+                    Operation.execution_id == execution_id,
+                    Operation.kind != "start",
+                    Operation.state.not_in(NOT_HOLDING),
                 )
             ).first()
             if holder is not None:
