@@ -313,6 +313,9 @@ class Alert(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     step_error: Mapped[str | None] = mapped_column(Text)
+    # When an event or a click last made the row due; a pass never writes it, and its finish
+    # and release compare it (as operations' do), so news during a pass gets a pass of its own.
+    hinted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AlertFailure(Base):

@@ -90,6 +90,7 @@ def upgrade() -> None:
         *_lease_columns(),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("step_error", sa.Text(), nullable=True),
+        sa.Column("hinted_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
         sa.UniqueConstraint(
             "channel_id", "sync_id", "streak_key", name=op.f("uq_alerts_channel_id_sync_id_streak_key")
