@@ -19,7 +19,7 @@ the alerts' mark on `polytomic_events` (`alerted_at`).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -420,13 +420,7 @@ class AlertStore:
         self.save(alert, owner, {"digest_id": digest_id, "covered_failures": alert.failures})
         with self.db.core() as conn:
             conn.execute(
-                update(DG)
-                .where(DG.c.id == digest_id)
-                .values(
-                .values(last_at=now, next_poll_at=now, finished_at=None)
-                    next_poll_at=now,
-                    finished_at=None,
-                )
+                update(DG).where(DG.c.id == digest_id).values(last_at=now, next_poll_at=now, finished_at=None)
             )
 
     def digest_members(self, digest_id: int) -> list[Alert]:
@@ -442,4 +436,3 @@ class AlertStore:
                 .where(AL.c.digest_id == digest_id)
                 .values(next_poll_at=now, hinted_at=now, finished_at=None)
             )
-
