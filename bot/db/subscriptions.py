@@ -251,3 +251,12 @@ def muted_until(db: Database, channel_id: str, sync_id: str) -> datetime | None:
             select(MUTES.c.until).where(MUTES.c.channel_id == channel_id, MUTES.c.sync_id == sync_id)
         )
     return until
+
+
+def any_by_connection(db: Database) -> bool:
+    """Whether any enabled subscription is `to <connection>` (then a sync's target matters)."""
+    with db.read_engine.connect() as conn:
+        found = conn.scalar(
+            select(SUBS.c.id).where(SUBS.c.scope_kind == "connection", SUBS.c.disabled_at.is_(None)).limit(1)
+        )
+    return found is not None
