@@ -33,9 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 NOT_HOLDING = ("confirmed", "denied", "stale", "rejected", "duplicate")
 # A start (kind "start") never holds an execution: a cancel of the run it started must be free
 # to take it. Its own rule is one live start per sync (`starting` or `running`).
-_HOLDING = text(
-    "kind <> 'start' AND state NOT IN (" + ", ".join(f"'{state}'" for state in NOT_HOLDING) + ")"
-)
+_HOLDING = text("kind <> 'start' AND state NOT IN (" + ", ".join(f"'{state}'" for state in NOT_HOLDING) + ")")
 LIVE_START = ("starting", "running")
 _LIVE_START = text("kind = 'start' AND state IN (" + ", ".join(f"'{s}'" for s in LIVE_START) + ")")
 

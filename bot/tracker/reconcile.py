@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.alerts import AlertStore
 from bot.db.audit import Event
 from bot.db.models import Operation
 from bot.db.operations import AFTER_A_FAILED_STEP, LeaseLost, OperationStore
@@ -72,6 +73,9 @@ class Reconciler:
         self.metrics = metrics
         self.stopping = stopping  # set when the process drains: stop waiting out the database
         self.names = names  # a short cache of sync names (bot/names.py)
+        # The alerts' store, for a start that an alert's Restart made: its alert is touched when
+        # the start's state changes, so the alert shows it (set by bot.services).
+        self.alerts: AlertStore | None = None
 
     def process(self, op: Operation) -> Processed:
         try:

@@ -53,7 +53,10 @@ def upgrade() -> None:
         sa.Column("disabled_told_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscriptions")),
         sa.UniqueConstraint(
-            "channel_id", "scope_kind", "scope_id", name=op.f("uq_subscriptions_channel_id_scope_kind_scope_id")
+            "channel_id",
+            "scope_kind",
+            "scope_id",
+            name=op.f("uq_subscriptions_channel_id_scope_kind_scope_id"),
         ),
     )
     op.create_table(
