@@ -29,6 +29,7 @@ from bot.operations import OUTCOMES, RELEASED, backoff, stuck
 from bot.permissions import Authorizer
 from bot.polytomic import PolytomicClient
 from bot.slack import SlackGateway
+from bot.tracker.starts import StartPass
 from bot.tracker.steps import MAX_BACKOFF, Pass
 from bot.views import notes
 
@@ -92,7 +93,7 @@ class Reconciler:
         it like any failure and back off; once it keeps happening, show it (never retried in
         silence). The row as this pass last wrote it is what the messages render."""
         op.attempts, op.last_error = op.attempts + 1, problem
-        if stuck(op):
+        if stuck(op) and op.kind != "start":
             try:
                 Pass(self, op).tell_trouble()
             except LeaseLost:
@@ -108,7 +109,7 @@ class Reconciler:
 
     def reconcile(self, op: Operation) -> Processed:
         """Bring one operation one pass closer to done; every effect is recorded as it lands."""
-        pass_ = Pass(self, op)
+        pass_ = StartPass(self, op) if op.kind == "start" else Pass(self, op)
         pass_.run()
         if pass_.finished and self.store.finish(op, self.owner, pass_.pending):
             return Processed(op.id, op.state, finished=True, next_at=None)

@@ -1,0 +1,150 @@
+"""Answers to /polytomic subscribe, unsubscribe and subscriptions (after the ack).
+
+The target is resolved first (a sync by ID or name, `*`, or `to <connection>` through
+GET /api/connections), then the clicker's `subscribe` permission on it is decided and audited
+(a connection spans syncs, so it needs `subscribe` on `*`). Subscribing posts a short
+"subscribed" message in the channel *before* the row is written: it is how the bot finds out
+that it is not in a (private) channel, without asking Slack for more scopes; if Slack refuses
+it, nothing is written. The row and its audit row commit together (bot.db.subscriptions).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.answers.deciding import Decider
+from bot.answers.listing import Listings
+from bot.answers.requester import Requester
+from bot.answers.syncs import resolve
+from bot.commands import AllSyncs, ConnectionRef, Subscribe, SyncRef, Unsubscribe
+from bot.db import subscriptions
+from bot.db.bounds import OutcomeUnknown
+from bot.db.engine import Database
+from bot.polytomic import PolytomicClient, PolytomicError
+from bot.polytomic.connections import ConnectionLookupError
+from bot.slack import SlackError, SlackFailure, SlackGateway
+from bot.views import replies
+from bot.views import subscriptions as views
+
+GONE = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+
+
+def scope_of(
+    polytomic: PolytomicClient,
+    listings: Listings,
+    req: Requester,
+    target: SyncRef | AllSyncs | ConnectionRef,
+    verb: str,
+) -> subscriptions.Scope | None:
+    """What the command's target covers, resolved; None when the requester was answered."""
+    if isinstance(target, AllSyncs):
+        return subscriptions.Scope("all", "*", None)
+    if isinstance(target, ConnectionRef):
+        try:
+            connection = polytomic.resolve_connection(target.query)
+        except ConnectionLookupError as error:
+            req.answer(views.connection_not_found(error))
+            return None
+        except PolytomicError as error:
+            req.answer(replies.polytomic_failure(error, None))
+            return None
+        return subscriptions.Scope("connection", connection.id, connection.name)
+    sync_id = resolve(listings, req, target, verb)
+    if sync_id is None:
+        return None
+    name = target.name
+    if name is None:
+        try:
+            name = polytomic.get_sync(sync_id).name
+        except PolytomicError as error:
+            req.answer(replies.polytomic_failure(error, sync_id))
+            return None
+    return subscriptions.Scope("sync", sync_id, name)
+
+
+def answer_subscribe(
+    polytomic: PolytomicClient,
+    listings: Listings,
+    decider: Decider,
+    db: Database,
+    slack: SlackGateway,
+    req: Requester,
+    cmd: Subscribe,
+) -> None:
+    scope = scope_of(polytomic, listings, req, cmd.target, "subscribe")
+    if scope is None or not decider.allows(req, "subscribe", scope.permission_scope, "subscribe"):
+        return
+    existing = [
+        s
+        for s in subscriptions.in_channel(db, req.channel_id)
+        if (s.scope_kind, s.scope_id) == (scope.kind, scope.id)
+    ]
+    if existing and existing[0].mode == cmd.mode and existing[0].disabled_at is None:
+        req.answer(views.subscription_changed("unchanged", scope.kind, scope.id, scope.name, cmd.mode))
+        return
+    try:
+        slack.post_message(
+            req.channel_id, views.subscribed_post(req.user_id, scope.kind, scope.id, scope.name, cmd.mode)
+        )
+    except SlackFailure as failure:
+        if failure.error in GONE:
+            req.answer(views.not_in_channel())
+        elif failure.permanent:
+            req.answer(views.channel_unusable(failure.error))
+        else:
+            req.answer(views.slack_unavailable())
+        return
+    except SlackError:
+        req.answer(views.slack_unavailable())
+        return
+    try:
+        changed = subscriptions.subscribe(
+            db,
+            channel_id=req.channel_id,
+            team_id=req.team_id,
+            scope=scope,
+            mode=cmd.mode,
+            actor=req.user_id,
+            at=decider.clock.now(),
+        )
+    except SQLAlchemyError:
+        req.answer(replies.not_changed_database())
+        return
+    except OutcomeUnknown:
+        req.answer(replies.recorded_in_doubt(check="/polytomic subscriptions"))
+        return
+    req.answer(views.subscription_changed(changed, scope.kind, scope.id, scope.name, cmd.mode))
+
+
+def answer_unsubscribe(
+    polytomic: PolytomicClient,
+    listings: Listings,
+    decider: Decider,
+    db: Database,
+    req: Requester,
+    cmd: Unsubscribe,
+) -> None:
+    scope = scope_of(polytomic, listings, req, cmd.target, "unsubscribe")
+    if scope is None or not decider.allows(req, "subscribe", scope.permission_scope, "unsubscribe"):
+        return
+    try:
+        changed = subscriptions.unsubscribe(
+            db, channel_id=req.channel_id, scope=scope, actor=req.user_id, at=decider.clock.now()
+        )
+    except SQLAlchemyError:
+        req.answer(replies.not_changed_database())
+        return
+    except OutcomeUnknown:
+        req.answer(replies.recorded_in_doubt(check="/polytomic subscriptions"))
+        return
+    req.answer(views.subscription_changed(changed, scope.kind, scope.id, scope.name, None))
+
+
+def answer_subscriptions(decider: Decider, db: Database, req: Requester) -> None:
+    """This channel's subscriptions; every channel's for an admin of `*`."""
+    try:
+        admin = decider.may(req.user_id, "admin", None).allowed
+    except SlackError:
+        admin = False
+    subs = subscriptions.every(db) if admin else subscriptions.in_channel(db, req.channel_id)
+    req.answer(views.subscriptions_list(subs, every_channel=admin))
