@@ -10,6 +10,8 @@ it, nothing is written. The row and its audit row commit together (bot.db.subscr
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.answers.deciding import Decider
@@ -22,10 +24,12 @@ from bot.db.bounds import OutcomeUnknown
 from bot.db.engine import Database
 from bot.polytomic import PolytomicClient, PolytomicError
 from bot.polytomic.connections import ConnectionLookupError
-from bot.slack import SlackError, SlackFailure, SlackGateway
+from bot.slack import SlackError, SlackFailure, SlackGateway, Throttled
 from bot.views import replies
 from bot.views import subscriptions as views
+from bot.views.blocks import View
 
+POST_WAIT_LIMIT = 20.0  # seconds an answer may wait for its turn to post in the channel
 GONE = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
 
 
@@ -83,8 +87,10 @@ def answer_subscribe(
         req.answer(views.subscription_changed("unchanged", scope.kind, scope.id, scope.name, cmd.mode))
         return
     try:
-        slack.post_message(
-            req.channel_id, views.subscribed_post(req.user_id, scope.kind, scope.id, scope.name, cmd.mode)
+        post_waiting(
+            slack,
+            req.channel_id,
+            views.subscribed_post(req.user_id, scope.kind, scope.id, scope.name, cmd.mode),
         )
     except SlackFailure as failure:
         if failure.error in GONE:
@@ -114,6 +120,19 @@ def answer_subscribe(
         req.answer(replies.recorded_in_doubt(check="/polytomic subscriptions"))
         return
     req.answer(views.subscription_changed(changed, scope.kind, scope.id, scope.name, cmd.mode))
+
+
+def post_waiting(slack: SlackGateway, channel: str, view: View) -> str:
+    """Post, waiting out the channel's pace (fine after the ack, never on the ack path)."""
+    waited = 0.0
+    while True:
+        try:
+            return slack.post_message(channel, view)
+        except Throttled as throttled:
+            if waited + throttled.retry_after > POST_WAIT_LIMIT:
+                raise
+            time.sleep(throttled.retry_after)
+            waited += throttled.retry_after
 
 
 def answer_unsubscribe(
