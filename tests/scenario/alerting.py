@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.feed import EventPoller
 from bot.fakes.polytomic import FakePolytomic
 from bot.fakes.slack import FakeSlack
 from bot.fakes.slack.records import Message
+from bot.feed import EventPoller
 from tests.harness import SlackUser, all_text, answer_to, button
 from tests.scenario.inprocess import InProcessBot
 
