@@ -2,9 +2,11 @@
 
 A start is an operation row of kind "start" (bot.operations: its own transitions). Its
 `start_key` is unique: the key of one start prompt's click (a replayed request, a double
-click) or of one alert's Restart for one failure, so either makes one row, never two, on any
-process. The tracker (bot.tracker.starts) takes it from there under its lease, through the
-operations' store, as for a cancellation.
+click) or of one alert's Restart for one failure, with who clicked, so either makes one row per
+person, never two, on any process; the part before KEY_SEPARATOR is the POST's
+Idempotency-Key, the same for everyone who clicks the same thing, so Polytomic starts one run.
+The tracker (bot.tracker.starts) takes it from there under its lease, through the operations'
+store, as for a cancellation.
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ from bot.db.bounds import CLICK_SECONDS
 from bot.db.engine import Database
 from bot.db.models import OPERATIONS, Operation
 from bot.operations import State
+
+KEY_SEPARATOR = "~"  # start_key = <Idempotency-Key> ~ <who clicked>
+
+
+def post_key(start_key: str) -> str:
+    """The Idempotency-Key of a start's POST: its row's key without the clicker."""
+    return start_key.split(KEY_SEPARATOR, 1)[0]
 
 
 def record_start(

@@ -12,6 +12,7 @@ after the ack (bot.answers.alert_clicks).
 from __future__ import annotations
 
 import logging
+import re
 from functools import partial
 from typing import Any
 
@@ -22,7 +23,7 @@ from bot import commands as parsing
 from bot.answers import Requester, alert_clicks
 from bot.db import health
 from bot.db.bounds import OutcomeUnknown
-from bot.db.starts import record_start
+from bot.db.starts import KEY_SEPARATOR, record_start
 from bot.listeners.actions import Handler, _action_value, _listener
 from bot.listeners.commands import hand_off
 from bot.services import Services
@@ -31,9 +32,15 @@ from bot.views import buttons, replies
 from bot.views.blocks import plain
 
 log = logging.getLogger("bot.listeners.alert_actions")
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
-def _record(services: Services, req: Requester, ack: Ack, **start: Any) -> None:
+def _record(services: Services, req: Requester, ack: Ack, *, key: str, **start: Any) -> None:
+    # One row per (what was clicked, who clicked): a click holds nothing until the tracker has
+    # authorized it, so one by someone without `start` can't keep out one that has it. The
+    # Idempotency-Key sent to Polytomic is `key` alone (bot.tracker.starts.post_key): of two
+    # permitted clicks on one alert's failure, Polytomic starts one run.
+    start["start_key"] = f"{key}{KEY_SEPARATOR}{req.user_id}"
     try:
         _op_id, made = record_start(
             services.db,
@@ -74,8 +81,9 @@ def handle_start_confirm(services: Services, ack: Ack, body: dict[str, Any], con
         if req is not None:
             services.responder.submit(respond, req.response_url, replies.invalid_button())
         return
-    key = f"start-{sync_id}-{(message_ts or clicked)[:40]}"
-    _record(services, req, ack, start_key=key, sync_id=sync_id, channel_id=req.channel_id)
+    # An Idempotency-Key takes letters, digits, "_" and "-" only (a ts has a dot).
+    key = f"start-{sync_id}-{_KEY_UNSAFE.sub('_', (message_ts or clicked)[:40])}"
+    _record(services, req, ack, key=key, sync_id=sync_id, channel_id=req.channel_id)
 
 
 def handle_restart(services: Services, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
@@ -92,7 +100,7 @@ def handle_restart(services: Services, ack: Ack, body: dict[str, Any], context: 
         services,
         req,
         ack,
-        start_key=f"alert-{alert_id}-{failures}",
+        key=f"alert-{alert_id}-{failures}",
         sync_id=alert.sync_id,
         channel_id=alert.channel_id,
         alert_id=alert_id,

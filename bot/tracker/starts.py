@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from bot.db.operations import ExecutionHeld
+from bot.db.starts import post_key
 from bot.operations import START_FINAL, State, event_outcome, execution_fields
 from bot.polytomic import Conflict, PolytomicError
 from bot.slack import SlackError, respond
@@ -92,7 +93,7 @@ class StartPass(Pass):
         op = self.op
         assert op.start_key is not None
         try:
-            execution = self.r.polytomic.start_sync(op.sync_id, idempotency_key=op.start_key)
+            execution = self.r.polytomic.start_sync(op.sync_id, idempotency_key=post_key(op.start_key))
         except Conflict:
             return self.read_conflict()
         except PolytomicError as error:
