@@ -66,7 +66,7 @@ def test_restart_by_a_permitted_user_and_by_an_unpermitted_one(
     hear(bot)
     bot.wait_until(lambda: "*recovered* after 1 failure" in text_of(alerts_in(slack, CHANNEL)[0]))
     bot.wait_until(
-        lambda: "*completed*" in text_of([r for r in replies_to(slack, alert) if "started" in text_of(r)][0])
+        lambda: "*completed*" in text_of(next(r for r in replies_to(slack, alert) if "started" in text_of(r)))
     )
     audit = query_db(bot.settings.database_url, "SELECT actor, action, decision, outcome FROM audit_events")
     assert ("UBOB", "start.confirm", "denied", None) in audit
