@@ -46,10 +46,11 @@ _LINKABLE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def sync_link(sync_url: str | None, sync_id: str) -> str | None:
-    """A Slack link to the sync in Polytomic's web app, where the URL pattern is known."""
+    """The sync's page in Polytomic's web app, where the URL pattern is known (POLYTOMIC_SYNC_URL):
+    a bare URL, which Slack links in the blocks and the notification alike."""
     if sync_url is None or not _LINKABLE.match(sync_id):
         return None
-    return f"<{sync_url.replace('{sync_id}', sync_id)}|Open in Polytomic>"
+    return f"In Polytomic: {escape(sync_url.replace('{sync_id}', sync_id))}"
 
 
 def _times(count: int) -> str:

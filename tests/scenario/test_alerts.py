@@ -108,7 +108,7 @@ def test_a_failed_run_alerts_each_subscribed_channel_and_no_other(
         assert "*Orders* *failed* once" in text
         assert "&lt;!channel&gt;" in text and "<!channel>" not in text  # escaped: pings no one
         assert execution in text
-        assert f"<https://app.polytomic.com/models/syncs/{orders.id}|Open in Polytomic>" in text
+        assert f"In Polytomic: https://app.polytomic.com/models/syncs/{orders.id}" in text
         actions = [
             e["action_id"] for b in alert.latest["blocks"] if b["type"] == "actions" for e in b["elements"]
         ]
