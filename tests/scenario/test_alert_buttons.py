@@ -5,6 +5,8 @@ A channel that goes away has its subscriptions disabled and the subscriber told.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from bot.fakes.polytomic import FakePolytomic
@@ -12,12 +14,11 @@ from bot.fakes.slack import FakeSlack
 from bot.fakes.slack.records import Message
 from tests.harness import CHANNEL, SlackUser, all_text, answer_to, button, query_db
 from tests.scenario.alerting import alerts_in, element, fail, hear, replies_to, subscribe, text_of
-from tests.scenario.conftest import BotFactory
 from tests.scenario.inprocess import InProcessBot
 
 
 @pytest.fixture
-def bot(start_bot: BotFactory) -> InProcessBot:
+def bot(start_bot: Callable[..., InProcessBot]) -> InProcessBot:
     return start_bot(SLACK_POST_INTERVAL="0")
 
 

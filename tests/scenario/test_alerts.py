@@ -4,20 +4,21 @@ a flood told by one digest, and duplicated events alerting once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from bot.fakes.polytomic import FakePolytomic
 from bot.fakes.slack import FakeSlack
 from tests.harness import CHANNEL, SlackUser, answer_to, query_db
 from tests.scenario.alerting import alerts_in, fail, hear, replies_to, subscribe, succeed, text_of, top_level
-from tests.scenario.conftest import BotFactory
 from tests.scenario.inprocess import InProcessBot
 
 OTHER = "COTHER"
 
 
 @pytest.fixture
-def bot(start_bot: BotFactory) -> InProcessBot:
+def bot(start_bot: Callable[..., InProcessBot]) -> InProcessBot:
     # No pacing between posts: these stories are about what is posted, not when (the pace is
     # tested in tests/scenario/test_alert_buttons.py and tests/unit/test_pacing.py).
     return start_bot(SLACK_POST_INTERVAL="0")
