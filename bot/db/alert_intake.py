@@ -101,12 +101,13 @@ class IntakeVerbs:
                 "last_at": at,
             }
             if open_ is not None:
+                # RETURNING, not rowcount: what a driver counts for DO NOTHING varies.
                 added = conn.execute(
-                    _insert_ignoring(conn, FA).values(
-                        self._failure(open_.id, open_.failures + 1, run, at, None)
-                    )
-                ).rowcount
-                if added:
+                    _insert_ignoring(conn, FA)
+                    .values(self._failure(open_.id, open_.failures + 1, run, at, None))
+                    .returning(FA.c.id)
+                ).first()
+                if added is not None:
                     conn.execute(
                         update(AL)
                         .where(AL.c.id == open_.id)
