@@ -137,6 +137,13 @@ class AlertWorker:
         return self._thread
 
     def _run(self) -> None:
+        if self.store.db.dialect == "sqlite":
+            # This process holds the SQLite file's lock, so any lease in it is a dead process's:
+            # take the work back now instead of waiting for the leases to expire (as the tracker).
+            try:
+                self.store.release_all(None)
+            except OperationalError:
+                log.warning("alerts: could not take back the leases of a dead process")
         failures = 0
         while not self._stop.is_set():
             try:
