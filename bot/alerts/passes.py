@@ -85,6 +85,8 @@ def alert_pass(ctx: Context, alert: Alert) -> float | None:
         if muted:
             return None  # a new failure after the mute posts it
     view = alert_message(alert, ctx.now, sync_url=ctx.sync_url, muted_until=mute, restart=restart)
+    # The failures the first post shows (its count, the last error) need no reply of their own.
+    shown_by_post = alert.failures if alert.ts is None else 0
     outcome = posts.keep(
         ctx.slack, alert, ALERT, view, channel=alert.channel_id, record=_record(ctx, alert), holder=holder
     )
@@ -94,7 +96,7 @@ def alert_pass(ctx: Context, alert: Alert) -> float | None:
     for failure in ctx.store.failures(alert.id):
         if failure.reply_ts is not None or failure.reply_error is not None:
             continue
-        if muted or failure.seq <= alert.covered_failures:
+        if muted or failure.seq <= max(alert.covered_failures, shown_by_post):
             ctx.store.save_reply(alert, ctx.owner, failure.id, reply_ts=NO_REPLY)
             continue
         outcome = _reply(ctx, alert, failure, holder)
