@@ -116,6 +116,7 @@ def alert_pass(ctx: Context, alert: Alert) -> float | None:
                 holder=holder,
                 thread_ts=alert.ts,
             )
+            _gone(ctx, alert.channel_id, alert.recovery_error)
             if not outcome.final:
                 return _wants(outcome)
     if restart is not None and restart.finished_at is None:
@@ -163,6 +164,7 @@ def _reply(ctx: Context, alert: Alert, failure: AlertFailure, holder: str) -> Ou
         outcome = from_error(error, Doing.POST)
         if outcome.final:
             ctx.store.save_reply(alert, ctx.owner, failure.id, reply_error=(outcome.error or "")[:500])
+            _gone(ctx, alert.channel_id, outcome.error)
             return DONE
         return outcome
     ctx.store.save_reply(alert, ctx.owner, failure.id, reply_ts=ts)

@@ -142,13 +142,18 @@ class StartPass(Pass):
         )
 
     def requester(self) -> Outcome:
-        """Denied or a duplicate: told privately, once (the channel hears of neither)."""
+        """Told privately, once: denied or a duplicate (the channel hears of neither), or the
+        start's status message could not be posted (the channel can't be used)."""
         op = self.op
-        if op.state not in (State.DENIED, State.DUPLICATE) or op.response_url is None:
+        if op.response_url is None or op.notified_state == op.state:
             return DONE
-        if op.notified_state == op.state:
+        if op.state in (State.DENIED, State.DUPLICATE):
+            respond(op.response_url, start_not_made(op), replace_original=op.alert_id is None)
+        elif op.status_error is not None and State(op.state) in START_FINAL:
+            respond(op.response_url, start_status(op, self.now))
+        else:
             return DONE
-        respond(op.response_url, start_not_made(op), replace_original=op.alert_id is None)
+        # response_url allows 5 uses in 30 min: whether or not it took, don't try again.
         self.save(notified_state=op.state)
         return DONE
 
@@ -158,6 +163,7 @@ class StartPass(Pass):
             view = start_status(op, self.now)
             if op.status_ts is None or view.digest() != op.status_progress_digest:
                 return False
-        if op.state in (State.DENIED, State.DUPLICATE) and op.response_url is not None:
-            return op.notified_state == op.state
-        return True
+        told = op.response_url is None or op.notified_state == op.state
+        if op.state in (State.DENIED, State.DUPLICATE):
+            return told
+        return op.status_error is None or told

@@ -197,3 +197,21 @@ def test_a_channel_that_goes_away_disables_its_subscriptions_and_tells_the_subsc
     hear(bot)
     assert len(slack.messages_in("UADMIN")) == 1  # told once; nothing more is tried there
     assert "disabled" in answer_to(alice, "subscriptions")
+
+
+def test_a_start_in_a_channel_the_bot_cannot_post_in_is_told_to_the_requester(
+    bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic
+) -> None:
+    slack.add_channel("GSECRET", is_private=True, is_member=False)
+    sync = polytomic.add_sync(name="Orders")
+    admin = SlackUser(bot, slack, "UADMIN", "GSECRET")
+    _, url = admin.command(f"start {sync.id}")
+    _, click = admin.click("start_confirm", button(admin.answers(url)[0], "start_confirm")["value"])
+    bot.wait_until(lambda: polytomic.sync(sync.id).executions)
+    polytomic.sync(sync.id).finish_current("completed")
+    told = bot.wait_until(
+        lambda: [a for a in slack.responses(click) if "*completed*" in all_text(a)], timeout=20
+    )
+    assert "<@UADMIN> started *Orders*" in all_text(told[0])
+    [row] = query_db(bot.settings.database_url, "SELECT state, status_error FROM operations")
+    assert row == ("completed", "not_in_channel")
