@@ -10,6 +10,7 @@ it, nothing is written. The row and its audit row commit together (bot.db.subscr
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -87,7 +88,7 @@ def answer_subscribe(
         req.answer(views.subscription_changed("unchanged", scope.kind, scope.id, scope.name, cmd.mode))
         return
     try:
-        post_waiting(
+        posted = post_waiting(
             slack,
             req.channel_id,
             views.subscribed_post(req.user_id, scope.kind, scope.id, scope.name, cmd.mode),
@@ -114,12 +115,19 @@ def answer_subscribe(
             at=decider.clock.now(),
         )
     except SQLAlchemyError:
+        _take_back(slack, req.channel_id, posted)  # it was not stored: the channel must not think so
         req.answer(replies.not_changed_database())
         return
     except OutcomeUnknown:
         req.answer(replies.recorded_in_doubt(check="/polytomic subscriptions"))
         return
     req.answer(views.subscription_changed(changed, scope.kind, scope.id, scope.name, cmd.mode))
+
+
+def _take_back(slack: SlackGateway, channel: str, ts: str) -> None:
+    # If Slack refuses, it stays; the requester is told that nothing was stored.
+    with contextlib.suppress(SlackError):
+        slack.call("chat.delete", channel=channel, ts=ts)
 
 
 def post_waiting(slack: SlackGateway, channel: str, view: View) -> str:

@@ -89,3 +89,21 @@ def test_app_home_lists_the_subscriptions_a_user_may_manage(
     assert subscriptions.manageable_by(db, "UBOB", admin=False) == []
     everything = subscriptions.manageable_by(db, "UCAROL", admin=False, subscribable=["*"])
     assert len(everything) == 3
+
+
+def test_a_subscription_the_database_refuses_leaves_no_subscribed_message(
+    start_bot: Start, slack: FakeSlack, polytomic: FakePolytomic, sqlite_url: str
+) -> None:
+    import sqlite3
+
+    bot = start_bot(SLACK_POST_INTERVAL="0")
+    sync = polytomic.add_sync(name="Orders")
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON subscriptions BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    answer = subscribe(SlackUser(bot, slack, "UADMIN", CHANNEL), sync.id)
+    assert "Nothing was changed" in answer or "nothing was changed" in answer
+    assert [m for m in slack.messages_in(CHANNEL)] == []  # posted, then taken back
+    assert slack.calls("chat.delete")
+    assert query_db(sqlite_url, "SELECT count(*) FROM subscriptions") == [(0,)]
