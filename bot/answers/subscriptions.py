@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -23,6 +24,7 @@ from bot.commands import AllSyncs, ConnectionRef, Subscribe, SyncRef, Unsubscrib
 from bot.db import subscriptions
 from bot.db.bounds import OutcomeUnknown
 from bot.db.engine import Database
+from bot.db.models import Subscription
 from bot.polytomic import PolytomicClient, PolytomicError
 from bot.polytomic.connections import ConnectionLookupError
 from bot.slack import SlackError, SlackFailure, SlackGateway, Throttled
@@ -40,11 +42,21 @@ def scope_of(
     req: Requester,
     target: SyncRef | AllSyncs | ConnectionRef,
     verb: str,
+    stored: Sequence[Subscription] = (),
 ) -> subscriptions.Scope | None:
-    """What the command's target covers, resolved; None when the requester was answered."""
+    """What the command's target covers, resolved; None when the requester was answered.
+    `stored`: the channel's subscriptions, which an unsubscribe may name a connection by
+    (one deleted in Polytomic since is still unsubscribed from)."""
     if isinstance(target, AllSyncs):
         return subscriptions.Scope("all", "*", None)
     if isinstance(target, ConnectionRef):
+        wanted = target.query.casefold()
+        for sub in stored:
+            if sub.scope_kind == "connection" and wanted in (
+                sub.scope_id.casefold(),
+                (sub.scope_name or "").casefold(),
+            ):
+                return subscriptions.Scope("connection", sub.scope_id, sub.scope_name)
         try:
             connection = polytomic.resolve_connection(target.query)
         except ConnectionLookupError as error:
@@ -58,7 +70,7 @@ def scope_of(
     if sync_id is None:
         return None
     name = target.name
-    if name is None:
+    if name is None and verb == "subscribe":  # unsubscribing needs no name (the sync may be gone)
         try:
             name = polytomic.get_sync(sync_id).name
         except PolytomicError as error:
@@ -151,7 +163,8 @@ def answer_unsubscribe(
     req: Requester,
     cmd: Unsubscribe,
 ) -> None:
-    scope = scope_of(polytomic, listings, req, cmd.target, "unsubscribe")
+    stored = subscriptions.in_channel(db, req.channel_id)
+    scope = scope_of(polytomic, listings, req, cmd.target, "unsubscribe", stored)
     if scope is None or not decider.allows(req, "subscribe", scope.permission_scope, "unsubscribe"):
         return
     try:

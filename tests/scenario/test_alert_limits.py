@@ -107,3 +107,20 @@ def test_a_subscription_the_database_refuses_leaves_no_subscribed_message(
     assert [m for m in slack.messages_in(CHANNEL)] == []  # posted, then taken back
     assert slack.calls("chat.delete")
     assert query_db(sqlite_url, "SELECT count(*) FROM subscriptions") == [(0,)]
+
+
+def test_a_sync_or_connection_gone_from_polytomic_can_still_be_unsubscribed_from(
+    start_bot: Start, slack: FakeSlack, polytomic: FakePolytomic
+) -> None:
+    bot = start_bot(SLACK_POST_INTERVAL="0")
+    admin = SlackUser(bot, slack, "UADMIN", CHANNEL)
+    salesforce = polytomic.add_connection("Salesforce")
+    sync = polytomic.add_sync(name="Orders")
+    subscribe(admin, sync.id)
+    subscribe(admin, "to Salesforce")
+    polytomic.delete_sync(sync.id)
+    polytomic.delete_connection(salesforce.id)
+    assert "No connection" in subscribe(admin, "to Salesforce")
+    assert "Unsubscribed" in answer_to(admin, f"unsubscribe {sync.id}")
+    assert "Unsubscribed" in answer_to(admin, "unsubscribe to salesforce")
+    assert query_db(bot.settings.database_url, "SELECT count(*) FROM subscriptions") == [(0,)]
