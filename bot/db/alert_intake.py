@@ -55,21 +55,24 @@ class IntakeVerbs:
 
     def pending(self, limit: int = 100) -> list[Pending]:
         """Terminal model-sync events not taken in yet, oldest first; the other events are
-        marked on the way (alerts never look at them)."""
-        now = self.clock.now()
-        with self.db.core() as conn:
-            conn.execute(
-                update(EV)
-                .where(EV.c.alerted_at.is_(None), EV.c.type.not_in(sorted(TERMINAL)))
-                .values(alerted_at=now)
-            )
+        marked on the way (alerts never look at them). With nothing new it only reads: an idle
+        loop takes no write lock."""
+        with self.db.read_engine.connect() as conn:
             rows = conn.execute(
                 select(EV.c.id, EV.c.type, EV.c.payload)
                 .where(EV.c.alerted_at.is_(None))
                 .order_by(EV.c.created_at, EV.c.id)
                 .limit(limit)
             ).all()
-        return [Pending(row.id, row.type, json.loads(row.payload)) for row in rows]
+        ignored = [row.id for row in rows if row.type not in TERMINAL]
+        if ignored:
+            with self.db.core() as conn:
+                conn.execute(
+                    update(EV)
+                    .where(EV.c.id.in_(ignored), EV.c.alerted_at.is_(None))
+                    .values(alerted_at=self.clock.now())
+                )
+        return [Pending(row.id, row.type, json.loads(row.payload)) for row in rows if row.type in TERMINAL]
 
     def take_in(self, event_id: int, run: RunEnded | None, channels: Mapping[str, str]) -> bool:
         """Take one event in: mark it, and apply it in each channel (channel → widest mode).

@@ -68,11 +68,14 @@ class AlertStore(IntakeVerbs):
         return int(count or 0)
 
     def next_due(self) -> datetime | None:
+        """When the earliest claimable alert or digest falls due (its lease free or lapsed:
+        a dead holder's rows count); None when there is none. A read."""
+        now = self.clock.now()
         with self.db.read_engine.connect() as conn:
             dues = [
                 conn.scalar(
                     select(func.min(t.c.next_poll_at)).where(
-                        t.c.finished_at.is_(None), t.c.lease_owner.is_(None)
+                        t.c.finished_at.is_(None), or_(t.c.lease_owner.is_(None), t.c.lease_expires_at < now)
                     )
                 )
                 for t in (AL, DG)
