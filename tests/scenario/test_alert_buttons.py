@@ -215,3 +215,21 @@ def test_a_start_in_a_channel_the_bot_cannot_post_in_is_told_to_the_requester(
     assert "<@UADMIN> started *Orders*" in all_text(told[0])
     [row] = query_db(bot.settings.database_url, "SELECT state, status_error FROM operations")
     assert row == ("completed", "not_in_channel")
+
+
+def test_a_409_with_no_run_going_is_a_key_in_flight_and_the_same_key_is_sent_again(
+    bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic
+) -> None:
+    sync_id, alert = an_alert(bot, slack, polytomic)
+    polytomic.inject("POST", rf"^/api/syncs/{sync_id}/executions$", status=409)
+    admin = SlackUser(bot, slack, "UADMIN", CHANNEL)
+    admin.click("alert_restart", element(alert, "alert_restart")["value"], message_ts=alert.ts)
+    bot.wait_until(lambda: any("*running*" in text_of(r) for r in replies_to(slack, alert)), timeout=20)
+    sent = polytomic.requests_to("POST", rf"^/api/syncs/{sync_id}/executions$")
+    assert len(sent) == 2 and len({r.idempotency_key for r in sent}) == 1
+    assert sent[0].idempotency_key == f"alert-{alert_id(alert)}-1"
+    assert len(polytomic.sync(sync_id).executions) == 2  # the failed run, and the one restart
+
+
+def alert_id(alert: Message) -> str:
+    return element(alert, "alert_pause")["value"]
