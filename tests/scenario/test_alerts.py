@@ -198,3 +198,30 @@ def test_duplicate_events_make_no_duplicate_alerts(
     [alert] = alerts_in(slack, CHANNEL)
     assert "once" in text_of(alert) and replies_to(slack, alert) == []
     assert query_db(bot.settings.database_url, "SELECT count(*) FROM alert_failures") == [(1,)]
+
+
+def test_modes_say_which_runs_a_channel_hears_of_and_canceled_neither_opens_nor_closes_a_streak(
+    bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic
+) -> None:
+    sync = polytomic.add_sync(name="Orders")
+    for channel, mode in ((CHANNEL, "failures"), (OTHER, "finished"), (QUIET, "all")):
+        subscribe(SlackUser(bot, slack, "UADMIN", channel), f"{sync.id} {mode}")
+    succeed(polytomic, sync.id)
+    sync.start_execution(cancel_delay=None)
+    sync.finish_current("canceled")
+    hear(bot)
+    assert alerts_in(slack, CHANNEL) == []
+    assert ["completed" in text_of(m) for m in alerts_in(slack, OTHER)] == [True]
+    assert ["completed" in text_of(m) for m in alerts_in(slack, QUIET)] == [True, False]
+    assert "canceled" in text_of(alerts_in(slack, QUIET)[1])
+
+    fail(polytomic, sync.id, "broken")
+    hear(bot)
+    sync.start_execution(cancel_delay=None)
+    sync.finish_current("canceled")  # a canceled run in the middle of a streak…
+    hear(bot)
+    fail(polytomic, sync.id, "still broken")
+    hear(bot)
+    [streak] = alerts_in(slack, CHANNEL)
+    assert "2 times in a row" in text_of(streak)  # …neither closed it nor counted
+    assert len(alerts_in(slack, QUIET)) == 3  # its one streak; the canceled run was not a notice
