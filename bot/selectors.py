@@ -95,12 +95,11 @@ def tokenize(text: str) -> list[Token]:
                 i = end + 1
                 continue
         closer = QUOTES.get(text[i])
-        if closer is not None:
-            end = _closing(text, i + 1, closer)
-            if end is not None:
-                tokens.append(Token(text[i + 1 : end], True))
-                i = end + 1
-                continue
+        closing = _closing(text, i + 1, closer) if closer is not None else None
+        if closing is not None:
+            tokens.append(Token(text[i + 1 : closing], True))
+            i = closing + 1
+            continue
         end = i
         while end < n and not text[end].isspace():
             end += 1
@@ -176,13 +175,13 @@ def _named(tokens: list[Token], rest: str) -> Named | Unreadable:
             name = " ".join(_entities(token.text).split())
             if not name or len(name) > MAX_NAME or "<" in token.text or "\x00" in token.text:
                 return problem
-            ref: SyncRef | None = SyncRef(name=name)
+            one: SyncRef | None = SyncRef(name=name)
         else:
-            ref = parse_sync_ref(token.text)
-            if ref is None:
-                return Unreadable("When naming several syncs, quote each name (IDs and URLs need no quotes).")
-        if ref not in refs:
-            refs.append(ref)
+            one = parse_sync_ref(token.text)
+        if one is None:
+            return Unreadable("When naming several syncs, quote each name (IDs and URLs need no quotes).")
+        if one not in refs:
+            refs.append(one)
     if len(refs) > MAX_NAMED:
         return Unreadable(f"Name at most {MAX_NAMED} syncs at once, or use `running to <connection>`.")
     return Named(tuple(refs))

@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.events import EventStore
 from bot.db.operations import OperationStore
+from bot.db.stops import StopStore
 from bot.feed import EventPoller, Feed
 from bot.metrics import Metrics
 from bot.names import SyncNames
@@ -53,6 +54,7 @@ class Services:
     settings: Settings
     db: Database
     operations: OperationStore  # every statement on `operations`, for listeners, answers, tracker
+    stops: StopStore  # every statement on the stops' tables (a stop: many syncs at once)
     polytomic: PolytomicClient  # for answers to people: a few quick retries
     slack: SlackGateway
     authorizer: Authorizer
@@ -98,6 +100,7 @@ def build_services(
     """Every piece, wired: `clock` is the one every time on a row and in a view comes from."""
     db = Database(settings.database_url)
     operations = OperationStore(db, clock=clock, lease_ttl=settings.lease_ttl)
+    stops = StopStore(db, clock=clock, lease_ttl=settings.lease_ttl)
     metrics = Metrics()
     slack = SlackGateway(
         make_web_client(settings),
@@ -111,6 +114,7 @@ def build_services(
         settings=settings,
         db=db,
         operations=operations,
+        stops=stops,
         polytomic=polytomic,
         slack=slack,
         authorizer=authorizer,
@@ -140,6 +144,7 @@ def build_services(
             clock=clock,
             metrics=metrics,
             names=services.names,
+            stops=stops,
         )
         if settings.events_interval > 0:
             services.poller = EventPoller(

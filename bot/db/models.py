@@ -217,6 +217,7 @@ class Stop(Base):
     summary_ts: Mapped[str | None] = mapped_column(String(32))
     summary_digest: Mapped[str | None] = mapped_column(String(64))
     summary_edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    quiet_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # no summary edit before
     summary_error: Mapped[str | None] = mapped_column(Text)
     failures_ts: Mapped[str | None] = mapped_column(String(32))  # the thread reply of failures
     resumed_ts: Mapped[str | None] = mapped_column(String(32))  # the thread reply of a resume
@@ -233,8 +234,8 @@ class Stop(Base):
 
 
 class StopSync(Base):
-    """One sync of a stop: the run it was bound to at prompt time, its operation (a cancel),
-    and its schedule: whether it was active just before the stop paused it, and its resume."""
+    """One sync of a stop: the run it was bound to at prompt time, and its schedule (for a pause
+    or a resume): whether it was active just before the stop paused it, and its resume."""
 
     __tablename__ = "stop_syncs"
     __table_args__ = (UniqueConstraint("stop_id", "sync_id"),)
@@ -244,7 +245,6 @@ class StopSync(Base):
     sync_id: Mapped[str] = mapped_column(String(64))
     sync_name: Mapped[str | None] = mapped_column(Text)
     execution_id: Mapped[str | None] = mapped_column(String(64))  # running at prompt time
-    operation_id: Mapped[int | None] = mapped_column(Integer)
     was_active: Mapped[bool | None] = mapped_column(Boolean)  # read just before pausing
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     pause_error: Mapped[str | None] = mapped_column(Text)
