@@ -91,6 +91,9 @@ def answer_stop(
         outcome=f"{len(allowed)} selected, {len(excluded)} left out",
         channel_id=req.channel_id,
     )
+    # Listed by name, as people scan for the one they expect.
+    allowed.sort(key=lambda p: ((p.name or "").casefold(), p.sync_id))
+    excluded.sort(key=lambda n: ((n.name or "").casefold(), n.sync_id))
     if not allowed:
         req.answer(views.nothing_to_stop(verb, label, excluded))
         return
