@@ -155,7 +155,7 @@ class StopPass:
                 respond(stop.response_url, None, delete_original=True)
             self.save(prompt_cleared=True)
         if stop.incident_channel and stop.incident_ts is None:
-            self.take(self.keep(INCIDENT_NOTICE, views.incident_notice(stop), stop.incident_channel))
+            self.take(self.keep(INCIDENT_NOTICE, views.stop_notice(stop), stop.incident_channel))
         members = self.r.stops.members(stop.id)
         self.pauses(members)
         ops = self.r.stops.operations(stop.id) if stop.kind in CANCELING_KINDS else []
@@ -227,7 +227,7 @@ class StopPass:
             self.take(
                 self.keep(
                     INCIDENT_OUTCOME,
-                    views.incident_outcome(stop, t),
+                    views.stop_outcome(stop, t),
                     stop.incident_channel,
                     thread_ts=stop.incident_ts,
                 )

@@ -20,6 +20,7 @@ from bot.views.blocks import (
     button,
     channel,
     clip,
+    code,
     confirm_dialog,
     escape,
     icon,
@@ -144,7 +145,7 @@ def too_many(verb: str, count: int, limit: int) -> View:
         Builder()
         .section(
             f"That selects {_syncs(count)}; one {verb} holds at most {limit:,}. "
-            "Narrow it: name a connection (`running to <connection>`) or the syncs."
+            f"Narrow it: name a connection ({code('running to ' + escape('<connection>'))}) or the syncs."
         )
         .view()
     )
@@ -299,7 +300,7 @@ def resumed_reply(stop: Stop, t: Tally) -> View:
 # ---- the incident channel: one notice, one outcome ---------------------------------------
 
 
-def incident_notice(stop: Stop) -> View:
+def stop_notice(stop: Stop) -> View:
     what = {
         "cancel": "cancellation of",
         "cancel_and_pause": "cancellation (and a pause of the schedules) of",
@@ -311,5 +312,5 @@ def incident_notice(stop: Stop) -> View:
     return Builder().section(f"{head}{channel(stop.channel_id)}.").view()
 
 
-def incident_outcome(stop: Stop, t: Tally) -> View:
+def stop_outcome(stop: Stop, t: Tally) -> View:
     return Builder().section(summary_head(stop, t, final=True)).view()

@@ -19,9 +19,13 @@ def stop_bot(start_bot: Any) -> InProcessBot:
     return start_bot(INCIDENT_CHANNEL=INCIDENTS, POLL_INTERVAL="0.2")
 
 
-def _fleet(polytomic: FakePolytomic, count: int, *, cancel_delay: float = 0.2, name: str = "Salesforce prod") -> tuple[Any, list[Any]]:
+def _fleet(
+    polytomic: FakePolytomic, count: int, *, cancel_delay: float = 0.2, name: str = "Salesforce prod"
+) -> tuple[Any, list[Any]]:
     connection = polytomic.add_connection(name)
-    syncs = [polytomic.add_sync(name=f"Orders {i:02d}", target_connection_id=connection.id) for i in range(count)]
+    syncs = [
+        polytomic.add_sync(name=f"Orders {i:02d}", target_connection_id=connection.id) for i in range(count)
+    ]
     for sync in syncs:
         sync.start_execution(cancel_delay=cancel_delay, rows_per_second=50)
     return connection, syncs
@@ -43,7 +47,9 @@ def _summary(slack: FakeSlack, phrase: str, timeout: float = 30.0) -> Any:
     return wait_until(found, timeout, what=f"a summary saying {phrase!r}")
 
 
-def test_a_50_sync_stop_end_to_end(stop_bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic) -> None:
+def test_a_50_sync_stop_end_to_end(
+    stop_bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic
+) -> None:
     _connection, syncs = _fleet(polytomic, 50)
     idle = polytomic.add_sync(name="Idle one", target_connection_id=_connection.id)  # not running: left alone
     user = SlackUser(stop_bot, slack, "UADMIN", CHANNEL)
@@ -82,7 +88,10 @@ def test_a_50_sync_stop_end_to_end(stop_bot: InProcessBot, slack: FakeSlack, pol
     assert polytomic.cancel_requests(idle.id) == []
     # One notice and one outcome in the incident channel.
     [notice] = status_messages(slack, INCIDENTS)
-    assert notice.latest["text"] == f"<@UADMIN> requested cancellation of 50 syncs to Salesforce prod in <#{CHANNEL}>."
+    assert (
+        notice.latest["text"]
+        == f"<@UADMIN> requested cancellation of 50 syncs to Salesforce prod in <#{CHANNEL}>."
+    )
     wait_until(lambda: slack.thread(INCIDENTS, notice.ts))
     [outcome] = slack.thread(INCIDENTS, notice.ts)
     assert outcome.latest["text"] == "Stopped 50 syncs to Salesforce prod: 50 canceled."
@@ -131,7 +140,9 @@ def test_a_run_that_changed_and_one_that_completed_before_the_cancel(
     assert "2 syncs did not go as asked" in text and "Orders 00" in text and "Orders 01" in text
 
 
-def test_completes_before_the_cancel_lands(stop_bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic) -> None:
+def test_completes_before_the_cancel_lands(
+    stop_bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic
+) -> None:
     connection = polytomic.add_connection("HubSpot")
     fast = polytomic.add_sync(name="Fast", target_connection_id=connection.id)
     fast.start_execution(cancel_delay=0.2, cancel_outcome="completed")
@@ -141,10 +152,15 @@ def test_completes_before_the_cancel_lands(stop_bot: InProcessBot, slack: FakeSl
     prompt = _prompt(user, "cancel running to HubSpot")
     user.click("stop_confirm", button(prompt, "stop_confirm")["value"])
     final = _summary(slack, "Stopped 2 syncs to HubSpot:")
-    assert final.latest["text"] == "Stopped 2 syncs to HubSpot: 1 canceled, 1 completed before the cancel landed.\nRequested by <@UADMIN>."
+    assert (
+        final.latest["text"]
+        == "Stopped 2 syncs to HubSpot: 1 canceled, 1 completed before the cancel landed.\nRequested by <@UADMIN>."
+    )
 
 
-def test_polytomic_answering_5xx_and_429(stop_bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic) -> None:
+def test_polytomic_answering_5xx_and_429(
+    stop_bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic
+) -> None:
     _connection, syncs = _fleet(polytomic, 10)
     user = SlackUser(stop_bot, slack, "UADMIN", CHANNEL)
     prompt = _prompt(user, "cancel running to Salesforce prod")
@@ -170,7 +186,9 @@ def test_cancel_and_pause_then_resume_restores_exactly_the_paused_set(
     assert [s.active for s in syncs] == [False] * 5
     # Pause first, then cancel, for every sync.
     for sync in syncs[:4]:
-        paths = [r.path for r in polytomic.requests if sync.id in r.path and r.method in ("PUT", "POST", "PATCH")]
+        paths = [
+            r.path for r in polytomic.requests if sync.id in r.path and r.method in ("PUT", "POST", "PATCH")
+        ]
         assert "activate" in paths[0] and paths[-1].endswith("/cancel"), paths
     resume = button(final.latest, "stop_resume")
     assert resume["text"]["text"] == "Resume the 4 schedules" and "4" in resume["confirm"]["title"]["text"]
@@ -182,5 +200,7 @@ def test_cancel_and_pause_then_resume_restores_exactly_the_paused_set(
     assert len(activations) == 4 + 4  # four pauses, four resumes: none twice, none of the fifth
     done = _summary(slack, "4 resumed")
     assert "stop_resume" not in str(done.latest["blocks"])
-    audit = query_db(stop_bot.settings.database_url, "SELECT count(*) FROM audit_events WHERE action = 'resume'")
+    audit = query_db(
+        stop_bot.settings.database_url, "SELECT count(*) FROM audit_events WHERE action = 'resume'"
+    )
     assert audit == [(4,)]

@@ -482,7 +482,9 @@ def _other_cases() -> dict[str, list[Case]]:
 
 
 def every_case(name: str | None) -> dict[str, list[Case]]:
-    cases = {**_op_cases(name), **_sync_cases(name), **_other_cases()}
+    from tests.unit.views.stop_cases import stop_cases  # bot/views/stops.py (issue 15)
+
+    cases = {**_op_cases(name), **_sync_cases(name), **_other_cases(), **stop_cases()}
     return cases
 
 
@@ -538,6 +540,9 @@ def evil_views() -> dict[str, View]:
     odd_ids = make_op(requested_by="<!channel>", channel_id="<!here>")
     views["incident_notice:odd-ids"] = incident.incident_notice(odd_ids)
     views["status_message:odd-ids"] = status.status_message(odd_ids, NOW)
+    from tests.unit.views.stop_cases import evil_stop_views  # bot/views/stops.py (issue 15)
+
+    views.update({f"stops:{k}": v for k, v in evil_stop_views(EVIL).items()})
     return views
 
 
