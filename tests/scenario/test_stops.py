@@ -154,7 +154,8 @@ def test_completes_before_the_cancel_lands(
     final = _summary(slack, "Stopped 2 syncs to HubSpot:")
     assert (
         final.latest["text"]
-        == "Stopped 2 syncs to HubSpot: 1 canceled, 1 completed before the cancel landed.\nRequested by <@UADMIN>."
+        == "Stopped 2 syncs to HubSpot: 1 canceled, 1 completed before the cancel landed.\n"
+        "Requested by <@UADMIN>."
     )
 
 
