@@ -123,7 +123,7 @@ def parse_selector(verb: str, rest: str) -> Selector | Unreadable:
     """What `rest` (the text after `verb`) selects; see the module docstring."""
     tokens = tokenize(rest)
     if not tokens:
-        return Unreadable(f"`{verb}` needs a sync, `all running` or `running to <connection>`.")
+        return Unreadable(f"`{verb}` needs a sync, `all running`, or `running to` and a connection.")
     bare = [t.text.lower() if not t.quoted else None for t in tokens]
     if bare[:2] == ["all", "running"] and len(tokens) == 2:
         return Everything(running=True)
@@ -183,7 +183,7 @@ def _named(tokens: list[Token], rest: str) -> Named | Unreadable:
         if one not in refs:
             refs.append(one)
     if len(refs) > MAX_NAMED:
-        return Unreadable(f"Name at most {MAX_NAMED} syncs at once, or use `running to <connection>`.")
+        return Unreadable(f"Name at most {MAX_NAMED} syncs at once, or use `running to` and a connection.")
     return Named(tuple(refs))
 
 
