@@ -205,3 +205,87 @@ def test_cancel_and_pause_then_resume_restores_exactly_the_paused_set(
         stop_bot.settings.database_url, "SELECT count(*) FROM audit_events WHERE action = 'resume'"
     )
     assert audit == [(4,)]
+
+
+def test_pause_covers_every_active_sync_and_resume_puts_back_only_what_it_paused(
+    stop_bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic
+) -> None:
+    connection = polytomic.add_connection("Braze")
+    running = polytomic.add_sync(name="Running one", target_connection_id=connection.id)
+    execution = running.start_execution(cancel_delay=0.2)
+    idle = polytomic.add_sync(name="Idle one", target_connection_id=connection.id)
+    paused = polytomic.add_sync(name="Paused one", target_connection_id=connection.id, active=False)
+    user = SlackUser(stop_bot, slack, "UADMIN", CHANNEL)
+
+    prompt = _prompt(user, "pause to Braze")
+    shown = all_text(prompt)
+    assert "Pause the schedules of 2 syncs to *Braze*?" in shown and "Paused one" not in shown
+    assert button(prompt, "stop_confirm")["text"]["text"] == "Pause 2 schedules"
+    user.click("stop_confirm", button(prompt, "stop_confirm")["value"])
+    final = _summary(slack, "Paused the schedules of 2 syncs to Braze: 2 paused.")
+    assert running.active is False and idle.active is False and paused.active is False
+    assert execution.status == "running" and polytomic.cancel_requests() == []  # runs go on
+
+    # `resume` finds only the schedules the bot paused: never the one paused before.
+    prompt = _prompt(user, "resume to Braze")
+    shown = all_text(prompt)
+    assert "Resume the schedules of 2 syncs to *Braze*" in shown and "Paused one" not in shown
+    user.click("stop_confirm", button(prompt, "stop_confirm")["value"])
+    _summary(slack, "Resumed the schedules of 2 syncs to Braze: 2 resumed.")
+    assert running.active is True and idle.active is True and paused.active is False
+    # What the first stop paused is resumed now: a second resume finds nothing.
+    nothing = _prompt(user, "resume to Braze")
+    assert "nothing to resume" in all_text(nothing)
+
+
+def test_abort_the_rest_stops_further_pauses(
+    stop_bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic
+) -> None:
+    connection = polytomic.add_connection("Iterable")
+    syncs = [polytomic.add_sync(name=f"Sync {i:02d}", target_connection_id=connection.id) for i in range(40)]
+    polytomic.set_latency(0.05, r"/activate$")
+    user = SlackUser(stop_bot, slack, "UADMIN", CHANNEL)
+    prompt = _prompt(user, "pause to Iterable")
+    user.click("stop_confirm", button(prompt, "stop_confirm")["value"])
+    first = _summary(slack, "Pausing the schedules of 40 syncs to Iterable")
+    abort = button(first.latest, "stop_abort")
+    assert "Abort the rest" in abort["confirm"]["title"]["text"]
+    user.click("stop_abort", abort["value"])
+    final = _summary(slack, "Paused the schedules of 40 syncs to Iterable:")
+    assert "aborted by <@UADMIN>" in all_text(final.latest)
+    paused = [s for s in syncs if s.active is False]
+    assert 0 < len(paused) < 40  # what was sent stays; nothing more went
+    rows = query_db(
+        stop_bot.settings.database_url, "SELECT count(*) FROM stop_syncs WHERE paused_at IS NOT NULL"
+    )
+    assert rows == [(len(paused),)]
+    resume = button(final.latest, "stop_resume")
+    assert resume["text"]["text"] == f"Resume the {len(paused)} schedules"
+
+
+def test_an_expired_prompt_asks_again(
+    stop_bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic
+) -> None:
+    _connection, syncs = _fleet(polytomic, 2)
+    user = SlackUser(stop_bot, slack, "UADMIN", CHANNEL)
+    prompt = _prompt(user, "cancel running to Salesforce prod")
+    stop_bot.advance(601)
+    _click, url = user.click("stop_confirm", button(prompt, "stop_confirm")["value"])
+    [expired, fresh] = user.answers(url, count=2)
+    assert "10 minutes old" in all_text(expired)
+    assert "Cancel 2 syncs running" in all_text(fresh)
+    assert button(fresh, "stop_confirm")["value"] != button(prompt, "stop_confirm")["value"]
+    assert polytomic.cancel_requests() == [] and status_messages(slack) == []
+
+
+def test_too_many_says_so(
+    stop_bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic, monkeypatch: Any
+) -> None:
+    from bot.answers import stops as answers
+
+    monkeypatch.setattr(answers, "MAX_STOP", 3)
+    _connection, _syncs = _fleet(polytomic, 4)
+    user = SlackUser(stop_bot, slack, "UADMIN", CHANNEL)
+    prompt = _prompt(user, "cancel running to Salesforce prod")
+    assert "one cancel holds at most 3" in all_text(prompt)
+    assert "stop_confirm" not in str(prompt.get("blocks"))
