@@ -32,6 +32,7 @@ def make_polytomic(
     timeout: float,
     deadline: float | None = None,
     metrics: Metrics | None = None,
+    shared_retry_after: bool = False,
 ) -> PolytomicClient:
     on_error = None
     if metrics is not None:
@@ -46,6 +47,7 @@ def make_polytomic(
         deadline=deadline,
         max_retries=max_retries,
         on_error=on_error,
+        shared_retry_after=shared_retry_after,
     )
 
 
@@ -133,7 +135,7 @@ def build_services(
         # 5 s in all, so a Polytomic that drips (or hangs) frees a worker within 5 s, and one
         # stuck for some runs keeps no other run's cancel waiting longer (well under LEASE_TTL).
         tracker_polytomic = make_polytomic(
-            settings, max_retries=1, timeout=5.0, deadline=5.0, metrics=metrics
+            settings, max_retries=1, timeout=5.0, deadline=5.0, metrics=metrics, shared_retry_after=True
         )
         services.tracker = Tracker(
             operations,

@@ -222,7 +222,7 @@ def test_pause_covers_every_active_sync_and_resume_puts_back_only_what_it_paused
     assert "Pause the schedules of 2 syncs to *Braze*?" in shown and "Paused one" not in shown
     assert button(prompt, "stop_confirm")["text"]["text"] == "Pause 2 schedules"
     user.click("stop_confirm", button(prompt, "stop_confirm")["value"])
-    final = _summary(slack, "Paused the schedules of 2 syncs to Braze: 2 paused.")
+    _summary(slack, "Paused the schedules of 2 syncs to Braze: 2 paused.")
     assert running.active is False and idle.active is False and paused.active is False
     assert execution.status == "running" and polytomic.cancel_requests() == []  # runs go on
 
@@ -266,7 +266,7 @@ def test_abort_the_rest_stops_further_pauses(
 def test_an_expired_prompt_asks_again(
     stop_bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic
 ) -> None:
-    _connection, syncs = _fleet(polytomic, 2)
+    _connection, _syncs = _fleet(polytomic, 2)
     user = SlackUser(stop_bot, slack, "UADMIN", CHANNEL)
     prompt = _prompt(user, "cancel running to Salesforce prod")
     stop_bot.advance(601)
