@@ -5,7 +5,8 @@ says why it is not called an incident). Its exactly-once rules, all in the datab
 
 * **The prompt** is a row (`save_prompt`): the syncs selected and the run of each at prompt
   time, expiring after PROMPT_TTL. Its buttons carry only its ID.
-* **A click** writes only with conditional statements one click can win:
+* **A click** (bot/db/stop_clicks.py, inherited) writes only with conditional statements one
+  click can win:
   - `confirm`: the stop and its syncs, in one transaction; the unique `prompt_id` makes a double
     click, a replay or a second replica lose (`AlreadyConfirmed`, the winner's ID);
   - `abort`: `aborted_at`, only while the stop is not final and not aborted;
@@ -21,50 +22,33 @@ says why it is not called an incident). Its exactly-once rules, all in the datab
 
 from __future__ import annotations
 
-import json
-import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, and_, case, func, or_, select, update
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.db.audit import Event, insert_event
-from bot.db.bounds import CLICK_SECONDS
 from bot.db.engine import Database
-from bot.db.models import OPERATIONS, STOP_PROMPTS, STOP_SYNCS, STOPS, Operation, Stop, StopPrompt, StopSync
+from bot.db.models import OPERATIONS, STOP_SYNCS, STOPS, Operation, Stop, StopSync
+from bot.db.stop_clicks import MAX_STOP, PROMPT_TTL, AlreadyConfirmed, Expired, Picked, StopClicks
 
 OPS = OPERATIONS
-PROMPT_TTL = timedelta(minutes=10)
-MAX_STOP = 2000  # syncs one stop may hold; a prompt beyond it says so and offers no button
-CANCELING_KINDS = ("cancel", "cancel_and_pause")
-KINDS = (*CANCELING_KINDS, "pause", "resume")
+__all__ = [
+    "MAX_STOP",
+    "PROMPT_TTL",
+    "AlreadyConfirmed",
+    "Expired",
+    "LeaseLost",
+    "Picked",
+    "StopStore",
+    "hint",
+]
 
 
 class LeaseLost(Exception):
     """Another process holds this stop now: stop touching it."""
-
-
-@dataclass(frozen=True)
-class Picked:
-    """One sync a prompt showed: its ID, name, and the run it was bound to (None: not running)."""
-
-    sync_id: str
-    name: str | None
-    execution_id: str | None
-
-
-@dataclass(frozen=True)
-class AlreadyConfirmed:
-    stop_id: int
-
-
-@dataclass(frozen=True)
-class Expired:
-    prompt: StopPrompt
 
 
 def _lease_free(now: datetime) -> Any:
@@ -97,184 +81,11 @@ def hint(conn: Connection, op_id: int, stop_id: int, now: datetime, *, final: bo
     )
 
 
-class StopStore:
+class StopStore(StopClicks):
     def __init__(self, db: Database, *, clock: Clock = SYSTEM_CLOCK, lease_ttl: float = 60.0) -> None:
         self.db = db
         self.clock = clock
         self.lease_ttl = lease_ttl
-
-    # ---- the prompt ---------------------------------------------------------------------
-
-    def save_prompt(
-        self,
-        *,
-        verb: str,
-        command: str,
-        label: str,
-        requested_by: str,
-        team_id: str | None,
-        channel_id: str,
-        syncs: Sequence[Picked],
-    ) -> str:
-        now = self.clock.now()
-        prompt_id = secrets.token_urlsafe(16)[:22]
-        payload = json.dumps([{"s": p.sync_id, "n": p.name, "e": p.execution_id} for p in syncs])
-        with self.db.core() as conn:
-            conn.execute(
-                insert(STOP_PROMPTS).values(
-                    id=prompt_id,
-                    verb=verb,
-                    command=command,
-                    label=label,
-                    requested_by=requested_by,
-                    team_id=team_id,
-                    channel_id=channel_id,
-                    syncs=payload,
-                    created_at=now,
-                    expires_at=now + PROMPT_TTL,
-                )
-            )
-            # Expired prompts are of no use to anyone: drop them as new ones come.
-            conn.execute(STOP_PROMPTS.delete().where(STOP_PROMPTS.c.expires_at < now - PROMPT_TTL))
-        return prompt_id
-
-    def get_prompt(self, prompt_id: str) -> StopPrompt | None:
-        with self.db.read() as session:
-            return session.get(StopPrompt, prompt_id)
-
-    # ---- clicks ---------------------------------------------------------------------------
-
-    def confirm(
-        self,
-        prompt_id: str,
-        *,
-        with_pause: bool,
-        clicker: str,
-        response_url: str | None,
-        incident_channel: str | None,
-        poll_timeout: float,
-    ) -> int | AlreadyConfirmed | Expired | None:
-        """The confirm click: the new stop's ID; AlreadyConfirmed (a double click, a replay, a
-        second replica); Expired (ask again); None (no such prompt)."""
-        now = self.clock.now()
-        with self.db.core() as conn:
-            existing = conn.scalar(select(STOPS.c.id).where(STOPS.c.prompt_id == prompt_id))
-            if existing is not None:
-                return AlreadyConfirmed(int(existing))
-            row = conn.execute(select(STOP_PROMPTS).where(STOP_PROMPTS.c.id == prompt_id)).first()
-            if row is None:
-                return None
-            prompt = StopPrompt(**row._mapping)
-            if prompt.expires_at <= now:
-                return Expired(prompt)
-        with_pause = with_pause and prompt.verb == "cancel"
-        kind = "cancel_and_pause" if with_pause else "cancel" if prompt.verb == "cancel" else prompt.verb
-        picked = [Picked(p["s"], p.get("n"), p.get("e")) for p in json.loads(prompt.syncs)]
-        try:
-            # Within CLICK_SECONDS, as a single confirm click: the ack can still say what happened.
-            with self.db.core(within=CLICK_SECONDS) as conn:
-                key = conn.execute(
-                    insert(STOPS).values(
-                        prompt_id=prompt_id,
-                        kind=kind,
-                        label=prompt.label,
-                        requested_by=clicker,
-                        team_id=prompt.team_id,
-                        channel_id=prompt.channel_id,
-                        response_url=response_url,
-                        incident_channel=incident_channel,
-                        size=len(picked),
-                        created_at=now,
-                        updated_at=now,
-                        prompt_cleared=False,
-                        next_poll_at=now,
-                        attempts=0,
-                    )
-                ).inserted_primary_key
-                assert key is not None
-                stop_id = int(key[0])
-                if picked:
-                    conn.execute(
-                        insert(STOP_SYNCS),
-                        [
-                            {
-                                "stop_id": stop_id,
-                                "sync_id": p.sync_id,
-                                "sync_name": p.name,
-                                "execution_id": p.execution_id,
-                            }
-                            for p in picked
-                        ],
-                    )
-                cancels = [p for p in picked if p.execution_id is not None]
-                if kind in CANCELING_KINDS and cancels:
-                    # One operation a sync, bound to the run it had at prompt time; the tracker
-                    # takes them through the single cancel's machine, `workers` at a time.
-                    conn.execute(
-                        insert(OPS),
-                        [_operation(stop_id, kind, clicker, prompt, p, now, poll_timeout) for p in cancels],
-                    )
-                insert_event(
-                    conn,
-                    now,
-                    actor=clicker,
-                    action=f"stop.{kind}",
-                    outcome=f"confirmed for {len(picked)} syncs",
-                    channel_id=prompt.channel_id,
-                )
-        except IntegrityError:
-            existing = self._stop_of_prompt(prompt_id)
-            if existing is None:
-                raise
-            return AlreadyConfirmed(existing)
-        return stop_id
-
-    def _stop_of_prompt(self, prompt_id: str) -> int | None:
-        with self.db.read_engine.connect() as conn:
-            found = conn.scalar(select(STOPS.c.id).where(STOPS.c.prompt_id == prompt_id))
-        return None if found is None else int(found)
-
-    def abort(self, stop_id: int, *, by: str, channel_id: str) -> bool:
-        """Abort the rest: no further cancel or pause is sent. One click wins (True)."""
-        now = self.clock.now()
-        with self.db.core() as conn:
-            won = conn.execute(
-                update(STOPS)
-                .where(STOPS.c.id == stop_id, STOPS.c.aborted_at.is_(None), STOPS.c.final_at.is_(None))
-                .values(aborted_at=now, aborted_by=by, next_poll_at=now, hinted_at=now, updated_at=now)
-            ).rowcount
-            insert_event(
-                conn,
-                now,
-                actor=by,
-                action="stop.abort",
-                outcome="aborted" if won else "already final or aborted",
-                channel_id=channel_id,
-            )
-        return bool(won)
-
-    def ask_resume(self, stop_id: int, *, by: str, channel_id: str) -> bool:
-        """Resume the N schedules: on a final stop, once (True for the click that wins)."""
-        now = self.clock.now()
-        with self.db.core() as conn:
-            won = conn.execute(
-                update(STOPS)
-                .where(
-                    STOPS.c.id == stop_id, STOPS.c.final_at.is_not(None), STOPS.c.resume_asked_at.is_(None)
-                )
-                .values(
-                    resume_asked_at=now, resume_asked_by=by, finished_at=None, next_poll_at=now, hinted_at=now
-                )
-            ).rowcount
-            insert_event(
-                conn,
-                now,
-                actor=by,
-                action="stop.resume",
-                outcome="asked" if won else "already asked",
-                channel_id=channel_id,
-            )
-        return bool(won)
 
     # ---- reads ----------------------------------------------------------------------------
 
@@ -466,33 +277,3 @@ class StopStore:
             query = query.where(STOPS.c.lease_owner == owner)
         with self.db.core() as conn:
             conn.execute(query)
-
-
-def _operation(
-    stop_id: int,
-    kind: str,
-    clicker: str,
-    prompt: StopPrompt,
-    picked: Picked,
-    now: datetime,
-    poll_timeout: float,
-) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "sync_id": picked.sync_id,
-        "sync_name": picked.name,
-        "execution_id": picked.execution_id,
-        "team_id": prompt.team_id,
-        "requested_by": clicker,
-        "channel_id": prompt.channel_id,
-        "response_url": None,
-        "incident_channel": None,
-        "state": "confirmed",
-        "created_at": now,
-        "updated_at": now,
-        "deadline_at": now + timedelta(seconds=poll_timeout),
-        "next_poll_at": now,
-        "cancel_attempt": 1,
-        "attempts": 0,
-        "stop_id": stop_id,
-    }
