@@ -170,6 +170,8 @@ class Tracker:
         now = self.clock.now()
         self.last_loop_at = now
         self.renew_leases(now)
+        # Stops first, on their own thread: a summary never waits for the cancels to drain.
+        self.claim_stops()
         with self._inflight_changed:
             free = self.capacity - len(self._inflight)
         if free < self.workers:
@@ -178,7 +180,6 @@ class Tracker:
             with self._inflight_changed:
                 self._starved = True
             return self.idle_wait
-        self.claim_stops()
         claimed = self.claim(free)
         for op in claimed:
             with self._inflight_changed:

@@ -156,7 +156,8 @@ class StopPass:
             self.save(prompt_cleared=True)
         if stop.incident_channel and stop.incident_ts is None:
             self.take(self.keep(INCIDENT_NOTICE, views.stop_notice(stop), stop.incident_channel))
-        members = self.r.stops.members(stop.id)
+        # A cancel's syncs are its operations; the members matter to a pause or a resume.
+        members = self.r.stops.members(stop.id) if stop.kind not in CANCELING_KINDS else []
         self.pauses(members)
         ops = self.r.stops.operations(stop.id) if stop.kind in CANCELING_KINDS else []
         if stop.resume_asked_at is not None or stop.kind == "resume":
