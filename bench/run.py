@@ -345,6 +345,18 @@ def report_stop(result: stop.StopResult) -> str:
             f"≤ {STOP_FINAL_TARGET} s (webhooks)",
             verdict(r.terminal_to_final <= STOP_FINAL_TARGET),
         ],
+        [
+            "the last terminal event delivered (webhook answered) → final summary",
+            f"{r.delivered_to_final:.2f} s",
+            "",
+            "",
+        ],
+        [
+            "the summary's versions, seconds after the confirm",
+            ", ".join(f"{t:.1f}" for t in r.summary_times),
+            "",
+            "",
+        ],
         ["confirm → stop finished (every message delivered)", f"{r.took:.2f} s", "", ""],
         [
             "Slack calls for the whole stop",

@@ -20,6 +20,8 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from bench.common import cpu_seconds, fresh_database, peak_rss_mib
+from bot.db.engine import Database
+from bot.db.stops import StopStore
 from bot.fakes.polytomic import FakePolytomic
 from bot.fakes.process import POLYTOMIC_KEY, SIGNING_SECRET, BotProcess, base_env, free_port
 from bot.fakes.signing import block_actions_body, sign, slash_command_body
@@ -41,6 +43,9 @@ class StopResult:
     prompt_seconds: float  # the command → its prompt
     confirm_to_cancels: float  # the confirm click → the last cancel POST sent
     terminal_to_final: float  # the last run terminal → the final summary posted
+    delivered_to_final: float  # the last terminal event's delivery answered → the final summary
+    settled_to_final: float  # the last operation finished in the database → the final summary
+    summary_times: tuple[float, ...]  # each version of the summary, seconds after the confirm
     took: float  # the confirm click → the stop finished (every message delivered)
     slack_calls: int  # every Slack call of the stop (Web API and response_url)
     slack_methods: dict[str, int]
@@ -54,6 +59,11 @@ class StopResult:
     @property
     def cpu_ms_per_sync(self) -> float:
         return self.cpu_seconds / self.syncs * 1000
+
+
+def db_stop_id(db: Database) -> int:
+    with db.read_engine.connect() as conn:
+        return int(conn.scalar(text("SELECT max(id) FROM stops")) or 0)
 
 
 def _signed_post(url: str, body: str) -> httpx.Response:
@@ -148,6 +158,14 @@ def run(
                 canceled = int(
                     conn.scalar(text("SELECT count(*) FROM operations WHERE state = 'canceled'")) or 0
                 )
+            db = Database(database_url)
+            try:
+                stop_id = db_stop_id(db)
+                last_settled = max(
+                    op.finished_at for op in StopStore(db).operations(stop_id) if op.finished_at
+                )
+            finally:
+                db.dispose()
         finally:
             engine.dispose()
             bot.stop()
@@ -168,6 +186,8 @@ def run(
         methods: dict[str, int] = {}
         for call in slack.requests:
             methods[call.method] = methods.get(call.method, 0) + 1
+        terminal = ("sync.canceled", "sync.completed", "sync.failed", "sync.completed_with_errors")
+        delivered = [d.finished_at for d in polytomic.deliveries if d.event_type in terminal and d.ok]
         refused = sum(
             1
             for c in slack.requests
@@ -181,6 +201,11 @@ def run(
             prompt_seconds=prompt_seconds,
             confirm_to_cancels=last_cancel - clicked_wall,
             terminal_to_final=(final_at - max(ended)) if final_at is not None and ended else float("nan"),
+            settled_to_final=(final_at - last_settled.timestamp()) if final_at is not None else float("nan"),
+            delivered_to_final=(final_at - max(delivered))
+            if final_at is not None and delivered
+            else float("nan"),
+            summary_times=tuple(round(t - clicked_wall, 2) for t in edit_times),
             took=took,
             slack_calls=len(slack.requests),
             slack_methods=methods,

@@ -33,7 +33,8 @@ class Failure:
 class Tally:
     size: int
     canceled: int = 0
-    canceling: int = 0  # confirmed or canceling: the cancel is on its way or sent
+    canceling: int = 0  # the run is held and its cancel on its way or sent
+    waiting: int = 0  # confirmed, not yet taken up (its cancel not sent)
     completed: int = 0  # completed before the cancel landed
     failed: int = 0  # the run failed (while being canceled)
     interrupted: int = 0
@@ -52,7 +53,7 @@ class Tally:
 
     @property
     def settled(self) -> bool:
-        return self.canceling == 0 and self.pausing == 0
+        return self.canceling == 0 and self.waiting == 0 and self.pausing == 0
 
 
 _OUTCOME_FIELD = {
@@ -75,7 +76,9 @@ def tally(stop: Stop, members: Sequence[StopSync], ops: Sequence[Operation]) -> 
 
     for op in ops:
         state = State(op.state)
-        if state not in FINAL:
+        if state is State.CONFIRMED:
+            add("waiting")
+        elif state not in FINAL:
             add("canceling")
         elif state is State.DENIED:
             aborted = op.last_error == notes.ABORTED

@@ -218,6 +218,7 @@ def _parts(t: Tally) -> list[str]:
     parts = [
         (t.canceled, "canceled"),
         (t.canceling, "canceling"),
+        (t.waiting, "waiting to be sent"),
         (t.completed, "completed before the cancel landed"),
         (t.failed, "failed"),
         (t.interrupted, "interrupted"),
