@@ -352,6 +352,12 @@ def report_stop(result: stop.StopResult) -> str:
             "",
         ],
         [
+            "the last operation finished (in the database) → final summary",
+            f"{r.settled_to_final:.2f} s",
+            "",
+            "",
+        ],
+        [
             "the summary's versions, seconds after the confirm",
             ", ".join(f"{t:.1f}" for t in r.summary_times),
             "",
