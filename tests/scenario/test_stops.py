@@ -289,3 +289,46 @@ def test_too_many_says_so(
     prompt = _prompt(user, "cancel running to Salesforce prod")
     assert "one cancel holds at most 3" in all_text(prompt)
     assert "stop_confirm" not in str(prompt.get("blocks"))
+
+
+def test_abort_the_rest_stops_further_cancels(
+    stop_bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic
+) -> None:
+    _connection, syncs = _fleet(polytomic, 40)
+    user = SlackUser(stop_bot, slack, "UADMIN", CHANNEL)
+    prompt = _prompt(user, "cancel running to Salesforce prod")
+    user.click("stop_confirm", button(prompt, "stop_confirm")["value"])
+    first = _summary(slack, "Stopping 40 syncs to Salesforce prod")  # one pass: 16 taken up
+    user.click("stop_abort", button(first.latest, "stop_abort")["value"])
+    final = _summary(slack, "Stopped 40 syncs to Salesforce prod:")
+    sent = sum(len(polytomic.cancel_requests(s.id)) for s in syncs)
+    assert 0 < sent < 40
+    assert f"{40 - sent} not sent (aborted)" in final.latest["text"]
+    rows = query_db(stop_bot.settings.database_url, "SELECT count(*) FROM operations WHERE state = 'denied'")
+    assert rows == [(40 - sent,)]
+
+
+def test_two_replicas_on_postgresql_stop_once(
+    start_bot: Any, slack: FakeSlack, polytomic: FakePolytomic, postgres_url: str
+) -> None:
+    """Two bots on one PostgreSQL database (replicas): the confirm is replayed to the second, and
+    both trackers take the stop's rows; every cancel, the summary and the incident posts once."""
+    first = start_bot(database_url=postgres_url, INCIDENT_CHANNEL=INCIDENTS, POLL_INTERVAL="0.2")
+    second = start_bot(database_url=postgres_url, INCIDENT_CHANNEL=INCIDENTS, POLL_INTERVAL="0.2")
+    _connection, syncs = _fleet(polytomic, 30)
+    prompt = _prompt(SlackUser(first, slack, "UADMIN", CHANNEL), "cancel running to Salesforce prod")
+    value = button(prompt, "stop_pause_confirm")["value"]
+    SlackUser(first, slack, "UADMIN", CHANNEL).click("stop_pause_confirm", value)
+    _replay, replay_url = SlackUser(second, slack, "UADMIN", CHANNEL).click("stop_pause_confirm", value)
+    _summary(slack, "Stopped 30 syncs to Salesforce prod: 30 canceled", timeout=60)
+    assert "confirmed already" in all_text(SlackUser(second, slack, "UADMIN", CHANNEL).answers(replay_url)[0])
+    assert len(status_messages(slack)) == 1
+    [notice] = status_messages(slack, INCIDENTS)
+    wait_until(lambda: slack.thread(INCIDENTS, notice.ts))
+    assert len(slack.thread(INCIDENTS, notice.ts)) == 1
+    for sync in syncs:
+        assert polytomic.effective_cancels(sync.id) == 1
+        pauses = [r for r in polytomic.requests if r.path.endswith(f"{sync.id}/activate") and r.effective]
+        assert len(pauses) == 1
+    assert query_db(postgres_url, "SELECT count(*) FROM stops") == [(1,)]
+    assert query_db(postgres_url, "SELECT count(*) FROM operations") == [(30,)]
