@@ -332,3 +332,22 @@ def test_two_replicas_on_postgresql_stop_once(
         assert len(pauses) == 1
     assert query_db(postgres_url, "SELECT count(*) FROM stops") == [(1,)]
     assert query_db(postgres_url, "SELECT count(*) FROM operations") == [(30,)]
+
+
+def test_single_cancel_and_pause_leaves_an_already_paused_schedule_alone(
+    stop_bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic
+) -> None:
+    """Single-sync Resume follows the stops' rule: only a schedule the bot paused is offered."""
+    sync = polytomic.add_sync(name="Paused by hand", active=False)
+    sync.start_execution(cancel_delay=0.2)
+    user = SlackUser(stop_bot, slack, "UADMIN", CHANNEL)
+    prompt = _prompt(user, f"cancel {sync.id}")
+    user.click("cancel_pause_confirm", button(prompt, "cancel_pause_confirm")["value"])
+    message = _summary(slack, "canceled")
+    text = all_text(message.latest)
+    wait_until(lambda: "already paused" in all_text(slack.message(CHANNEL, message.ts).latest))
+    latest = slack.message(CHANNEL, message.ts).latest
+    assert "The schedule was already paused: left as it was." in all_text(latest), text
+    assert "resume_schedule" not in str(latest["blocks"])
+    assert [r for r in polytomic.requests if r.path.endswith("/activate")] == []
+    assert sync.active is False
