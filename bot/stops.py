@@ -100,6 +100,11 @@ def tally(stop: Stop, members: Sequence[StopSync], ops: Sequence[Operation]) -> 
                 add("pausing")
         if op.resumed_at is not None:
             add("resumed")
+        elif op.resume_error is not None:
+            add("resume_failed")
+            failures.append(
+                Failure(op.sync_id, op.sync_name, f"could not be resumed: {op.resume_error[:200]}")
+            )
     if stop.kind in ("pause", "resume"):
         for member in members:
             if stop.kind == "pause":
@@ -140,7 +145,14 @@ def _member_resume(add: Callable[[str], None], failures: list[Failure], member: 
 def resumable_ops(ops: Sequence[Operation]) -> list[Operation]:
     """The operations whose schedule this stop paused and that were active before: a resume
     reactivates these, never one that was already paused."""
-    return [op for op in ops if op.paused_at is not None and op.was_active is True and op.resumed_at is None]
+    return [
+        op
+        for op in ops
+        if op.paused_at is not None
+        and op.was_active is True
+        and op.resumed_at is None
+        and op.resume_error is None
+    ]
 
 
 def resumable_members(stop: Stop, members: Sequence[StopSync]) -> list[StopSync]:

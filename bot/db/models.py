@@ -166,6 +166,7 @@ class Operation(Base):
     # Whether the schedule was active when read just before pausing it (cancel_and_pause): a
     # resume reactivates only a schedule that was (None: paused before this was recorded).
     was_active: Mapped[bool | None] = mapped_column(Boolean)
+    resume_error: Mapped[str | None] = mapped_column(Text)  # why a stop's Resume could not reactivate it
 
 
 class StopPrompt(Base):

@@ -46,7 +46,8 @@ from bot.views import stops as views
 
 log = logging.getLogger("bot.tracker")
 
-SUMMARY_EVERY = 2.0  # seconds between edits of a summary while its syncs are stopping
+SUMMARY_EVERY = 2.0  # seconds between edits of a summary while its syncs are stopping, at least
+SPREAD = 8.0  # ... and at least its age divided by this (a long stop is edited less often)
 PAUSE_BATCH = 16  # pauses or resumes a pass sends at most (then it is due again at once)
 CONCURRENCY = 8  # of those, at once
 IDLE_LOOK = 30.0  # seconds between passes of a stop nothing hints (a fallback)
@@ -212,7 +213,12 @@ class StopPass:
         self.take(self.keep(SUMMARY, view, stop.channel_id))
         if stop.summary_digest != before:
             edited = self.r.clock.now()
-            self.save(summary_edited_at=edited, quiet_until=edited + timedelta(seconds=SUMMARY_EVERY))
+            # Every 2 s at first, then wider as the stop goes on (an eighth of its age), so that
+            # even a stop that runs for half an hour edits its summary about 45 times in all:
+            # its Slack calls stay within budget.
+            age = (edited - stop.created_at).total_seconds()
+            spacing = max(SUMMARY_EVERY, age / SPREAD)
+            self.save(summary_edited_at=edited, quiet_until=edited + timedelta(seconds=spacing))
 
     def replies(self, t: Tally) -> None:
         stop = self.stop
@@ -270,13 +276,21 @@ class StopPass:
             self.wants.append(0.0)  # look again: more, or the summary and the reply
 
     def resume_one(self, row: StopSync | Operation) -> _Done:
+        stop = self.stop
         try:
+            # A resume stop's click is decided again here, sync by sync, as a pause's is.
+            denied = (
+                stop.kind == "resume"
+                and not self.r.authorizer.may(stop.requested_by, "pause", row.sync_id).allowed
+            )
+            if denied:
+                return _Done(row, {"resume_error": "you may not resume it"}, audit="denied")
             self.r.polytomic.set_active(
                 row.sync_id, True, idempotency_key=f"stop-{self.stop.id}-resume-{row.sync_id}"
             )
-        except PolytomicError as error:
+        except (PolytomicError, SlackError) as error:
             outcome = from_error(error, Doing.PAUSE)
-            if outcome.final and isinstance(row, StopSync):
+            if outcome.final:
                 return _Done(row, {"resume_error": outcome.error}, audit="resume failed")
             return _Done(row, {}, retry_after=outcome.delay or self.r.settings.poll_interval)
         changes: dict[str, Any] = {"resumed_at": self.r.clock.now()}

@@ -84,3 +84,13 @@ def test_cancel_and_pause_resumes_only_schedules_it_paused() -> None:
     assert [o.sync_id for o in resumable_ops(ops)] == ["s1"]
     t = tally(make_stop(kind="cancel_and_pause", size=3), [], ops)
     assert (t.paused, t.already_paused, t.resumed) == (2, 1, 1)
+
+
+def test_a_resume_that_failed_is_counted_and_not_tried_again() -> None:
+    ops = [
+        op(1, "canceled", kind="cancel_and_pause", was_active=True, paused_at=NOW, resume_error="refused"),
+        op(2, "canceled", kind="cancel_and_pause", was_active=True, paused_at=NOW),
+    ]
+    assert [o.sync_id for o in resumable_ops(ops)] == ["s2"]
+    t = tally(make_stop(kind="cancel_and_pause", size=2), [], ops)
+    assert t.resume_failed == 1 and [f.sync_id for f in t.failures] == ["s1"]
