@@ -351,3 +351,28 @@ def test_single_cancel_and_pause_leaves_an_already_paused_schedule_alone(
     assert "resume_schedule" not in str(latest["blocks"])
     assert [r for r in polytomic.requests if r.path.endswith("/activate")] == []
     assert sync.active is False
+
+
+def test_a_long_stop_edits_its_summary_less_often(
+    stop_bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic
+) -> None:
+    connection = polytomic.add_connection("Slow CRM")
+    syncs = [polytomic.add_sync(name=f"Slow {i}", target_connection_id=connection.id) for i in range(3)]
+    for sync in syncs:
+        sync.start_execution(cancel_delay=None)  # canceling until the test ends it
+    user = SlackUser(stop_bot, slack, "UADMIN", CHANNEL)
+    prompt = _prompt(user, "cancel running to Slow CRM")
+    user.click("stop_confirm", button(prompt, "stop_confirm")["value"])
+    summary = _summary(slack, "Stopping 3 syncs to Slow CRM: 3 canceling.")
+    stop_bot.advance(80)  # 80 s into the stop: edits at most every 10 s now
+    syncs[0].finish_current("canceled")
+    _summary(slack, "1 canceled, 2 canceling")
+    versions = len(slack.message(CHANNEL, summary.ts).versions)
+    syncs[1].finish_current("canceled")
+    stop_bot.advance(5)
+    stop_bot.advance(1)
+    assert len(slack.message(CHANNEL, summary.ts).versions) == versions  # not yet: 10 s apart
+    stop_bot.advance(5)
+    _summary(slack, "2 canceled, 1 canceling")
+    syncs[2].finish_current("canceled")
+    _summary(slack, "Stopped 3 syncs to Slow CRM: 3 canceled.")  # the final edit is not held back
