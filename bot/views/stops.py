@@ -40,6 +40,7 @@ from bot.views.buttons import (
 
 SHOWN = 20  # names a prompt or a reply lists before "and N more"
 FAILURES_SHOWN = 40
+FAILURE_LINES = 8  # a sync's line is at most ~360 characters: 8 fit a section
 
 
 @dataclass(frozen=True)
@@ -283,12 +284,15 @@ def summary(stop: Stop, t: Tally, *, final: bool, resumable: int) -> View:
 
 
 def failures_reply(failures: Sequence[Failure]) -> View:
-    shown = [Named(f.sync_id, f.name, f.why) for f in failures]
-    return (
-        Builder()
-        .section(f"{_syncs(len(failures))} did not go as asked:\n{_names(shown, FAILURES_SHOWN)}")
-        .view()
-    )
+    """The final summary's thread reply: each sync that did not go as asked, and why; in
+    sections of FAILURE_LINES lines, each within Slack's 3,000 characters."""
+    builder = Builder().section(f"{_syncs(len(failures))} did not go as asked:")
+    shown = [Named(f.sync_id, f.name, clip(f.why, 200)) for f in failures[:FAILURES_SHOWN]]
+    for start in range(0, len(shown), FAILURE_LINES):
+        builder.section(_names(shown[start : start + FAILURE_LINES], FAILURE_LINES))
+    if len(failures) > FAILURES_SHOWN:
+        builder.section(f"…and {len(failures) - FAILURES_SHOWN:,} more")
+    return builder.view()
 
 
 def resumed_reply(stop: Stop, t: Tally) -> View:

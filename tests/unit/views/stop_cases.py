@@ -54,6 +54,9 @@ DONE = Tally(
 )
 
 
+MANY = tuple(Failure(f"{SYNC_ID[:-2]}{i:02d}", f"Orders {i} " + "x" * 140, "y" * 300) for i in range(45))
+
+
 def stop_cases() -> dict[str, list[Case]]:
     return {
         "stop_prompt": [
@@ -114,7 +117,10 @@ def stop_cases() -> dict[str, list[Case]]:
                 ("aborted by <@UABORT1>",),
             ),
         ],
-        "failures_reply": [(stops.failures_reply(DONE.failures), ("1 sync did not go as asked", "Orders 3"))],
+        "failures_reply": [
+            (stops.failures_reply(DONE.failures), ("1 sync did not go as asked", "Orders 3")),
+            (stops.failures_reply(MANY), ("45 syncs did not go as asked", "Orders 39", "…and 5 more")),
+        ],
         "resumed_reply": [
             (stops.resumed_reply(make_stop(resume_asked_by="URES1"), DONE), ("<@URES1> resumed",))
         ],
