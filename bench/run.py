@@ -437,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         "--profile",
         type=Path,
         default=None,
-        help="tracking: record the bot with py-spy into this folder and show where its CPU went",
+        help="tracking, stop: record the bot with py-spy into this folder and show where its CPU went",
     )
     args = parser.parse_args(argv)
     from bench import ack, profile, slack_limits, stop, tracking
@@ -537,6 +537,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         raw["stop"] = dataclasses.asdict(stopped)
         print(f"## A stop of {stopped.syncs:,} syncs\n\n" + report_stop(stopped) + "\n", flush=True)
+        if args.profile is not None:
+            if not profile.available():
+                parser.error("--profile needs py-spy: pip install -e '.[bench]'")
+            args.profile.mkdir(parents=True, exist_ok=True)
+            samples = args.profile / f"stop-{stopped.syncs}.raw"
+            folder = workdir()
+            stop.run(folder, database_for(args, folder), syncs=stopped.syncs, profile=samples)
+            print(report_profile(samples) + "\n", flush=True)
 
     if args.json is not None:
         args.json.write_text(json.dumps(raw, indent=2, default=str))

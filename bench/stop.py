@@ -20,6 +20,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from bench.common import cpu_seconds, fresh_database, peak_rss_mib
+from bench.profile import Recorder
 from bot.db.engine import Database
 from bot.db.stops import StopStore
 from bot.fakes.polytomic import FakePolytomic
@@ -83,7 +84,13 @@ def _wait(predicate: Any, timeout: float, what: str) -> Any:
 
 
 def run(
-    workdir: Path, database_url: str, *, syncs: int = 1000, cancel_delay: float = 3.0, webhooks: bool = True
+    workdir: Path,
+    database_url: str,
+    *,
+    syncs: int = 1000,
+    cancel_delay: float = 3.0,
+    webhooks: bool = True,
+    profile: Path | None = None,
 ) -> StopResult:
     fresh_database(database_url, [(USER, "cancel", "*")])
     with (
@@ -115,6 +122,7 @@ def run(
         try:
             polytomic.clear_requests()
             slack.clear_requests()
+            recorder = Recorder(pid, profile) if profile is not None else None
             cpu_before = cpu_seconds(pid)
             asked = time.monotonic()
             prompt_url = slack.response_url("stop-prompt")
@@ -153,6 +161,8 @@ def run(
             _wait(finished, 600, "the stop to finish")
             took = time.monotonic() - clicked
             cpu = cpu_seconds(pid) - cpu_before
+            if recorder is not None:
+                recorder.stop()
             peak = peak_rss_mib(pid)
             with engine.connect() as conn:
                 canceled = int(

@@ -110,6 +110,21 @@ def answer_stop(
     req.answer(views.stop_prompt(verb, label, shown, excluded, prompt_id, may_pause=may_pause))
 
 
+def answer_expired(
+    polytomic: PolytomicClient,
+    listings: Listings,
+    decider: Decider,
+    stops: StopStore,
+    req: Requester,
+    command: StopCommand | None,
+    text: str,
+) -> None:
+    """A prompt confirmed after it expired: say so, then ask again with what runs now."""
+    req.answer(views.prompt_expired())
+    if command is not None:
+        answer_stop(polytomic, listings, decider, stops, req, command, text)
+
+
 def _selected(
     polytomic: PolytomicClient, listings: Listings, req: Requester, command: StopCommand
 ) -> tuple[list[Sync], str, bool] | None:

@@ -62,7 +62,7 @@ def hint(conn: Connection, op_id: int, stop_id: int, now: datetime, *, final: bo
     """An operation of this stop changed state (the operations store calls this in the
     transaction of the change): the stop is due when its summary may next be edited
     (`quiet_until`), or now when this was its last unsettled operation, so the final summary
-    is not held back. Never later than it was due already."""
+    is not held back. Never later than a stop waiting to be claimed was due already."""
     target: Any = case((STOPS.c.quiet_until > now, STOPS.c.quiet_until), else_=now)
     if final:
         others = (
@@ -75,7 +75,13 @@ def hint(conn: Connection, op_id: int, stop_id: int, now: datetime, *, final: bo
         update(STOPS)
         .where(STOPS.c.id == stop_id, STOPS.c.finished_at.is_(None))
         .values(
-            next_poll_at=case((STOPS.c.next_poll_at < target, STOPS.c.next_poll_at), else_=target),
+            # Sooner if it is waiting to be claimed sooner; while a pass holds it, its due time is
+            # the claim's (past): the hint's target stands, and the release keeps the sooner of
+            # the two.
+            next_poll_at=case(
+                (and_(STOPS.c.lease_owner.is_(None), STOPS.c.next_poll_at < target), STOPS.c.next_poll_at),
+                else_=target,
+            ),
             hinted_at=now,
         )
     )

@@ -198,9 +198,19 @@ def handle_stop_confirm(
     elif isinstance(recorded, AlreadyConfirmed):
         services.responder.submit(respond, req.response_url, stop_views.already_confirmed())
     elif isinstance(recorded, Expired):
-        services.responder.submit(respond, req.response_url, stop_views.prompt_expired())
+        # Asked again, in one answer after the notice, so the two arrive in order.
         text = recorded.prompt.command
-        hand_off(services, req, parsing.parse(text), text)
+        command = parsing.parse(text)
+        services.responder.submit(
+            stops.answer_expired,
+            services.polytomic,
+            services.listings,
+            services.decider,
+            services.stops,
+            req,
+            command if isinstance(command, parsing.Stop) else None,
+            text,
+        )
     else:
         services.responder.submit(respond, req.response_url, replies.invalid_button())
 

@@ -238,6 +238,8 @@ class Pass(SlackSteps):
         names = self.r.names
         sync_id = self.op.sync_id
         cached = names.get(sync_id) if names is not None else None
+        if cached is None and in_stop(self.op) and self.op.sync_name is not None:
+            cached = self.op.sync_name  # a stop's prompt read it a moment ago
         if cached is not None:
             return cached, self.r.polytomic.sync_status(sync_id)
         sync, status = self.r.polytomic.sync_and_status(sync_id)

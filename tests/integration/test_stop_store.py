@@ -117,3 +117,21 @@ def test_an_operation_moving_makes_its_stop_due_throttled_or_at_once_for_the_las
     assert stops.get(stop_id).next_poll_at == now + timedelta(seconds=2)  # another is still going
     ops.save(second, "w", {"state": "canceled"})
     assert stops.get(stop_id).next_poll_at == clock.now()  # the last one: the final summary at once
+
+
+def test_a_hint_during_a_pass_does_not_make_the_stop_due_at_once(
+    stores: tuple[StopStore, OperationStore, ManualClock],
+) -> None:
+    """The pass holds a due time from its claim (past); a hint landing during the pass must not
+    leave it there, or the stop would be passed again and again while its summary is quiet."""
+    stops, ops, clock = stores
+    stop_id = _confirm(stops, _prompt(stops, count=2))
+    [stop] = stops.claim("me", 5)
+    now = clock.now()
+    stops.save(stop, "me", {"quiet_until": now + timedelta(seconds=2)})
+    clock.advance(0.5)
+    first, _second = ops.claim("w", 5)
+    ops.save(first, "w", {"state": "canceling"})  # the hint, while the stop's pass holds it
+    stops.release(stop, "me", next_at=now + timedelta(seconds=30), hinted_at=stop.hinted_at)
+    assert stops.get(stop_id).next_poll_at == now + timedelta(seconds=2)
+    assert stops.claim("me", 5) == []  # not due again before its summary may be edited
