@@ -99,7 +99,8 @@ class Operation(Base):
             postgresql_where=_HOLDING,
         ),
         Index("ix_operations_due", "finished_at", "next_poll_at"),
-        Index("ix_operations_stop_id", "stop_id"),
+        # A stop's operations, by state: its hint asks whether any is still going.
+        Index("ix_operations_stop_id_state", "stop_id", "state"),
         # A stop (a mass stop, bot/db/stops.py) makes one operation per sync, once.
         Index("uq_operations_stop_sync", "stop_id", "sync_id", unique=True),
     )

@@ -41,6 +41,7 @@ QUEUED_PER_WORKER = 4  # claimed rows waiting for a worker, at most (their lease
 # ~10 s an attempt, Slack's 10 s) and every statement within the database's timeouts, so a pass
 # makes a few such calls and ends far sooner; this only bounds what nothing else foresaw.
 PASS_LIMIT = 120.0
+STOP_LOOK = 0.1  # seconds between looks for a due stop (the loop ticks far more often)
 
 
 def new_owner_id() -> str:
@@ -100,6 +101,7 @@ class Tracker:
         # never waits behind the cancels their operations queue up.
         self._stop_pool = ThreadPoolExecutor(1, thread_name_prefix="tracker-stop")
         self._stops_inflight: set[int] = set()
+        self._next_stop_look = 0.0  # time.monotonic() before which no stop is claimed
         self._inflight: set[int] = set()
         self._passes: dict[int, float] = {}  # row -> when its pass began (time.monotonic)
         self._inflight_changed = threading.Condition()
@@ -204,6 +206,11 @@ class Tracker:
         with self._inflight_changed:
             if self._stops_inflight:
                 return
+        # The loop ticks after every pass; a stop is looked for at most every STOP_LOOK seconds.
+        look = time.monotonic()
+        if look < self._next_stop_look:
+            return
+        self._next_stop_look = look + STOP_LOOK
         for stop in self.stops.claim(self.owner, 1):
             with self._inflight_changed:
                 self._stops_inflight.add(stop.id)
@@ -223,8 +230,12 @@ class Tracker:
         due = self.store.next_due()
         if self.stops is not None:
             stop_due = self.stops.next_due()
-            if stop_due is not None and (due is None or stop_due < due):
-                due = stop_due
+            if stop_due is not None:
+                # Not before the next look for a stop (STOP_LOOK), or the loop would spin.
+                look = now + timedelta(seconds=max(0.0, self._next_stop_look - time.monotonic()))
+                stop_due = max(stop_due, look)
+                if due is None or stop_due < due:
+                    due = stop_due
         if due is None:
             return self.idle_wait
         return min(self.idle_wait, max(0.0, float((due - now).total_seconds())))

@@ -96,14 +96,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("stop_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("was_active", sa.Boolean(), nullable=True))
         batch_op.add_column(sa.Column("resume_error", sa.Text(), nullable=True))
-        batch_op.create_index("ix_operations_stop_id", ["stop_id"], unique=False)
+        batch_op.create_index("ix_operations_stop_id_state", ["stop_id", "state"], unique=False)
         batch_op.create_index("uq_operations_stop_sync", ["stop_id", "sync_id"], unique=True)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("operations", schema=None) as batch_op:
         batch_op.drop_index("uq_operations_stop_sync")
-        batch_op.drop_index("ix_operations_stop_id")
+        batch_op.drop_index("ix_operations_stop_id_state")
         batch_op.drop_column("resume_error")
         batch_op.drop_column("was_active")
         batch_op.drop_column("stop_id")
