@@ -277,8 +277,12 @@ class Tracker:
             self._passes[op.id] = time.monotonic()
         try:
             done = self.reconciler.process(op)
-            if (done.next_at is not None and done.next_at < self._next_tick) or op.stop_id is not None:
-                self._wake.set()  # due before the sleeping loop would look (or its stop may be)
+            if op.stop_id is not None and done.finished:
+                # One sync of a stop is done: its stop may be final now, so look for it at once.
+                self._next_stop_look = 0.0
+                self._wake.set()
+            elif done.next_at is not None and done.next_at < self._next_tick:
+                self._wake.set()  # due before the sleeping loop would look
         finally:
             with self._inflight_changed:
                 self._inflight.discard(op.id)
