@@ -311,9 +311,9 @@ class OperationStore:
             with self.db.core() as conn:
                 if conn.execute(query.values(**values)).rowcount != 1:
                     raise LeaseLost(op.id)
-                if target is not None and op.stop_id is not None:
-                    # One sync of a stop moved: its summary is due (bot/db/stops.py).
-                    stops.hint(conn, op.id, op.stop_id, now, final=target in OUTCOMES | RELEASED)
+                if target in OUTCOMES | RELEASED and op.stop_id is not None:
+                    # One sync of a stop is settled: if it was the last, the stop is due now.
+                    stops.hint(conn, op.id, op.stop_id, now)
                 if target is not None and target in OUTCOMES | RELEASED:
                     # The outcome and its audit row commit together: exactly one each.
                     insert_event(

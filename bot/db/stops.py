@@ -15,9 +15,9 @@ says why it is not called an incident). Its exactly-once rules, all in the datab
   `claim`, `save`, `save_member` (a sync's pause or resume as it landed), `release`, `finish`.
 * **Its operations** (one a sync to cancel, bound to the run at prompt time) are inserted with the
   stop, in the confirm's transaction; the tracker takes each through the single cancel's machine.
-* **An operation of the stop** that changes state makes the stop due (`hint`, called by the
-  operations store in the same transaction): when the summary may next be edited, or now for the
-  last one, so the final summary follows at once; a release never postpones a hint.
+* **The last operation of the stop** to reach a final state makes the stop due now (`hint`,
+  called by the operations store in the same transaction), so the final summary follows at once;
+  a release never postpones a hint. Until then the stop's pass comes back at its summary's pace.
 """
 
 from __future__ import annotations
@@ -58,32 +58,20 @@ def _lease_free(now: datetime) -> Any:
 _UNSETTLED = ("confirmed", "canceling")  # an operation of a stop that may still change the summary
 
 
-def hint(conn: Connection, op_id: int, stop_id: int, now: datetime, *, final: bool) -> None:
-    """An operation of this stop changed state (the operations store calls this in the
-    transaction of the change): the stop is due when its summary may next be edited
-    (`quiet_until`), or now when this was its last unsettled operation, so the final summary
-    is not held back. Never later than a stop waiting to be claimed was due already."""
-    target: Any = case((STOPS.c.quiet_until > now, STOPS.c.quiet_until), else_=now)
-    if final:
-        others = (
-            select(OPS.c.id)
-            .where(OPS.c.stop_id == stop_id, OPS.c.id != op_id, OPS.c.state.in_(_UNSETTLED))
-            .exists()
-        )
-        target = case((~others, now), else_=target)
+def hint(conn: Connection, op_id: int, stop_id: int, now: datetime) -> None:
+    """An operation of this stop reached a final state (the operations store calls this in the
+    transaction of the change): when it was the stop's last unsettled operation, the stop is due
+    now, so the final summary is not held back. (While its operations go on, the stop's pass
+    looks at them at the summary's own pace: bot/tracker/stop_pass.py.)"""
+    others = (
+        select(OPS.c.id)
+        .where(OPS.c.stop_id == stop_id, OPS.c.id != op_id, OPS.c.state.in_(_UNSETTLED))
+        .exists()
+    )
     conn.execute(
         update(STOPS)
-        .where(STOPS.c.id == stop_id, STOPS.c.finished_at.is_(None))
-        .values(
-            # Sooner if it is waiting to be claimed sooner; while a pass holds it, its due time is
-            # the claim's (past): the hint's target stands, and the release keeps the sooner of
-            # the two.
-            next_poll_at=case(
-                (and_(STOPS.c.lease_owner.is_(None), STOPS.c.next_poll_at < target), STOPS.c.next_poll_at),
-                else_=target,
-            ),
-            hinted_at=now,
-        )
+        .where(STOPS.c.id == stop_id, STOPS.c.finished_at.is_(None), ~others)
+        .values(next_poll_at=now, hinted_at=now)
     )
 
 
@@ -245,6 +233,7 @@ class StopStore(StopClicks):
             )
 
     def release(self, stop: Stop, owner: str, *, next_at: datetime, hinted_at: datetime | None) -> None:
+        now = self.clock.now()
         with self.db.core() as conn:
             conn.execute(
                 update(STOPS)
@@ -252,11 +241,9 @@ class StopStore(StopClicks):
                 .values(
                     lease_owner=None,
                     lease_expires_at=None,
-                    # A hint during the pass (an operation changed) may have made it due sooner.
+                    # A hint during the pass (the last operation settled) makes it due now.
                     next_poll_at=case(
-                        (STOPS.c.hinted_at.is_not_distinct_from(hinted_at), next_at),
-                        (STOPS.c.next_poll_at < next_at, STOPS.c.next_poll_at),
-                        else_=next_at,
+                        (STOPS.c.hinted_at.is_not_distinct_from(hinted_at), next_at), else_=now
                     ),
                 )
             )

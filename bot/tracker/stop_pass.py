@@ -4,9 +4,10 @@ replies, and the incident channel's notice and outcome.
 The syncs of a stop that are canceled are operations of their own (inserted with the stop),
 taken through the single cancel's machine by the tracker's workers, so cancels go out at most
 `workers` at a time, each honouring Retry-After, and each bound to the run its prompt showed;
-they post nothing themselves (bot.operations.in_stop). Each of them that changes state makes the
-stop due (bot/db/stops.py `hint`): when the summary may next be edited (at most every
-SUMMARY_EVERY seconds), or at once for the last one, so the final summary is not held back.
+they post nothing themselves (bot.operations.in_stop). While they go on, the stop's pass comes
+back when its summary may next be edited (at most every SUMMARY_EVERY seconds, wider for a long
+stop); the last of them to settle makes the stop due at once (bot/db/stops.py `hint`), so the
+final summary is not held back.
 
 A pause (`pause …`) or a resume is done here, PAUSE_BATCH syncs a pass, CONCURRENCY at a time;
 whether a schedule was active is read just before pausing it, and only a schedule that was is
@@ -191,6 +192,14 @@ class StopPass:
             )
             and not self.wants
         )
+        if not final and stop.kind in CANCELING_KINDS:
+            # Its operations go on: look at them again when the summary may next be edited (the
+            # last one to settle makes the stop due at once: bot/db/stops.py `hint`).
+            quiet = stop.quiet_until
+            if quiet is not None and quiet > self.now:
+                self.wants.append((quiet - self.now).total_seconds())
+            else:
+                self.wants.append(self.spacing())
         if finished and self.r.stops.finish(stop, self.r.owner):
             return StopProcessed(stop.id, finished=True, next_at=None)
         delay = min(self.wants) if self.wants else (0.0 if finished else IDLE_LOOK)
@@ -216,9 +225,13 @@ class StopPass:
             # Every 2 s at first, then wider as the stop goes on (an eighth of its age), so that
             # even a stop that runs for half an hour edits its summary about 45 times in all:
             # its Slack calls stay within budget.
-            age = (edited - stop.created_at).total_seconds()
-            spacing = max(SUMMARY_EVERY, age / SPREAD)
-            self.save(summary_edited_at=edited, quiet_until=edited + timedelta(seconds=spacing))
+            self.save(summary_edited_at=edited, quiet_until=edited + timedelta(seconds=self.spacing()))
+
+    def spacing(self) -> float:
+        """Seconds between two edits of the summary now: SUMMARY_EVERY, or an eighth of the
+        stop's age once that is more (see `summary`)."""
+        age = (self.r.clock.now() - self.stop.created_at).total_seconds()
+        return max(SUMMARY_EVERY, age / SPREAD)
 
     def replies(self, t: Tally) -> None:
         stop = self.stop

@@ -99,39 +99,34 @@ def test_a_pass_writes_only_under_its_lease(stores: tuple[StopStore, OperationSt
         stops.save(stop, "me", {"summary_ts": "1.2"})
 
 
-def test_an_operation_moving_makes_its_stop_due_throttled_or_at_once_for_the_last(
+def test_the_last_operation_to_settle_makes_its_stop_due_at_once(
     stores: tuple[StopStore, OperationStore, ManualClock],
 ) -> None:
     stops, ops, clock = stores
     stop_id = _confirm(stops, _prompt(stops, count=2))
     [stop] = stops.claim("me", 5)
-    now = clock.now()
-    stops.save(stop, "me", {"quiet_until": now + timedelta(seconds=2)})
-    stops.release(stop, "me", next_at=now + timedelta(seconds=30), hinted_at=stop.hinted_at)
+    later = clock.now() + timedelta(seconds=2)
+    stops.release(stop, "me", next_at=later, hinted_at=stop.hinted_at)
     first, second = ops.claim("w", 5)
     ops.save(first, "w", {"state": "canceling"})
-    assert stops.get(stop_id).next_poll_at == now + timedelta(seconds=2)  # when it may be edited
     ops.save(second, "w", {"state": "canceling"})
     first.state = second.state = "canceling"
+    clock.advance(0.5)
     ops.save(first, "w", {"state": "canceled"})
-    assert stops.get(stop_id).next_poll_at == now + timedelta(seconds=2)  # another is still going
+    assert stops.get(stop_id).next_poll_at == later  # another is still going: at its own pace
     ops.save(second, "w", {"state": "canceled"})
     assert stops.get(stop_id).next_poll_at == clock.now()  # the last one: the final summary at once
 
 
-def test_a_hint_during_a_pass_does_not_make_the_stop_due_at_once(
+def test_a_hint_during_a_pass_keeps_the_stop_due_now(
     stores: tuple[StopStore, OperationStore, ManualClock],
 ) -> None:
-    """The pass holds a due time from its claim (past); a hint landing during the pass must not
-    leave it there, or the stop would be passed again and again while its summary is quiet."""
     stops, ops, clock = stores
-    stop_id = _confirm(stops, _prompt(stops, count=2))
+    stop_id = _confirm(stops, _prompt(stops, count=1))
     [stop] = stops.claim("me", 5)
-    now = clock.now()
-    stops.save(stop, "me", {"quiet_until": now + timedelta(seconds=2)})
+    [only] = ops.claim("w", 5)
+    ops.save(only, "w", {"state": "stale"})  # settled while the stop's pass runs
     clock.advance(0.5)
-    first, _second = ops.claim("w", 5)
-    ops.save(first, "w", {"state": "canceling"})  # the hint, while the stop's pass holds it
-    stops.release(stop, "me", next_at=now + timedelta(seconds=30), hinted_at=stop.hinted_at)
-    assert stops.get(stop_id).next_poll_at == now + timedelta(seconds=2)
-    assert stops.claim("me", 5) == []  # not due again before its summary may be edited
+    stops.release(stop, "me", next_at=clock.now() + timedelta(seconds=30), hinted_at=stop.hinted_at)
+    assert stops.get(stop_id).next_poll_at == clock.now()
+    assert [s.id for s in stops.claim("me", 5)] == [stop_id]
