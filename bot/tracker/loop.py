@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -96,6 +97,10 @@ class Tracker:
                 stops, store, polytomic, slack, authorizer, settings, owner=self.owner, clock=clock
             )
         )
+        # Other row loops run one look each by `run_due` too (the alerts' worker), so that a
+        # caller stepping the tracker by hand steps them as well; their own threads run them
+        # otherwise.
+        self.companions: list[Callable[[], object]] = []
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tracker")
         # Stops (bot/tracker/stop_pass.py) are passed on a thread of their own, so their summary
         # never waits behind the cancels their operations queue up.
@@ -119,6 +124,8 @@ class Tracker:
         Nothing is started: no thread, no lease renewal (a pass is shorter than a lease). Not
         for a tracker whose loop runs (`start`): the two would share one owner's leases."""
         done = [self.reconciler.process(op) for op in self.claim(limit or self.capacity)]
+        for companion in self.companions:
+            companion()
         self.run_due_stops()
         return done
 

@@ -4,7 +4,7 @@ operation the stop it belongs to and whether its schedule was active before a pa
 Additive only (new tables, new nullable columns), so that it composes with 0003_alerts.
 
 Revision ID: 0004_stops
-Revises: 0002
+Revises: 0003_alerts
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_stops"
-down_revision = "0002"
+down_revision = "0003_alerts"
 branch_labels = None
 depends_on = None
 
