@@ -37,6 +37,10 @@ class State(StrEnum):
     FAILED = "failed"
     INTERRUPTED = "interrupted"
     DUPLICATE = "duplicate"  # another click for the same run got there first
+    # A start's own states (kind "start"): see START_TRANSITIONS.
+    STARTING = "starting"  # authorized; the POST .../executions is on its way (or in doubt)
+    RUNNING = "running"  # Polytomic answered with the execution it started
+    ALREADY_RUNNING = "already_running"  # a 409, and the status showed a run going already
 
 
 OUTCOMES = frozenset({State.CANCELED, State.COMPLETED, State.FAILED, State.INTERRUPTED})
@@ -49,8 +53,29 @@ _TRANSITIONS: dict[State, frozenset[State]] = {
 }
 
 
-def can_move(current: State, target: State) -> bool:
-    return target in _TRANSITIONS.get(current, frozenset())
+# A start has no execution until Polytomic answers:
+#
+#     confirmed ──authorize──▶ starting ──POST executions──▶ running ──poll / event──▶ outcome
+#        ├─▶ denied              ├─▶ already_running (409, and a run is going)
+#        └─▶ duplicate           └─▶ rejected (Polytomic refused)
+#            (another start of this sync is live: the partial unique index)
+START_OUTCOMES = frozenset({State.COMPLETED, State.FAILED, State.CANCELED, State.INTERRUPTED})
+START_RELEASED = frozenset({State.DENIED, State.REJECTED, State.DUPLICATE, State.ALREADY_RUNNING})
+START_FINAL = START_OUTCOMES | START_RELEASED
+START_TRANSITIONS: dict[State, frozenset[State]] = {
+    State.CONFIRMED: frozenset({State.STARTING, State.DENIED, State.DUPLICATE}),
+    State.STARTING: frozenset({State.RUNNING, State.REJECTED, State.ALREADY_RUNNING}),
+    State.RUNNING: START_OUTCOMES,
+}
+
+
+def can_move(current: State, target: State, kind: str = "cancel") -> bool:
+    transitions = START_TRANSITIONS if kind == "start" else _TRANSITIONS
+    return target in transitions.get(current, frozenset())
+
+
+def final_states(kind: str) -> frozenset[State]:
+    return START_FINAL if kind == "start" else FINAL
 
 
 # A terminal model-sync event's type, and the final state it means: the body is signed and
@@ -176,15 +201,23 @@ def requester_due(op: Operation) -> bool:
 
 
 def pause_due(op: Operation) -> bool:
-    """Cancel-and-pause: once the cancel is sent, pause the schedule (pausing alone would not
-    stop the run in progress), whatever the run's outcome."""
+    """Cancel-and-pause: once the run is held (authorized, still the one confirmed), pause the
+    schedule *before* sending the cancel, so that no scheduled run can start in between
+    (pausing alone would not stop the run in progress); whatever the run's outcome. A schedule
+    read as already paused just before (`was_active` False) is left alone."""
     return (
         op.kind == "cancel_and_pause"
-        and op.cancel_sent_at is not None
         and op.paused_at is None
         and op.pause_error is None
+        and op.was_active is not False
         and (op.state == State.CANCELING or op.state in OUTCOMES)
     )
+
+
+def in_stop(op: Operation) -> bool:
+    """One sync of a stop (bot/db/stops.py): the stop's summary speaks for it, so the operation
+    posts no message of its own."""
+    return op.stop_id is not None
 
 
 # A step that has failed this many times in a row is shown: the status message says what keeps

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from bot.alerts.worker import AlertWorker
 from bot.answers.deciding import Decider
 from bot.answers.listing import Listings
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
+from bot.db.alerts import AlertStore
 from bot.db.engine import Database
 from bot.db.events import EventStore
 from bot.db.operations import OperationStore
+from bot.db.stops import StopStore
 from bot.feed import EventPoller, Feed
 from bot.metrics import Metrics
 from bot.names import SyncNames
@@ -31,6 +34,7 @@ def make_polytomic(
     timeout: float,
     deadline: float | None = None,
     metrics: Metrics | None = None,
+    shared_retry_after: bool = False,
 ) -> PolytomicClient:
     on_error = None
     if metrics is not None:
@@ -45,6 +49,7 @@ def make_polytomic(
         deadline=deadline,
         max_retries=max_retries,
         on_error=on_error,
+        shared_retry_after=shared_retry_after,
     )
 
 
@@ -53,6 +58,7 @@ class Services:
     settings: Settings
     db: Database
     operations: OperationStore  # every statement on `operations`, for listeners, answers, tracker
+    stops: StopStore  # every statement on the stops' tables (a stop: many syncs at once)
     polytomic: PolytomicClient  # for answers to people: a few quick retries
     slack: SlackGateway
     authorizer: Authorizer
@@ -67,17 +73,25 @@ class Services:
     feed: Feed | None = None  # where every event goes, webhook or poll (bot/feed/)
     poller: EventPoller | None = None  # the events poller, when POLYTOMIC_EVENTS_INTERVAL > 0
     names: SyncNames = field(default_factory=SyncNames)  # a short cache of sync names
+    alerts: AlertStore | None = None  # alerts, their failures and digests (bot/db/alerts.py)
+    alert_worker: AlertWorker | None = None  # intake and passes of alerts, beside the tracker
     _started: bool = field(default=False, repr=False)
 
     def nudge(self) -> None:
         if self.tracker is not None:
             self.tracker.nudge()
 
+    def nudge_alerts(self) -> None:
+        if self.alert_worker is not None:
+            self.alert_worker.nudge()
+
     def start(self) -> None:
         if self.tracker is not None and not self._started:
             self.tracker.start()
             if self.poller is not None:
                 self.poller.start()
+            if self.alert_worker is not None:
+                self.alert_worker.start()
             self._started = True
 
     def stop(self, timeout: float = 8.0) -> None:
@@ -85,6 +99,8 @@ class Services:
         self.responder.shutdown(wait=False)
         if self.poller is not None and self._started:
             self.poller.stop(min(timeout, 3.0))
+        if self.alert_worker is not None and self._started:
+            self.alert_worker.stop(min(timeout, 3.0))
         if self.tracker is not None and self._started:
             self.tracker.stop(timeout)
         self.listings.close()
@@ -98,6 +114,7 @@ def build_services(
     """Every piece, wired: `clock` is the one every time on a row and in a view comes from."""
     db = Database(settings.database_url)
     operations = OperationStore(db, clock=clock, lease_ttl=settings.lease_ttl)
+    stops = StopStore(db, clock=clock, lease_ttl=settings.lease_ttl)
     metrics = Metrics()
     slack = SlackGateway(
         make_web_client(settings),
@@ -111,6 +128,7 @@ def build_services(
         settings=settings,
         db=db,
         operations=operations,
+        stops=stops,
         polytomic=polytomic,
         slack=slack,
         authorizer=authorizer,
@@ -122,14 +140,17 @@ def build_services(
         clock=clock,
     )
     services.events = EventStore(db, clock=clock)
-    services.feed = Feed(services.events, metrics, nudge=services.nudge, names=services.names)
+    services.alerts = AlertStore(db, clock=clock, lease_ttl=settings.lease_ttl)
+    services.feed = Feed(
+        services.events, metrics, nudge=services.nudge, names=services.names, on_new=services.nudge_alerts
+    )
     if with_tracker:
         # The tracker's own client retries little: a failed poll is simply tried again on the
         # next pass, and short calls let a SIGTERM drain finish within seconds. An attempt has
         # 5 s in all, so a Polytomic that drips (or hangs) frees a worker within 5 s, and one
         # stuck for some runs keeps no other run's cancel waiting longer (well under LEASE_TTL).
         tracker_polytomic = make_polytomic(
-            settings, max_retries=1, timeout=5.0, deadline=5.0, metrics=metrics
+            settings, max_retries=1, timeout=5.0, deadline=5.0, metrics=metrics, shared_retry_after=True
         )
         services.tracker = Tracker(
             operations,
@@ -140,7 +161,20 @@ def build_services(
             clock=clock,
             metrics=metrics,
             names=services.names,
+            stops=stops,
         )
+        services.alert_worker = AlertWorker(
+            services.alerts,
+            operations,
+            slack,
+            tracker_polytomic,
+            owner=services.tracker.owner,
+            sync_url=settings.sync_url,
+            interval=min(1.0, settings.poll_interval),
+            clock=clock,
+        )
+        services.tracker.companions.append(services.alert_worker.run_due)
+        services.tracker.reconciler.alerts = services.alerts
         if settings.events_interval > 0:
             services.poller = EventPoller(
                 services.events,

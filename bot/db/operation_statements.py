@@ -51,7 +51,12 @@ _DUE = (
 # the claim exclusive. The lease's owner and expiry are the SET clause, given at execution.
 CLAIM = update(OPS).where(OPS.c.id.in_(_DUE.scalar_subquery()), lease_free(_NOW)).returning(*OPS.c)
 # The confirm click's: the operation that holds the run already, if any, else its new row.
-HOLDER = select(OPS).where(OPS.c.execution_id == bindparam("w_execution"), OPS.c.state.not_in(NOT_HOLDING))
+# A start's row never holds a run (the partial unique index's `kind <> 'start'`).
+HOLDER = select(OPS).where(
+    OPS.c.execution_id == bindparam("w_execution"),
+    OPS.c.kind != "start",
+    OPS.c.state.not_in(NOT_HOLDING),
+)
 INSERT = insert(OPS)
 # When the earliest unleased, unfinished row falls due.
 NEXT_DUE = select(func.min(OPS.c.next_poll_at)).where(

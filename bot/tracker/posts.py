@@ -90,10 +90,10 @@ def keep(
     flush: Flush = _nothing_to_flush,
 ) -> Outcome:
     """Bring `message` of `row` in line with `view`: post it when the row has none, edit it when
-        its digest changed; `also` is recorded with either (`flush` is called before each Slack
-    call: see `Flush`). Slack's rate limit gives `again` (the
-        slot the gate handed `holder`), a transient failure `failed`, and a permanent one is recorded
-        in the message's error field (DONE: nothing more will be tried)."""
+    its digest changed; `also` is recorded with either (`flush` is called before each Slack call:
+    see `Flush`). Slack's rate limit gives `again` (the slot the gate handed `holder`), a
+    transient failure `failed`, and a permanent one is recorded in the message's error field
+    (DONE: nothing more will be tried)."""
     if getattr(row, message.error) is not None:
         return DONE
     ts = getattr(row, message.ts)

@@ -20,15 +20,18 @@ from sqlalchemy.exc import OperationalError
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.alerts import AlertStore
 from bot.db.audit import Event
 from bot.db.models import Operation
 from bot.db.operations import AFTER_A_FAILED_STEP, LeaseLost, OperationStore
+from bot.db.stops import StopStore
 from bot.metrics import Metrics
 from bot.names import SyncNames
 from bot.operations import OUTCOMES, RELEASED, backoff, stuck
 from bot.permissions import Authorizer
 from bot.polytomic import PolytomicClient
 from bot.slack import SlackGateway
+from bot.tracker.starts import StartPass
 from bot.tracker.steps import MAX_BACKOFF, Pass
 from bot.views import notes
 
@@ -63,6 +66,7 @@ class Reconciler:
         metrics: Metrics,
         stopping: threading.Event,
         names: SyncNames | None = None,
+        stops: StopStore | None = None,
     ) -> None:
         self.store = store
         self.polytomic = polytomic
@@ -74,6 +78,10 @@ class Reconciler:
         self.metrics = metrics
         self.stopping = stopping  # set when the process drains: stop waiting out the database
         self.names = names  # a short cache of sync names (bot/names.py)
+        self.stops = stops  # the stops' store: whether a stop's rest was aborted
+        # The alerts' store, for a start that an alert's Restart made: its alert is touched when
+        # the start's state changes, so the alert shows it (set by bot.services).
+        self.alerts: AlertStore | None = None
 
     def process(self, op: Operation) -> Processed:
         try:
@@ -90,7 +98,7 @@ class Reconciler:
         it like any failure and back off; once it keeps happening, show it (never retried in
         silence). The row as this pass last wrote it is what the messages render."""
         op.attempts, op.last_error = op.attempts + 1, problem
-        if stuck(op):
+        if stuck(op) and op.kind != "start":
             try:
                 Pass(self, op).tell_trouble()
             except LeaseLost:
@@ -107,7 +115,7 @@ class Reconciler:
     def reconcile(self, op: Operation) -> Processed:
         """Bring one operation one pass closer to done; every effect is recorded as it lands
         (with the pass's next write, before any other remote call: see Pass.unsaved)."""
-        pass_ = Pass(self, op)
+        pass_ = StartPass(self, op) if op.kind == "start" else Pass(self, op)
         try:
             pass_.run()
         except LeaseLost:

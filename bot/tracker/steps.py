@@ -30,6 +30,7 @@ from bot.operations import (
     event_fields,
     event_outcome,
     execution_fields,
+    in_stop,
     incident_due,
     outcome_of,
     pause_due,
@@ -75,6 +76,13 @@ class Pass(SlackSteps):
         self.audits: list[Event] = []
         self.hinted_at = op.hinted_at  # as claimed: the release never postpones a later hint
         self.by_event = False  # this pass took the run's end from Polytomic's event
+
+    @property
+    def execution(self) -> str:
+        """The run this operation is about: a cancel has one from its click, a start once
+        Polytomic answered (only then does a start's pass poll it)."""
+        assert self.op.execution_id is not None, f"operation {self.op.id} has no execution yet"
+        return self.op.execution_id
 
     # ---- taking outcomes in ------------------------------------------------------------
 
@@ -149,18 +157,31 @@ class Pass(SlackSteps):
 
     def run(self) -> None:
         op = self.op
+        if op.state == State.CONFIRMED and in_stop(op) and self.stop_aborted():
+            self.save(state=State.DENIED, last_error=notes.ABORTED)
         if op.state == State.CONFIRMED:
             self.take(self.authorize_and_verify())
+        if op.state == State.CANCELING and op.cancel_sent_at is None and pause_due(op):
+            # Pause first, then cancel: no scheduled run can start in between.
+            self.take(self.pause())
         if op.state == State.CANCELING and event_outcome(op.event_type) is not None:
             self.take(self.take_event())
+        elif op.state == State.CANCELING and op.cancel_sent_at is None and pause_due(op):
+            pass  # the pause did not land yet (it failed and is retried): no cancel before it
         elif op.state == State.CANCELING and op.cancel_sent_at is None:
             # Polytomic takes seconds to act on a cancel: the next pass, a poll interval from
             # now, reads what it did (a read right away would only say "canceling").
             self.take(self.send_cancel())
         elif op.state == State.CANCELING:
             self.take(self.poll())
-        if pause_due(op):
+        if pause_due(op) and not self.failed:
             self.take(self.pause())
+        if in_stop(op):
+            # The stop's summary speaks for its syncs (bot/tracker/stop_pass.py): no message here.
+            self.finished = State(op.state) in FINAL and not pause_due(op)
+            if op.state == State.CANCELING:
+                self.wants.append(self.settings.poll_interval)
+            return
         self.take(self.escalate())
         self.take(self.status_message())
         self.take(self.incident_notice())
@@ -240,7 +261,7 @@ class Pass(SlackSteps):
             elif self.take_execution(last_error=(checked.error or "")[:500]):
                 self.clear_prompt()
             return DONE
-        checked_run = verify(status, op.execution_id)
+        checked_run = verify(status, self.execution)
         op.sync_name = name  # the note below names the sync
         if checked_run.binding is not Binding.CURRENT:
             superseded = checked_run.binding is Binding.SUPERSEDED
@@ -261,6 +282,8 @@ class Pass(SlackSteps):
         sync_id = self.op.sync_id
         self.flush()
         cached = names.get(sync_id) if names is not None else None
+        if cached is None and in_stop(self.op) and self.op.sync_name is not None:
+            cached = self.op.sync_name  # a stop's prompt read it a moment ago
         if cached is not None:
             return cached, self.r.polytomic.sync_status(sync_id)
         sync, status = self.r.polytomic.sync_and_status(sync_id)
@@ -274,7 +297,7 @@ class Pass(SlackSteps):
         try:
             self.save(state=State.CANCELING, **fields)
         except ExecutionHeld:
-            winner = self.r.store.holder_of(self.op.execution_id)
+            winner = self.r.store.holder_of(self.execution)
             self.save(state=State.DUPLICATE, last_error=notes.already_requested_note(winner))
             return False
         return True
@@ -289,7 +312,7 @@ class Pass(SlackSteps):
         key = f"op-{op.id}-cancel-{op.cancel_attempt}"
         self.flush()
         try:
-            self.r.polytomic.cancel_execution(op.sync_id, op.execution_id, idempotency_key=key)
+            self.r.polytomic.cancel_execution(op.sync_id, self.execution, idempotency_key=key)
         except Conflict:
             pass  # a duplicate with the same key is in flight at Polytomic: it acts once
         except PolytomicError as error:
@@ -310,7 +333,7 @@ class Pass(SlackSteps):
         op = self.op
         self.flush()
         try:
-            execution = self.r.polytomic.get_execution(op.sync_id, op.execution_id)
+            execution = self.r.polytomic.get_execution(op.sync_id, self.execution)
         except PolytomicError as error:
             return self.failure(error, Doing.POLL)
         fields = execution_fields(execution)
@@ -342,6 +365,7 @@ class Pass(SlackSteps):
     def read_sync_name(self) -> str | None:
         """The sync's name ("" when it has none), or None when Polytomic did not answer. Only
         the messages need it, so a failure changes nothing else: the next poll asks again."""
+        self.flush()
         try:
             sync = self.r.polytomic.get_sync(self.op.sync_id)
         except PolytomicError as error:
@@ -349,8 +373,29 @@ class Pass(SlackSteps):
             return "" if self.failure(error, Doing.NAME).final else None
         return sync.name or ""
 
+    def stop_aborted(self) -> bool:
+        stops = self.r.stops
+        stop = stops.get(self.op.stop_id) if stops is not None and self.op.stop_id is not None else None
+        return stop is not None and stop.aborted_at is not None
+
     def pause(self) -> Outcome:
+        """Read whether the schedule is active, just before pausing it: one already paused is
+        left alone (and never resumed by the bot)."""
         op = self.op
+        if op.was_active is None:
+            self.flush()
+            try:
+                active = self.r.polytomic.get_sync(op.sync_id).active is not False
+            except PolytomicError as error:
+                outcome = self.failure(error, Doing.PAUSE)
+                if not outcome.final:
+                    return outcome
+                self.save(self.audit("pause", "failed"), pause_error=outcome.error)
+                return DONE
+            if not active:
+                self.save(self.audit("pause", "already paused"), was_active=False)
+                return DONE
+            self.note(was_active=True)
         self.flush()
         try:
             self.r.polytomic.set_active(op.sync_id, False, idempotency_key=f"op-{op.id}-pause")

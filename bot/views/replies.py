@@ -38,9 +38,17 @@ HELP: tuple[tuple[str, str | None, str, str], ...] = (
     (
         "cancel",
         "cancel",
-        "show the running execution and offer to cancel it",
-        f"/polytomic cancel {EXAMPLE_ID}",
+        "show the running execution and offer to cancel it; several syncs, every running one "
+        "or those writing to a connection at once, followed in one summary",
+        "/polytomic cancel running to Salesforce prod",
     ),
+    (
+        "pause",
+        "pause",
+        "pause the schedules of several syncs at once (runs in progress go on)",
+        "/polytomic pause to Salesforce prod",
+    ),
+    ("resume", "pause", "resume the schedules the bot paused", "/polytomic resume to Salesforce prod"),
     ("list", None, "the syncs, or only those running, with a cancel button", "/polytomic list running"),
     (
         "status",
@@ -58,6 +66,15 @@ HELP: tuple[tuple[str, str | None, str, str], ...] = (
     ("grant", "admin", "give a permission", f"/polytomic grant @data-oncall cancel {EXAMPLE_ID}"),
     ("revoke", "admin", "take a permission back", "/polytomic revoke @alice cancel *"),
     ("grants", None, "who may do what", "/polytomic grants"),
+    (
+        "subscribe",
+        "subscribe",
+        "alert this channel when syncs fail (or, with finished or all, when they finish)",
+        "/polytomic subscribe to Salesforce",
+    ),
+    ("unsubscribe", "subscribe", "stop those alerts here", f"/polytomic unsubscribe {EXAMPLE_ID}"),
+    ("subscriptions", None, "what this channel is subscribed to", "/polytomic subscriptions"),
+    ("start", "start", "start a run now, after a confirm", '/polytomic start "Nightly orders"'),
     ("help", None, "this list", "/polytomic help"),
 )
 

@@ -98,7 +98,7 @@ def status_message(op: Operation, now: datetime, *, progress: bool = True) -> Vi
         notes.append(
             f"{icon(':warning:')}The incident channel notice failed: {escape(clip(op.incident_error, 200))}"
         )
-    notes.append(ids(op.sync_id, op.execution_id))
+    notes.append(ids(op.sync_id, op.execution_id or "?"))
     builder = Builder().section(headline(op, now)).context("\n".join(notes))
     if op.state == State.CANCELING and op.escalated_at is not None:
         builder.actions("cancel_retry", [retry_button(op)])
@@ -132,7 +132,7 @@ def stuck_note(op: Operation, now: datetime) -> View:
     return (
         Builder()
         .section(head)
-        .context(f"{icon(':warning:')}{trouble(op)}\n{ids(op.sync_id, op.execution_id)}")
+        .context(f"{icon(':warning:')}{trouble(op)}\n{ids(op.sync_id, op.execution_id or '?')}")
         .view()
     )
 
@@ -146,7 +146,9 @@ def _schedule_notes(op: Operation) -> list[str]:
         return ["Schedule paused: no new scheduled runs until someone resumes it."]
     if op.pause_error is not None:
         return [f"{icon(':warning:')}The schedule could not be paused: {escape(clip(op.pause_error, 200))}"]
-    return ["The schedule will be paused once the cancel is sent."]
+    if op.was_active is False:
+        return ["The schedule was already paused: left as it was."]
+    return ["The schedule will be paused before the cancel is sent."]
 
 
 def retry_button(op: Operation) -> Block:
