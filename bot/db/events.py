@@ -31,6 +31,7 @@ from sqlalchemy import Connection, bindparam, case, delete, insert, or_, select,
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from bot.alerts.rules import TERMINAL
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.db.engine import Database
 from bot.db.models import EVENT_POLLER, OPERATIONS, POLYTOMIC_EVENTS
@@ -140,6 +141,9 @@ class EventStore:
             "received_at": now,
             "source": source,
             "payload": json.dumps(item.raw, separators=(",", ":"), default=str),
+            # Alerts take in only terminal model-sync events (bot/db/alert_intake.py): any other
+            # is stored as taken already, as the intake would mark it (one write fewer each).
+            "alerted_at": None if event.type[:200] in TERMINAL else now,
         }
 
     @staticmethod

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import BindParameter, ColumnElement, bindparam, case, func, insert, or_, select, update
 
-from bot.db.models import NOT_HOLDING, OPERATIONS
+from bot.db.models import NOT_HOLDING, OPERATIONS, STOPS
 
 OPS = OPERATIONS
 
@@ -62,6 +62,14 @@ INSERT = insert(OPS)
 NEXT_DUE = select(func.min(OPS.c.next_poll_at)).where(
     OPS.c.finished_at.is_(None), OPS.c.lease_owner.is_(None)
 )
+# ... and the earliest unleased, unfinished stop (bot/db/stops.py), in the same statement: the
+# tracker's loop sleeps until the sooner of the two.
+_STOP_DUE = (
+    select(func.min(STOPS.c.next_poll_at))
+    .where(STOPS.c.finished_at.is_(None), STOPS.c.lease_owner.is_(None))
+    .scalar_subquery()
+)
+NEXT_DUE_WITH_STOPS = NEXT_DUE.add_columns(_STOP_DUE)
 FINISH = update(OPS).where(
     *_MINE,
     OPS.c.resumed_at.is_not_distinct_from(bindparam("w_resumed", type_=OPS.c.resumed_at.type)),

@@ -59,6 +59,7 @@ from bot.db.operation_statements import (
     HOLDER,
     INSERT,
     NEXT_DUE,
+    NEXT_DUE_WITH_STOPS,
     RELEASE,
     RELEASE_AT,
     SAVE,
@@ -257,20 +258,25 @@ class OperationStore:
         return self.claim_and_next_due(owner, limit, next_due=False)[0]
 
     def claim_and_next_due(
-        self, owner: str, limit: int, *, next_due: bool = True
-    ) -> tuple[list[Operation], datetime | None]:
+        self, owner: str, limit: int, *, next_due: bool = True, stops: bool = False
+    ) -> tuple[list[Operation], datetime | None, datetime | None]:
         """`claim`, and in the same transaction when the earliest row left unleased falls due
-        (None: none is, or not asked): what the tracker's loop sleeps until."""
+        (None: none is, or not asked), and with `stops` the earliest unleased stop too (one
+        statement for both): what the tracker's loop sleeps until."""
         now = self.clock.now()
         expires = now + timedelta(seconds=self.lease_ttl)
         due: datetime | None = None
+        stop_due: datetime | None = None
         with self.db.core() as conn:
             rows = conn.execute(
                 CLAIM, {"w_now": now, "w_limit": limit, "lease_owner": owner, "lease_expires_at": expires}
             ).all()
-            if next_due:
+            if next_due and stops:
+                found = conn.execute(NEXT_DUE_WITH_STOPS).one()
+                due, stop_due = found[0], found[1]
+            elif next_due:
                 due = conn.scalar(NEXT_DUE)
-        return [Operation(**row._mapping) for row in rows], due
+        return [Operation(**row._mapping) for row in rows], due, stop_due
 
     def renew(self, owner: str, ids: Sequence[int]) -> None:
         """Extend `owner`'s leases on these rows (those it still holds)."""
