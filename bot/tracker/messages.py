@@ -55,6 +55,9 @@ class SlackSteps:
     def flush(self) -> None:
         raise NotImplementedError  # bot.tracker.steps.Pass.flush
 
+    def record_edit(self, **changes: Any) -> None:
+        raise NotImplementedError  # bot.tracker.steps.Pass.record_edit
+
     @property
     def holder(self) -> str:
         """Who holds a Slack slot handed out to this operation until it comes back for it."""
@@ -69,6 +72,7 @@ class SlackSteps:
             channel=channel,
             record=self.record,
             flush=self.flush,
+            record_edit=self.record_edit,
             holder=self.holder,
             **kwargs,
         )

@@ -88,12 +88,15 @@ def keep(
     thread_ts: str | None = None,
     also: Mapping[str, Any] | None = None,
     flush: Flush = _nothing_to_flush,
+    record_edit: Record | None = None,
 ) -> Outcome:
     """Bring `message` of `row` in line with `view`: post it when the row has none, edit it when
     its digest changed; `also` is recorded with either (`flush` is called before each Slack call:
     see `Flush`). Slack's rate limit gives `again` (the slot the gate handed `holder`), a
     transient failure `failed`, and a permanent one is recorded in the message's error field
-    (DONE: nothing more will be tried)."""
+    (DONE: nothing more will be tried). A successful edit is recorded through `record_edit` when
+    given: an edit sent again shows the same thing, so its record may wait longer than a post's
+    (see bot.tracker.steps.Pass.record_edit)."""
     if getattr(row, message.error) is not None:
         return DONE
     ts = getattr(row, message.ts)
@@ -121,7 +124,7 @@ def keep(
             record(**{message.ts: None, message.digest: None})
             post()
             return DONE
-        record(**sent)
+        (record_edit or record)(**sent)
         return DONE
     except SlackError as error:
         outcome = from_error(error, Doing.POST)

@@ -73,6 +73,10 @@ class Pass(SlackSteps):
         # ride on the next write, which comes before the next remote call (`flush`) or is the
         # pass's release or finish, so each effect is on the row before another is attempted.
         self.unsaved: dict[str, Any] = {}
+        # What a successful edit of a message records (its digests): an edit sent again shows
+        # what the message shows already and posts nothing, so this waits for the pass's next
+        # save or its release or finish, not for the next remote call (`record_edit`).
+        self.edited: dict[str, Any] = {}
         self.audits: list[Event] = []
         self.hinted_at = op.hinted_at  # as claimed: the release never postpones a later hint
         self.by_event = False  # this pass took the run's end from Polytomic's event
@@ -115,12 +119,13 @@ class Pass(SlackSteps):
         return self.r.clock.now() + timedelta(seconds=max(0.05, delay))
 
     def save(self, audit: Event | None = None, /, **changes: Any) -> None:
-        merged = {**self.pending, **self.unsaved, **changes}
+        merged = {**self.pending, **self.edited, **self.unsaved, **changes}
         audits = [*self.audits, audit] if audit is not None else list(self.audits)
         self.pending.clear()
         # Kept until written: a save the database refuses (ExecutionHeld) leaves them for the next.
         self.r.save(self.op, merged, audits)
         self.unsaved.clear()
+        self.edited.clear()
         self.audits.clear()
 
     def record(self, **changes: Any) -> None:
@@ -129,6 +134,15 @@ class Pass(SlackSteps):
         for name, value in changes.items():
             setattr(self.op, name, value)
         self.unsaved.update(changes)
+
+    def record_edit(self, **changes: Any) -> None:
+        """A message's edit that just landed (bot.tracker.posts): on the row in memory now,
+        written with the pass's next save, release or finish (see `edited`). Only a post's ts
+        must be on the row before the next remote call (a post sent again is a second message);
+        an edit lost with a crash is sent again, the same, by the next pass."""
+        for name, value in changes.items():
+            setattr(self.op, name, value)
+        self.edited.update(changes)
 
     def flush(self) -> None:
         """Write the effects that landed and are not written yet: called before every remote
@@ -141,9 +155,10 @@ class Pass(SlackSteps):
         write is waited out like a save, never given up while the database is away)."""
         if self.audits:
             self.save()  # an audit row is an INSERT: a save of its own
-        effects = bool(self.unsaved)
-        changes = {**self.pending, **self.unsaved}
+        effects = bool(self.unsaved or self.edited)
+        changes = {**self.pending, **self.edited, **self.unsaved}
         self.pending.clear()
+        self.edited.clear()
         self.unsaved.clear()
         return changes, effects
 
