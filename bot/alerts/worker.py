@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import timedelta
 
 from sqlalchemy.exc import OperationalError
@@ -72,14 +71,9 @@ class AlertWorker:
             self.clock.now(),
         )
 
-    def run_due(self, *, full: bool = True) -> int:
-        """One look: intake, digests, alerts, notes about channels gone; the rows passed over.
-        Not `full` (a look an event woke, sooner than the next look every `interval` would
-        be): when the intake changed no alert row, the rest waits for that look, since
-        nothing the event said made a row due."""
-        applied = self.intake.run_once()
-        if not full and not applied:
-            return 0
+    def run_due(self) -> int:
+        """One look: intake, digests, alerts, notes about channels gone; the rows passed over."""
+        self.intake.run_once()
         done = 0
         due = self.store.next_due()  # a read: an idle look claims (writes) nothing
         if due is not None and due <= self.clock.now():
@@ -153,14 +147,9 @@ class AlertWorker:
             except OperationalError:
                 log.warning("alerts: could not take back the leases of a dead process")
         failures = 0
-        woken = False
-        next_full = 0.0  # time.monotonic() by which a full look is due (see run_due)
         while not self._stop.is_set():
             try:
-                full = not woken or time.monotonic() >= next_full
-                self.run_due(full=full)
-                if full:
-                    next_full = time.monotonic() + self.interval
+                self.run_due()
                 failures = 0
             except OperationalError:
                 failures += 1
@@ -169,7 +158,7 @@ class AlertWorker:
                 continue
             except Exception:
                 log.exception("alerts look failed")
-            woken = self._wake.wait(self.interval)
+            self._wake.wait(self.interval)
             self._wake.clear()
 
     def stop(self, timeout: float = 5.0) -> None:
