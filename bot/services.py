@@ -102,6 +102,7 @@ def build_services(
     slack = SlackGateway(
         make_web_client(settings),
         post_interval=settings.slack_post_interval,
+        views_interval=settings.slack_views_interval,
         on_error=lambda method, error: metrics.slack_error(error),
     )
     authorizer = Authorizer(db, settings.bot_admins, slack.group_members)

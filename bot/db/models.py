@@ -1,5 +1,5 @@
-"""SQLAlchemy 2 models: grants, operations (one row per cancellation), audit events, and
-Polytomic's events with their poller's row.
+"""SQLAlchemy 2 models: grants, operations (one row per cancellation), audit events,
+Polytomic's events with their poller's row, and the App Home tabs people have open.
 
 The operations row is the single source of truth for a cancellation: every Slack message
 about it is rendered from the row, and the tracker keeps nothing in memory that the row
@@ -97,6 +97,7 @@ class Operation(Base):
             postgresql_where=_HOLDING,
         ),
         Index("ix_operations_due", "finished_at", "next_poll_at"),
+        Index("ix_operations_requested_by", "requested_by", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -208,9 +209,28 @@ class EventPoller(Base):
     polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class Home(Base):
+    """One person's App Home tab: where their DM with the app is (`channel_id`, from the
+    app_home_opened event), when they last opened it (Slack has no "closed" event, so a home
+    opened within the last few minutes counts as open), when it was last published, and since
+    when one of their operations has changed without it being published again (`stale_at`).
+    Shared by every replica, so the pace of republishing holds across them."""
+
+    __tablename__ = "homes"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(32))  # the DM with the app (D…)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    event_ts: Mapped[str | None] = mapped_column(String(32))  # the last app_home_opened taken
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    stale_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 # The tables, typed, for the stores' Core statements (cheaper than the ORM's on the hot paths).
 GRANTS = cast(Table, Grant.__table__)
 OPERATIONS = cast(Table, Operation.__table__)
 AUDIT_EVENTS = cast(Table, AuditEvent.__table__)
 POLYTOMIC_EVENTS = cast(Table, PolytomicEvent.__table__)
 EVENT_POLLER = cast(Table, EventPoller.__table__)
+HOMES = cast(Table, Home.__table__)
