@@ -58,7 +58,9 @@ class HomeStore:
         newer = or_(HOMES.c.event_ts.is_(None), HOMES.c.event_ts != event_ts)
         for _ in range(2):
             with self.db.core() as conn:
-                if conn.execute(update(HOMES).where(HOMES.c.user_id == user_id, newer).values(**values)).rowcount:
+                if conn.execute(
+                    update(HOMES).where(HOMES.c.user_id == user_id, newer).values(**values)
+                ).rowcount:
                     return True
                 if conn.scalar(select(HOMES.c.user_id).where(HOMES.c.user_id == user_id)) is not None:
                     return False  # the row holds this event already
@@ -166,8 +168,8 @@ class HomeStore:
                     HOMES.c.opened_at >= now - timedelta(seconds=OPEN_FOR),
                 )
             ).one()
-        earliest, count = stale
-        if not count:
+        earliest: datetime | None = stale[0]
+        if not stale[1]:
             return None
         if earliest is None:
             return now
