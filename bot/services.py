@@ -6,11 +6,14 @@ import logging
 from dataclasses import dataclass, field
 
 from bot.answers.deciding import Decider
+from bot.answers.home import HomeAnswers
+from bot.answers.home_loop import HomeRefresher
 from bot.answers.listing import Listings
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.db.engine import Database
 from bot.db.events import EventStore
+from bot.db.homes import HomeStore
 from bot.db.operations import OperationStore
 from bot.feed import EventPoller, Feed
 from bot.metrics import Metrics
@@ -67,6 +70,9 @@ class Services:
     feed: Feed | None = None  # where every event goes, webhook or poll (bot/feed/)
     poller: EventPoller | None = None  # the events poller, when POLYTOMIC_EVENTS_INTERVAL > 0
     names: SyncNames = field(default_factory=SyncNames)  # a short cache of sync names
+    homes: HomeStore | None = None  # the App Home tabs (bot/db/homes.py)
+    home: HomeAnswers | None = None  # reads and publishes them (bot/answers/home.py)
+    home_refresher: HomeRefresher | None = None  # republishes open ones, with the tracker
     _started: bool = field(default=False, repr=False)
 
     def nudge(self) -> None:
@@ -78,6 +84,8 @@ class Services:
             self.tracker.start()
             if self.poller is not None:
                 self.poller.start()
+            if self.home_refresher is not None:
+                self.home_refresher.start()
             self._started = True
 
     def stop(self, timeout: float = 8.0) -> None:
@@ -85,6 +93,8 @@ class Services:
         self.responder.shutdown(wait=False)
         if self.poller is not None and self._started:
             self.poller.stop(min(timeout, 3.0))
+        if self.home_refresher is not None and self._started:
+            self.home_refresher.stop(min(timeout, 2.0))
         if self.tracker is not None and self._started:
             self.tracker.stop(timeout)
         self.listings.close()
@@ -122,6 +132,8 @@ def build_services(
         listings=Listings(polytomic, ttl=settings.list_cache),
         clock=clock,
     )
+    services.homes = HomeStore(db, clock=clock)
+    services.home = HomeAnswers(services.homes, services.listings, authorizer, slack, services.names, clock)
     services.events = EventStore(db, clock=clock)
     services.feed = Feed(services.events, metrics, nudge=services.nudge, names=services.names)
     if with_tracker:
@@ -129,6 +141,7 @@ def build_services(
         # next pass, and short calls let a SIGTERM drain finish within seconds. An attempt has
         # 5 s in all, so a Polytomic that drips (or hangs) frees a worker within 5 s, and one
         # stuck for some runs keeps no other run's cancel waiting longer (well under LEASE_TTL).
+        services.home_refresher = HomeRefresher(services.homes, services.home, services.responder, clock)
         tracker_polytomic = make_polytomic(
             settings, max_retries=1, timeout=5.0, deadline=5.0, metrics=metrics
         )
@@ -141,6 +154,8 @@ def build_services(
             clock=clock,
             metrics=metrics,
             names=services.names,
+            # An operation's change of state republishes its requester's open Home tab.
+            on_change=services.home_refresher.stale,
         )
         if settings.events_interval > 0:
             services.poller = EventPoller(

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -59,6 +60,7 @@ class Tracker:
         workers: int = 4,
         metrics: Metrics | None = None,
         names: SyncNames | None = None,
+        on_change: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -82,6 +84,7 @@ class Tracker:
             metrics=self.metrics,
             stopping=self._stop,
             names=names,
+            on_change=on_change,
         )
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tracker")
         self._inflight: set[int] = set()

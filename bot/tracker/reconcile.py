@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,6 +62,7 @@ class Reconciler:
         metrics: Metrics,
         stopping: threading.Event,
         names: SyncNames | None = None,
+        on_change: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self.store = store
         self.polytomic = polytomic
@@ -72,8 +74,12 @@ class Reconciler:
         self.metrics = metrics
         self.stopping = stopping  # set when the process drains: stop waiting out the database
         self.names = names  # a short cache of sync names (bot/names.py)
+        # Told who started an operation whose state (or status message) a pass changed (their open Home tab is
+        # republished: bot/answers/home_loop.py); after the pass, once its effects are recorded.
+        self.on_change = on_change
 
     def process(self, op: Operation) -> Processed:
+        before, posted = op.state, op.status_ts is not None
         try:
             return self.reconcile(op)
         except LeaseLost:
@@ -82,6 +88,10 @@ class Reconciler:
         except Exception as error:
             log.exception("operation step failed", extra={"operation_id": op.id})
             return self.failed_unexpectedly(op, notes.step_failed(error))
+        finally:
+            changed = op.state != before or (not posted and op.status_ts is not None)
+            if changed and self.on_change is not None:
+                self.on_change([op.requested_by])
 
     def failed_unexpectedly(self, op: Operation, problem: str) -> Processed:
         """A step raised what no outcome names (a write the database refused, a bug): count
