@@ -123,6 +123,13 @@ class HomeAnswers:
                 user_groups=standing.member_of,
             ).allowed
             running.append(RunningSync(sync, current, allowed))
+        # A run someone's cancel holds already shows who asked, not a button (the listing may be
+        # up to its 15 s old: the run may have stopped since).
+        held = self.homes.holders([item.execution.id or "" for item in running])
+        running = [
+            replace(item, held_by=held[item.execution.id]) if item.execution.id in held else item
+            for item in running
+        ]
         unseen = max(len(scan.syncs) - LIST_SCAN, 1 if scan.truncated else 0)
         age = self.listings.age(LIST_PAGES, syncs)
         return replace(data, running=tuple(running), running_unseen=unseen, age=age)

@@ -1,5 +1,5 @@
-"""The App Home's store: every statement on `homes`, and the one read of `operations` the Home tab
-makes (a person's last operations).
+"""The App Home's store: every statement on `homes`, and the two reads of `operations` the Home
+tab makes (a person's last operations; the operations holding the runs it shows).
 
 Slack has no "closed" event for the Home tab, so a home opened within OPEN_FOR seconds counts as
 open. When an operation someone started changes state, their open home is marked stale
@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.db.engine import Database
-from bot.db.models import HOMES, Operation
+from bot.db.models import HOMES, NOT_HOLDING, Operation
 
 OPEN_FOR: Final = 600.0  # seconds after its last opening a home still counts as open
 REPUBLISH_EVERY: Final = 5.0  # seconds at least between two republishes of one home
@@ -102,6 +102,16 @@ class HomeStore:
         )
         with self.db.read() as session:
             return list(session.scalars(query))
+
+    def holders(self, execution_ids: Sequence[str]) -> dict[str, Operation]:
+        """The operation holding each of these runs (canceling it, or done with it), by run."""
+        if not execution_ids:
+            return {}
+        query = select(Operation).where(
+            Operation.execution_id.in_(sorted(set(execution_ids))), Operation.state.not_in(NOT_HOLDING)
+        )
+        with self.db.read() as session:
+            return {op.execution_id: op for op in session.scalars(query)}
 
     # ---- republishing ---------------------------------------------------------------------
 

@@ -40,7 +40,11 @@ def _id(value: object) -> str | None:
 
 
 def _retry(request: BoltRequest) -> bool:
-    return bool(request.headers.get("x-slack-retry-num"))
+    """Slack's retry of an event: X-Slack-Retry-Num 1, 2, 3 over HTTP; Socket Mode's envelopes
+    carry `retry_attempt` 0 on the first delivery, which Bolt copies into the same header."""
+    values = request.headers.get("x-slack-retry-num") or []
+    raw = values[0] if isinstance(values, list | tuple) and values else values
+    return isinstance(raw, str) and raw.strip().isdigit() and int(raw.strip()) > 0
 
 
 def handle_home_opened(

@@ -86,6 +86,7 @@ class RunningSync:
     sync: Sync
     execution: Execution
     may_cancel: bool
+    held_by: Operation | None = None  # the operation canceling it already (or done with it)
 
 
 @dataclass(frozen=True)
@@ -135,13 +136,16 @@ def link_button(text: str, url: str, action_id: str) -> Block:
     }
 
 
+def state_words(state: str) -> str:
+    """An operation's state as the Home tab says it (a state it does not know, as it is)."""
+    words = {str(key): value for key, value in OUTCOME_WORDS.items()}
+    return words.get(state, escape(clip(state, 40)))
+
+
 def operation_line(op: Operation) -> str:
     """One of the viewer's operations: what, on which sync, its outcome, and when."""
     what = KIND_WORDS.get(op.kind, escape(clip(op.kind, 40)))
-    try:
-        outcome = OUTCOME_WORDS[State(op.state)]
-    except ValueError:
-        outcome = escape(clip(op.state, 40))
+    outcome = state_words(op.state)
     took = elapsed_seconds(op.cancel_sent_at or op.created_at, op.execution_ended_at)
     if op.state == State.CANCELED:
         outcome += f" after {duration(took)}, {rows(op.rows_written)} written"
@@ -181,6 +185,12 @@ def _running(builder: Builder, data: HomeData, now: datetime) -> None:
     mine = [item for item in running if item.may_cancel and item.execution.id]
     others = len(running) - len(mine)
     for item in mine[:MAX_RUNNING]:
+        if item.held_by is not None:
+            op = item.held_by
+            asked = "you" if op.requested_by == data.user_id else user(op.requested_by)
+            state = state_words(op.state)
+            builder.section(f"{_running_line(item, now)}\nCancel asked by {asked}: {bold(state)}")
+            continue
         value = home_cancel_value(item.sync.id, item.execution.id or "")
         cancel = button("Cancel…", HOME_CANCEL_ACTION, value, style="danger")
         builder.section(_running_line(item, now), cancel)
