@@ -30,6 +30,8 @@ from bot.views.home import modal_held, modal_no_channel, modal_not_recorded, mod
 
 log = logging.getLogger("bot.listeners.home")
 
+# The Home tab's action IDs, each with its listener below (links: `home_link_<operation ID>`).
+ACTIONS = (buttons.HOME_REFRESH_ACTION, buttons.HOME_CANCEL_ACTION, buttons.HOME_LINK_ACTION)
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
 _EVENT_TS = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,8})?$")
 _TRIGGER = re.compile(r"^[A-Za-z0-9._-]{1,255}$")

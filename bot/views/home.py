@@ -224,7 +224,7 @@ def _operations(builder: Builder, data: HomeData) -> None:
 def _permissions(builder: Builder, data: HomeData) -> None:
     builder.section(bold("Your permissions"))
     if data.is_admin:
-        builder.section("You are a bot admin (`BOT_ADMINS`): every permission on every sync.")
+        builder.section(f"You are a bot admin ({code('BOT_ADMINS')}): every permission on every sync.")
     lines = [grant_line(rule, data.user_id) for rule in data.grants[:MAX_GRANTS]]
     for start in range(0, len(lines), GRANTS_PER_BLOCK):
         builder.section("\n".join(lines[start : start + GRANTS_PER_BLOCK]))
@@ -250,14 +250,16 @@ def _subscriptions(builder: Builder, data: HomeData) -> None:
 
 
 def _empty_state(builder: Builder, data: HomeData) -> None:
-    granters = ", ".join(data.granters) if data.granters else "nobody yet (set `BOT_ADMINS`)"
+    granters = (
+        trusted(", ".join(data.granters)) if data.granters else f"nobody yet (set {code('BOT_ADMINS')})"
+    )
     builder.section(
         "I stop a misbehaving Polytomic sync from Slack, safely: I show its running execution, "
         "ask you to confirm, check your permission, cancel exactly that run and keep one status "
         "message up to date until it has stopped."
     )
     builder.section(
-        f"You hold no permission yet. Who can grant access: {trusted(granters)}. Ask them for "
+        f"You hold no permission yet. Who can grant access: {granters}. Ask them for "
         f"{code(escape(USAGE['grant']))}."
     )
     builder.context(

@@ -26,7 +26,7 @@ from bot.polytomic import (
     Unauthorized,
     Unavailable,
 )
-from bot.views import access, blocks, incident, prompts, replies, status, syncs
+from bot.views import access, blocks, home, incident, prompts, replies, status, syncs
 from bot.views import notes as row_notes
 from bot.views.blocks import View, escape
 
@@ -481,8 +481,60 @@ def _other_cases() -> dict[str, list[Case]]:
     return cases
 
 
+def _home_cases(name: str | None) -> dict[str, list[Case]]:
+    it = shown(name)
+    other = Sync(id=NEXT_EXEC, name="Someone else's")
+    running = (
+        home.RunningSync(make_sync(name), make_execution(), may_cancel=True),
+        home.RunningSync(other, make_execution(id=NEXT_EXEC), may_cancel=False),
+    )
+    done = make_op(state=State.CANCELED.value, sync_name=name, status_ts="1700000000.000100", rows_written=7)
+    asked = make_op(sync_name=name)
+    held = home.RunningSync(make_sync(name), make_execution(), may_cancel=True, held_by=asked)
+    grants = (Rule(1, "user", REQUESTER, "cancel", "*"), Rule(2, "usergroup", "SOPS", "pause", SYNC_ID))
+    full = home.HomeData(
+        user_id=REQUESTER,
+        grants=grants,
+        running=running,
+        operations=(done, make_op(state=State.DENIED.value, sync_name=name)),
+        workspace_url="https://fake-team.slack.com/",
+        age=20,
+    )
+    return {
+        "home": [
+            (
+                home.home(full, NOW),
+                (
+                    f"Polytomic for <@{REQUESTER}>",
+                    "Running syncs you may cancel",
+                    it,
+                    "1 running sync you may not cancel",
+                    "Your last operations",
+                    "canceled after",
+                    "not sent: you lacked the permission",
+                    "Your permissions",
+                    "cancel on every sync (granted to you)",
+                    f"pause on sync {SYNC_ID} (granted to <!subteam^SOPS>)",
+                ),
+            ),
+            (
+                home.home(home.HomeData(user_id=REQUESTER, granters=(f"<@{ADMIN}>",)), NOW),
+                ("You hold no permission yet", f"<@{ADMIN}>", "/polytomic grant"),
+            ),
+            (
+                home.home(home.HomeData(user_id=REQUESTER, is_admin=True, running=(held,)), NOW),
+                ("bot admin", it, "Cancel asked by", "canceling", "have not asked me"),
+            ),
+            (
+                home.home(home.HomeData(user_id=REQUESTER, is_admin=True, running_error=EVIL), NOW),
+                ("couldn't read the running syncs", escape(EVIL)),
+            ),
+        ]
+    }
+
+
 def every_case(name: str | None) -> dict[str, list[Case]]:
-    cases = {**_op_cases(name), **_sync_cases(name), **_other_cases()}
+    cases = {**_op_cases(name), **_sync_cases(name), **_other_cases(), **_home_cases(name)}
     return cases
 
 
