@@ -30,9 +30,7 @@ def socket_mode(slack: FakeSlack) -> Iterator[FakeSocketMode]:
 
 @pytest.fixture
 def socket_bot(socket_mode: FakeSocketMode, start_bot: Any) -> Iterator[InProcessBot]:
-    bot: InProcessBot = start_bot(
-        SLACK_APP_TOKEN=DEFAULT_APP_TOKEN, SLACK_API_URL=socket_mode.api_url
-    )
+    bot: InProcessBot = start_bot(SLACK_APP_TOKEN=DEFAULT_APP_TOKEN, SLACK_API_URL=socket_mode.api_url)
     handler = make_handler(create_bolt_app(bot.services), DEFAULT_APP_TOKEN, bot.services.slack.client)
     handler.connect()  # type: ignore[no-untyped-call]
     socket_mode.wait_connections(1, timeout=10)
