@@ -90,11 +90,11 @@ class Services:
 
     def stop(self, timeout: float = 8.0) -> None:
         """Drain: answers in progress and tracker steps finish, leases are given up."""
+        if self.home_refresher is not None and self._started:
+            self.home_refresher.stop(min(timeout, 2.0))  # before the lane it hands homes to
         self.responder.shutdown(wait=False)
         if self.poller is not None and self._started:
             self.poller.stop(min(timeout, 3.0))
-        if self.home_refresher is not None and self._started:
-            self.home_refresher.stop(min(timeout, 2.0))
         if self.tracker is not None and self._started:
             self.tracker.stop(timeout)
         self.listings.close()

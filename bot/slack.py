@@ -275,8 +275,9 @@ class SlackGateway:
 
     def publish_home(self, user_id: str, view: dict[str, Any], *, wait: float) -> None:
         """views.publish of `user_id`'s Home tab, in its turn (Tier 4, paced): waits up to `wait`
-        seconds for its slot, else raises Throttled with the time until it."""
-        self.call("views.publish", wait=wait, user_id=user_id, view=view)
+        seconds for its slot, else raises Throttled with the time until it, a slot kept for this
+        user's publish until it comes back for it (so that queued publishes get distinct turns)."""
+        self.call("views.publish", holder=f"home-{user_id}", wait=wait, user_id=user_id, view=view)
 
     def open_modal(self, trigger_id: str, view: dict[str, Any]) -> None:
         """views.open with a click's trigger_id (which Slack honours for 3 seconds): not paced."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.db.models import Operation
-from bot.operations import OUTCOMES, State, elapsed_seconds, stuck
+from bot.operations import OUTCOMES, State, elapsed_seconds, in_dm, stuck
 from bot.views.blocks import (
     MAX_ERROR,
     Block,
@@ -45,7 +45,8 @@ def headline(op: Operation, now: datetime, *, where: bool = False) -> str:
         label += " (and a pause of its schedule)"
     asked = f"{user(op.requested_by)} requested cancellation of {label}"
     if where:
-        asked += channel(op.channel_id)
+        # A cancel started from the Home tab has the requester's DM as its channel: not named.
+        asked += " from the Home tab" if in_dm(op) else channel(op.channel_id)
     state = State(op.state)
     took = elapsed_seconds(op.cancel_sent_at or op.created_at, op.execution_ended_at)
     if state is State.CANCELED:

@@ -109,3 +109,11 @@ def test_the_confirm_modal_fits_slacks_limits_and_carries_what_the_button_said()
     assert "<!channel>" not in shown and "&lt;!channel&gt;" in shown
     held = json.dumps(modal_held(make_op(sync_name=EVIL)))
     assert "<!channel>" not in held and "already asked" in held
+
+
+def test_a_home_cancel_is_announced_without_naming_the_dm() -> None:
+    from bot.views.incident import incident_notice
+
+    notice = incident_notice(make_op(channel_id="D0ALICE", response_url=None))
+    assert "from the Home tab" in notice.text and "D0ALICE" not in json.dumps(notice.blocks)
+    assert "<#CCHANNEL1>" in incident_notice(make_op(response_url="https://hooks/x")).text
