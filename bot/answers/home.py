@@ -11,7 +11,8 @@ what the bot does and who can grant access.
 
 `publish` sends the view with views.publish, which the gateway paces (Tier 4): a call whose
 turn is further off than a moment waits for it here, on the homes' own lane of the responder
-(never on the threads a cancel prompt needs), up to PUBLISH_PATIENCE seconds.
+(never on the threads a cancel prompt needs), up to PUBLISH_PATIENCE seconds, and is read again
+once its turn has come.
 """
 
 from __future__ import annotations
@@ -137,10 +138,12 @@ class HomeAnswers:
     # ---- publishing -------------------------------------------------------------------------
 
     def publish(self, user_id: str) -> bool:
-        """Read and publish `user_id`'s home; False when it could not be sent (logged)."""
-        view = home_tab(home(self.read(user_id), self.clock.now()))
+        """Read and publish `user_id`'s home; False when it could not be sent (logged). A
+        publish told to wait for its turn reads the home again once its turn has come, so
+        what it shows is no older than the listing cache."""
         waited = 0.0
         while True:
+            view = home_tab(home(self.read(user_id), self.clock.now()))
             try:
                 self.slack.publish_home(user_id, view, wait=WAIT_IN_PLACE)
                 return True
