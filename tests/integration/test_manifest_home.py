@@ -25,7 +25,6 @@ def test_the_home_tab_and_its_event() -> None:
     assert events["request_url"].endswith("/slack/events")
     validator = jsonschema.Draft7Validator(json.loads(SCHEMA.read_text()))
     assert [error.message for error in validator.iter_errors(manifest)] == []
-    # Without the Home tab the same manifest would not be what the bot needs: the schema alone
-    # cannot say so, this test does.
+    # The schema is strict about these keys: a wrong type is refused.
     home["home_tab_enabled"] = "yes"
     assert list(validator.iter_errors(manifest))
