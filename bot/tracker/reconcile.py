@@ -91,7 +91,10 @@ class Reconciler:
         finally:
             changed = op.state != before or (not posted and op.status_ts is not None)
             if changed and self.on_change is not None:
-                self.on_change([op.requested_by])
+                try:
+                    self.on_change([op.requested_by])
+                except Exception:  # a Home tab a little late is no reason to fail the pass
+                    log.exception("could not tell the Home tab of a change", extra={"operation_id": op.id})
 
     def failed_unexpectedly(self, op: Operation, problem: str) -> Processed:
         """A step raised what no outcome names (a write the database refused, a bug): count
