@@ -148,7 +148,7 @@ class Metrics:
 
         self.home_events = Counter(
             "polytomic_bot_home_events",
-            "app_home_opened events: taken, a retry (a duplicate), another tab",
+            "app_home_opened events: a first delivery (taken), Slack's retry of one, another tab",
             ["outcome"],
             registry=r,
         )

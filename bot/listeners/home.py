@@ -3,8 +3,10 @@ confirm modal. Thin: parse, record what must survive, ack, and hand the rest to 
 
 - **app_home_opened** with tab `home` is acked at once and the home is built afterwards, on the
   homes' lane of the responder. An event Slack sends again (`X-Slack-Retry-Num`, which Bolt also
-  sets from a Socket Mode envelope's `retry_attempt`) is a duplicate: acked, nothing else. The
-  `messages` tab is ignored.
+  sets from a Socket Mode envelope's `retry_attempt`) is a duplicate of one taken already: the
+  homes' store takes each event once (its `event_ts`, in the database, whichever replica got the
+  first delivery), so a retry changes nothing, unless the first delivery never reached the bot.
+  The `messages` tab is ignored.
 - **Cancel…** carries no response_url and no channel (a Home tab is neither), so its confirm is a
   modal: views.open with the click's trigger_id (3 seconds), right after the ack.
 - **The modal's submission** is the confirm click: the operation row is recorded before the ack,
@@ -53,9 +55,6 @@ def handle_home_opened(
     services: Services, ack: Ack, event: dict[str, Any], context: BoltContext, request: BoltRequest
 ) -> None:
     ack()
-    if _retry(request):
-        services.metrics.home_events.labels(outcome="retry").inc()
-        return
     if event.get("tab") != "home":
         services.metrics.home_events.labels(outcome="other_tab").inc()
         return
@@ -65,7 +64,8 @@ def handle_home_opened(
     if user_id is None or not valid_ts or services.home is None:
         log.warning("an app_home_opened without a valid user or event_ts: ignored")
         return
-    services.metrics.home_events.labels(outcome="taken").inc()
+    # Counted here; whether it is new is for the store to say (a retry of an event taken is not).
+    services.metrics.home_events.labels(outcome="retry" if _retry(request) else "taken").inc()
     team_id = context.get("team_id")
     team = team_id if isinstance(team_id, str) else None
     services.responder.submit_home(services.home.opened, user_id, team, channel_id, event_ts)

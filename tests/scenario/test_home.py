@@ -149,14 +149,20 @@ def test_a_retried_event_is_a_duplicate(bot: InProcessBot, slack: Any, polytomic
     polytomic.add_sync(name="Orders").start_execution()
     response, payload = open_home(bot, "UADMIN")
     assert response.status_code == 200
-    # Slack resends what it thinks was not acked: with X-Slack-Retry-Num, and (Socket Mode) as
-    # the very event again. Both are acked; neither publishes.
+    # Slack resends what it thinks was not acked: with X-Slack-Retry-Num (over HTTP; Socket Mode
+    # as retry_attempt), or the very event again. Each is acked; none publishes again.
     assert post_event(bot, payload, retry=1).status_code == 200
+    assert post_event(bot, payload, retry=2).status_code == 200
     assert post_event(bot, payload).status_code == 200
     assert len(slack.calls("views.publish")) == 1
-    # Opening it again is a new event, and publishes again.
+    counted = bot.services.metrics.registry.get_sample_value
+    assert counted("polytomic_bot_home_events_total", {"outcome": "retry"}) == 2
+    # Opening it again is a new event, and publishes again; so does the retry of an event whose
+    # first delivery never reached the bot (the viewer would otherwise see an old home).
     open_home(bot, "UADMIN")
     assert len(slack.calls("views.publish")) == 2
+    open_home(bot, "UADMIN", retry=1)
+    assert len(slack.calls("views.publish")) == 3
 
 
 def test_a_viewer_without_permission_sees_no_cancel_button(

@@ -58,5 +58,5 @@ def test_app_home_opened_over_the_socket(
     socket_bot.services.responder.wait_idle()
     assert len(slack.calls("views.publish")) == 1
     registry = socket_bot.services.metrics.registry
-    for outcome in ("taken", "retry", "other_tab"):
+    for outcome in ("taken", "retry", "other_tab"):  # the retry counted, and taken once
         assert registry.get_sample_value("polytomic_bot_home_events_total", {"outcome": outcome}) == 1
