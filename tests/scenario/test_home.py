@@ -312,3 +312,15 @@ def post_unawaited(bot: InProcessBot, user_id: str) -> httpx.Response:
     headers = sign(SIGNING_SECRET, body)
     headers["Content-Type"] = "application/json"
     return bot.post(body, headers=headers)
+
+
+def test_polytomic_down_still_publishes_a_home_that_says_so(bot: InProcessBot, slack: Any, polytomic: Any) -> None:
+    polytomic.add_sync(name="Orders").start_execution()
+    polytomic.inject("GET", r"^/api/syncs$", status=503, times=10)
+    open_home(bot, "UADMIN")
+    view = slack.home_view("UADMIN")
+    assert view is not None
+    text = mrkdwn(view)
+    assert "I couldn't read the running syncs from Polytomic" in text
+    assert "*Your last operations*" in text and "*Your permissions*" in text  # the rest is there
+    assert buttons(view, HOME_CANCEL_ACTION) == []
