@@ -314,7 +314,9 @@ def post_unawaited(bot: InProcessBot, user_id: str) -> httpx.Response:
     return bot.post(body, headers=headers)
 
 
-def test_polytomic_down_still_publishes_a_home_that_says_so(bot: InProcessBot, slack: Any, polytomic: Any) -> None:
+def test_polytomic_down_still_publishes_a_home_that_says_so(
+    bot: InProcessBot, slack: Any, polytomic: Any
+) -> None:
     polytomic.add_sync(name="Orders").start_execution()
     polytomic.inject("GET", r"^/api/syncs$", status=503, times=10)
     open_home(bot, "UADMIN")
