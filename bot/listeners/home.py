@@ -36,6 +36,7 @@ log = logging.getLogger("bot.listeners.home")
 ACTIONS = (buttons.HOME_REFRESH_ACTION, buttons.HOME_CANCEL_ACTION, buttons.HOME_LINK_ACTION)
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
 _EVENT_TS = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,8})?$")
+_RETRY_NUM = re.compile(r"^[0-9]{1,6}$")
 _TRIGGER = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 
 
@@ -48,7 +49,7 @@ def _retry(request: BoltRequest) -> bool:
     carry `retry_attempt` 0 on the first delivery, which Bolt copies into the same header."""
     values = request.headers.get("x-slack-retry-num") or []
     raw = values[0] if isinstance(values, list | tuple) and values else values
-    return isinstance(raw, str) and raw.strip().isdigit() and int(raw.strip()) > 0
+    return isinstance(raw, str) and _RETRY_NUM.match(raw) is not None and int(raw) > 0
 
 
 def handle_home_opened(
