@@ -6,8 +6,9 @@ those of their groups (every grant read once, their groups asked of Slack throug
 60-second cache), the running syncs, through the listing cache that `/polytomic list` shares
 (bot/answers/listing.py: 15 s, single flight, a bounded fan-out), so a hundred people opening
 their homes within a minute cost Polytomic a few rounds of reads, not a hundred; and their last
-operations. A viewer with no permission at all costs Polytomic nothing: their empty state says
-what the bot does and who can grant access.
+operations and the subscriptions they can manage (bot/db/subscriptions.py `manageable_by`). A
+viewer with no permission at all costs Polytomic nothing: their empty state says what the bot
+does and who can grant access.
 
 `publish` sends the view with views.publish, which the gateway paces (Tier 4): a call whose
 turn is further off than a moment waits for it here, on the homes' own lane of the responder
@@ -27,6 +28,7 @@ from bot.answers.listing import Listings
 from bot.answers.syncs import LIST_PAGES, LIST_SCAN
 from bot.clock import Clock
 from bot.db import grants as grant_store
+from bot.db import subscriptions
 from bot.db.homes import HomeStore, OpenHome
 from bot.names import SyncNames
 from bot.permissions import Authorizer, Rule, as_rules, decide, granters
@@ -92,6 +94,8 @@ class HomeAnswers:
             if (rule.subject_kind == "user" and rule.subject_id == user_id)
             or (rule.subject_kind == "usergroup" and rule.subject_id in standing.member_of)
         ]
+        # Subscriptions: those they made, and every one on a sync they hold `subscribe` on.
+        subscribable = {rule.scope for rule in mine if rule.action in ("subscribe", "admin")}
         data = HomeData(
             user_id=user_id,
             is_admin=user_id in admins,
@@ -100,6 +104,9 @@ class HomeAnswers:
             groups_unknown=standing.groups_unknown,
             operations=self.homes.recent_operations(user_id),
             workspace_url=self.slack.workspace_url(),
+            subscriptions=subscriptions.manageable_by(
+                self.authorizer.db, user_id, admin=user_id in admins, subscribable=subscribable
+            ),
         )
         if not data.has_permission:
             return data  # the empty state reads nothing from Polytomic

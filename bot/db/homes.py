@@ -108,10 +108,12 @@ class HomeStore:
         if not execution_ids:
             return {}
         query = select(Operation).where(
-            Operation.execution_id.in_(sorted(set(execution_ids))), Operation.state.not_in(NOT_HOLDING)
+            Operation.execution_id.in_(sorted(set(execution_ids))),
+            Operation.kind != "start",  # a start never holds the run it started
+            Operation.state.not_in(NOT_HOLDING),
         )
         with self.db.read() as session:
-            return {op.execution_id: op for op in session.scalars(query)}
+            return {op.execution_id: op for op in session.scalars(query) if op.execution_id}
 
     # ---- republishing ---------------------------------------------------------------------
 

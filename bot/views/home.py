@@ -5,10 +5,11 @@ running syncs with whether this person may cancel each, their last operations, t
 who could grant them more), so it renders anywhere: in Slack through views.publish, in the
 demo's page, in a unit test. Its sections, in order: the running syncs they may cancel (each
 with **Cancel…**) and a count of those they may not; their last operations with the outcome and
-a button to its status message; their permissions (grants to them and to their groups); the
-subscriptions they can manage (once there are subscriptions: `HomeData.subscriptions` stays
-None until then and the section is left out); a **Refresh** button. A viewer with no permission
-at all sees what the bot does and who can grant access instead.
+a button to its status message (cancels, cancel-and-pauses and starts alike); their permissions
+(grants to them and to their groups); the subscriptions they can manage (alerts to channels:
+those they made, and every one on a sync they hold `subscribe` on); a **Refresh** button. A
+viewer with no permission at all sees what the bot does and who can grant access instead (and
+the subscriptions they made, if any).
 
 A Home view holds at most 100 blocks (Slack's limit): each list is cut with "…and N more", and
 the whole view is cut again at MAX_BLOCKS as a last resort. Everything supplied (sync names,
@@ -24,7 +25,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from bot.commands import USAGE
-from bot.db.models import Operation
+from bot.db.models import Operation, Subscription
 from bot.operations import State, elapsed_seconds
 from bot.permissions import ANY_SYNC, Rule
 from bot.polytomic import Execution, Sync
@@ -53,12 +54,14 @@ from bot.views.buttons import (
     HOME_REFRESH_ACTION,
     home_cancel_value,
 )
+from bot.views.subscriptions import scope_text
 from bot.views.syncs import target
 
 MAX_BLOCKS: Final = 100  # Slack's limit for a Home view (and a modal)
 MAX_RUNNING: Final = 30  # running syncs listed, each a block with its Cancel… button
 MAX_GRANTS: Final = 40  # grants listed
 GRANTS_PER_BLOCK: Final = 10
+MAX_SUBSCRIPTIONS: Final = 40  # subscriptions listed, as many a block as grants
 _TS = re.compile(r"^[0-9]{1,12}\.[0-9]{1,8}$")
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,31}$")
 _WORKSPACE = re.compile(r"^https://[A-Za-z0-9.-]{1,200}/$")
@@ -76,7 +79,21 @@ OUTCOME_WORDS: Final = {
     State.REJECTED: "refused by Polytomic",
     State.DUPLICATE: "already requested by someone else",
 }
-KIND_WORDS: Final = {"cancel": "Cancel", "cancel_and_pause": "Cancel and pause"}
+# A start's states where they mean something else than a cancel's (bot.operations: START_*).
+START_WORDS: Final = {
+    State.CONFIRMED: "being checked",
+    State.STARTING: "starting",
+    State.RUNNING: "running",
+    State.COMPLETED: "completed",
+    State.FAILED: "failed",
+    State.CANCELED: "canceled",
+    State.INTERRUPTED: "interrupted",
+    State.DENIED: "not started: you lacked the permission",
+    State.REJECTED: "not started: refused by Polytomic",
+    State.DUPLICATE: "already being started by someone else",
+    State.ALREADY_RUNNING: "not started: a run was already going",
+}
+KIND_WORDS: Final = {"cancel": "Cancel", "cancel_and_pause": "Cancel and pause", "start": "Start"}
 
 
 @dataclass(frozen=True)
@@ -106,9 +123,8 @@ class HomeData:
     age: float = 0.0  # seconds since the oldest of the listing's answers was read
     operations: Sequence[Operation] = ()  # their last operations, newest first
     workspace_url: str | None = None  # https://<domain>.slack.com/, for links to messages
-    # The subscriptions they can manage (alerts, issue 14); None: there are none to manage yet,
-    # and the section is not shown.
-    subscriptions: Sequence[str] | None = None
+    # The subscriptions they can manage (alerts to channels); None: not read, not shown.
+    subscriptions: Sequence[Subscription] | None = None
     extra: Sequence[str] = field(default_factory=tuple)  # further sections, as safe sources
 
     @property
@@ -116,14 +132,19 @@ class HomeData:
         return self.is_admin or bool(self.grants)
 
 
-def message_url(workspace_url: str | None, channel_id: str, ts: str | None) -> str | None:
-    """A message's link (`https://…/archives/C…/p…`), or None when one of its parts is missing
-    or not of Slack's form (nothing else may reach the link)."""
+def message_url(
+    workspace_url: str | None, channel_id: str, ts: str | None, thread_ts: str | None = None
+) -> str | None:
+    """A message's link (`https://…/archives/C…/p…`, with its thread for a reply), or None when
+    one of its parts is missing or not of Slack's form (nothing else may reach the link)."""
     if ts is None or workspace_url is None:
         return None
     if not (_WORKSPACE.match(workspace_url) and _CHANNEL.match(channel_id) and _TS.match(ts)):
         return None
-    return f"{workspace_url}archives/{channel_id}/p{ts.replace('.', '')}"
+    url = f"{workspace_url}archives/{channel_id}/p{ts.replace('.', '')}"
+    if thread_ts is not None and _TS.match(thread_ts) and thread_ts != ts:
+        url += f"?thread_ts={thread_ts}&cid={channel_id}"
+    return url
 
 
 def link_button(text: str, url: str, action_id: str) -> Block:
@@ -136,18 +157,23 @@ def link_button(text: str, url: str, action_id: str) -> Block:
     }
 
 
-def state_words(state: str) -> str:
+def state_words(state: str, kind: str = "cancel") -> str:
     """An operation's state as the Home tab says it (a state it does not know, as it is)."""
-    words = {str(key): value for key, value in OUTCOME_WORDS.items()}
+    table = START_WORDS if kind == "start" else OUTCOME_WORDS
+    words = {str(key): value for key, value in table.items()}
     return words.get(state, escape(clip(state, 40)))
 
 
 def operation_line(op: Operation) -> str:
     """One of the viewer's operations: what, on which sync, its outcome, and when."""
     what = KIND_WORDS.get(op.kind, escape(clip(op.kind, 40)))
-    outcome = state_words(op.state)
-    took = elapsed_seconds(op.cancel_sent_at or op.created_at, op.execution_ended_at)
-    if op.state == State.CANCELED:
+    outcome = state_words(op.state, op.kind)
+    if op.kind == "start":
+        took = elapsed_seconds(op.execution_started_at or op.created_at, op.execution_ended_at)
+        if op.state in (State.COMPLETED, State.FAILED, State.CANCELED, State.INTERRUPTED):
+            outcome += f" after {duration(took)}, {rows(op.rows_written)} written"
+    elif op.state == State.CANCELED:
+        took = elapsed_seconds(op.cancel_sent_at or op.created_at, op.execution_ended_at)
         outcome += f" after {duration(took)}, {rows(op.rows_written)} written"
     return f"{what} {sync_label(op.sync_name, op.sync_id)}: {bold(outcome)} · {when(op.created_at)}"
 
@@ -216,7 +242,7 @@ def _operations(builder: Builder, data: HomeData) -> None:
     if not data.operations:
         builder.context("You have not asked me to cancel anything yet.")
     for op in data.operations:
-        url = message_url(data.workspace_url, op.channel_id, op.status_ts)
+        url = message_url(data.workspace_url, op.channel_id, op.status_ts, op.thread_ts)
         link = None if url is None else link_button("Status message", url, f"{HOME_LINK_ACTION}_{op.id}")
         builder.section(operation_line(op), link)
 
@@ -238,15 +264,32 @@ def _permissions(builder: Builder, data: HomeData) -> None:
         )
 
 
+def subscription_line(sub: Subscription, user_id: str) -> str:
+    """One subscription the viewer may manage: where, what it covers, which runs, whose."""
+    by = "you" if sub.created_by == user_id else user(sub.created_by)
+    line = f"• <#{sub.channel_id}> · {scope_text(sub.scope_kind, sub.scope_id, sub.scope_name)}"
+    line += f": {escape(clip(sub.mode, 20))} · by {by}"
+    if sub.disabled_at is not None:
+        line += (
+            f" · {bold('disabled')} {when(sub.disabled_at)} ({escape(clip(sub.disabled_reason or '', 40))})"
+        )
+    return line
+
+
 def _subscriptions(builder: Builder, data: HomeData) -> None:
     if data.subscriptions is None:
         return
     _divider(builder)
     builder.section(bold("Subscriptions you can manage"))
-    if not data.subscriptions:
-        builder.context("None.")
-    for source in data.subscriptions:
-        builder.section(source)
+    subs = data.subscriptions
+    if not subs:
+        builder.context(f"None. {code(escape(USAGE['subscribe']))} in a channel adds one.")
+        return
+    lines = [subscription_line(sub, data.user_id) for sub in subs[:MAX_SUBSCRIPTIONS]]
+    for start in range(0, len(lines), GRANTS_PER_BLOCK):
+        builder.section("\n".join(lines[start : start + GRANTS_PER_BLOCK]))
+    more = f"…and {len(subs) - MAX_SUBSCRIPTIONS} more. " if len(subs) > MAX_SUBSCRIPTIONS else ""
+    builder.context(f"{more}{code(escape(USAGE['unsubscribe']))} in its channel removes one.")
 
 
 def _empty_state(builder: Builder, data: HomeData) -> None:
@@ -285,6 +328,8 @@ def home(data: HomeData, now: datetime) -> View:
         if data.operations:
             _divider(builder)
             _operations(builder, data)
+        if data.subscriptions:  # the ones they made, before their grant went
+            _subscriptions(builder, data)
     else:
         _running(builder, data, now)
         _divider(builder)

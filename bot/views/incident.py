@@ -22,7 +22,9 @@ def incident_notice(op: Operation) -> View:
     if op.kind == "cancel_and_pause":
         label += " (and a pause of its schedule)"
     head = f"{icon(':rotating_light:')}{user(op.requested_by)} requested cancellation of {label}"
-    return Builder().section(f"{head}{asked_from(op)}.").context(ids(op.sync_id, op.execution_id)).view()
+    return (
+        Builder().section(f"{head}{asked_from(op)}.").context(ids(op.sync_id, op.execution_id or "?")).view()
+    )
 
 
 def incident_escalation(op: Operation, now: datetime) -> View:

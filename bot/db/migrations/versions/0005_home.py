@@ -1,7 +1,7 @@
 """The App Home tabs people have open: `homes`, one row per person.
 
-Revision ID: 0005
-Revises: 0002
+Revision ID: 0005_home
+Revises: 0003_alerts (0004_stops, issue 15, goes between once it lands)
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0002"
+revision = "0005_home"
+down_revision = "0003_alerts"  # the file 0003_alerts.py
 branch_labels = None
 depends_on = None
 
