@@ -34,7 +34,8 @@ from bot.names import SyncNames
 from bot.permissions import Authorizer, Rule, as_rules, decide, granters
 from bot.polytomic import PolytomicError
 from bot.slack import SlackError, SlackGateway, Throttled
-from bot.views.home import HomeData, RunningSync, cancel_modal, home, home_tab
+from bot.views.home import HomeData, RunningSync, home, home_tab
+from bot.views.home_modal import cancel_modal
 
 log = logging.getLogger("bot.answers.home")
 

@@ -28,7 +28,7 @@ from bot.db import health
 from bot.db.bounds import OutcomeUnknown
 from bot.services import Services
 from bot.views import buttons
-from bot.views.home import modal_held, modal_no_channel, modal_not_recorded, modal_recorded
+from bot.views.home_modal import modal_held, modal_no_channel, modal_not_recorded, modal_recorded
 
 log = logging.getLogger("bot.listeners.home")
 

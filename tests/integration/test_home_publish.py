@@ -13,7 +13,8 @@ from bot.fakes.signing import make_trigger_id
 from bot.fakes.slack import FakeSlack
 from bot.pacing import Rate
 from bot.slack import VIEWS_PUBLISH_BURST, SlackGateway, Throttled, known_limits
-from bot.views.home import HomeData, cancel_modal, home, home_tab
+from bot.views.home import HomeData, home, home_tab
+from bot.views.home_modal import cancel_modal
 from tests.unit.views.cases import EXEC_ID, NOW, SYNC_ID
 
 

@@ -326,3 +326,47 @@ def test_polytomic_down_still_publishes_a_home_that_says_so(
     assert "I couldn't read the running syncs from Polytomic" in text
     assert "*Your last operations*" in text and "*Your permissions*" in text  # the rest is there
     assert buttons(view, HOME_CANCEL_ACTION) == []
+
+
+def test_the_subscriptions_the_viewer_can_manage_and_their_starts(
+    bot: InProcessBot, slack: Any, polytomic: Any, sqlite_url: str
+) -> None:
+    from bot.db import subscriptions
+    from bot.db.engine import Database
+    from bot.db.subscriptions import Scope
+
+    held = polytomic.add_sync(name="Orders to Salesforce")
+    other = polytomic.add_sync(name="Finance export")
+    cli_grant(sqlite_url, ALICE, "subscribe", held.id)
+    db = Database(sqlite_url)
+    try:
+        for channel, scope, actor in (
+            ("CSALES", Scope("sync", held.id, "Orders to Salesforce"), "UBOB"),  # on a sync she holds
+            ("CMINE", Scope("sync", other.id, "Finance export"), ALICE),  # hers
+            ("CFIN", Scope("sync", other.id, "Finance export"), "UBOB"),  # neither: not hers to manage
+        ):
+            subscriptions.subscribe(
+                db, channel_id=channel, team_id=None, scope=scope, mode="failures", actor=actor
+            )
+        bot.services.operations.create(
+            kind="start",
+            sync_id=held.id,
+            execution_id=None,
+            team_id=None,
+            requested_by=ALICE,
+            channel_id="CSALES",
+            response_url=None,
+            incident_channel=None,
+            poll_timeout=60,
+        )
+    finally:
+        db.dispose()
+    open_home(bot, ALICE)
+    text = mrkdwn(slack.home_view(ALICE))
+    section = text.split("*Subscriptions you can manage*")[1]
+    assert "<#CSALES>" in section and "by <@UBOB>" in section
+    assert "<#CMINE>" in section and "by you" in section
+    assert "<#CFIN>" not in section
+    assert "/polytomic unsubscribe" in section
+    # A start among her operations (its name not read yet: its ID).
+    assert f"Start `{held.id}`: *being checked*" in text

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.commands import ACTIONS, USAGE, Invalid
-from bot.db.models import AuditEvent, Operation
+from bot.db.models import AuditEvent, Operation, Subscription
 from bot.operations import State
 from bot.permissions import Decision, Rule
 from bot.polytomic import (
@@ -492,13 +492,26 @@ def _home_cases(name: str | None) -> dict[str, list[Case]]:
     asked = make_op(sync_name=name)
     held = home.RunningSync(make_sync(name), make_execution(), may_cancel=True, held_by=asked)
     grants = (Rule(1, "user", REQUESTER, "cancel", "*"), Rule(2, "usergroup", "SOPS", "pause", SYNC_ID))
+    sub = Subscription(
+        id=1,
+        channel_id="CSUBS1",
+        scope_kind="sync",
+        scope_id=SYNC_ID,
+        scope_name=name,
+        mode="failures",
+        created_by="UOTHER1",
+        disabled_at=NOW,
+        disabled_reason="channel_not_found",
+    )
+    start = make_op(kind="start", state=State.RUNNING.value, sync_name=name, thread_ts="1700000000.000050")
     full = home.HomeData(
         user_id=REQUESTER,
         grants=grants,
         running=running,
-        operations=(done, make_op(state=State.DENIED.value, sync_name=name)),
+        operations=(done, make_op(state=State.DENIED.value, sync_name=name), start),
         workspace_url="https://fake-team.slack.com/",
         age=20,
+        subscriptions=(sub,),
     )
     return {
         "home": [
@@ -515,6 +528,12 @@ def _home_cases(name: str | None) -> dict[str, list[Case]]:
                     "Your permissions",
                     "cancel on every sync (granted to you)",
                     f"pause on sync {SYNC_ID} (granted to <!subteam^SOPS>)",
+                    "Subscriptions you can manage",
+                    "<#CSUBS1>",
+                    "by <@UOTHER1>",
+                    "disabled",
+                    "Start",
+                    ": running",
                 ),
             ),
             (

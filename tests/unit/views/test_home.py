@@ -11,16 +11,8 @@ from bot.operations import State
 from bot.permissions import Rule
 from bot.polytomic import Sync
 from bot.views import buttons
-from bot.views.home import (
-    MAX_BLOCKS,
-    HomeData,
-    RunningSync,
-    cancel_modal,
-    home,
-    home_tab,
-    message_url,
-    modal_held,
-)
+from bot.views.home import MAX_BLOCKS, HomeData, RunningSync, home, home_tab, message_url
+from bot.views.home_modal import cancel_modal, modal_held
 from tests.unit.views.cases import EVIL, EXEC_ID, NOW, REQUESTER, SYNC_ID, make_execution, make_op
 
 WORKSPACE = "https://fake-team.slack.com/"
@@ -88,6 +80,9 @@ def test_links_only_of_slacks_form() -> None:
         message_url(WORKSPACE, "D0ALICE", "1700000000.000100")
         == f"{WORKSPACE}archives/D0ALICE/p1700000000000100"
     )
+    reply = message_url(WORKSPACE, "CSALES", "1700000000.000200", "1700000000.000100")
+    assert reply == f"{WORKSPACE}archives/CSALES/p1700000000000200?thread_ts=1700000000.000100&cid=CSALES"
+    assert message_url(WORKSPACE, "CSALES", "1.2", "1.1|<x>") == f"{WORKSPACE}archives/CSALES/p12"
     for workspace, channel, ts in (
         (None, "D0ALICE", "1700000000.000100"),
         (WORKSPACE, "D0ALICE", None),
