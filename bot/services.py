@@ -17,6 +17,7 @@ from bot.db.engine import Database
 from bot.db.events import EventStore
 from bot.db.homes import HomeStore
 from bot.db.operations import OperationStore
+from bot.db.stops import StopStore
 from bot.feed import EventPoller, Feed
 from bot.metrics import Metrics
 from bot.names import SyncNames
@@ -36,6 +37,7 @@ def make_polytomic(
     timeout: float,
     deadline: float | None = None,
     metrics: Metrics | None = None,
+    shared_retry_after: bool = False,
 ) -> PolytomicClient:
     on_error = None
     if metrics is not None:
@@ -50,6 +52,7 @@ def make_polytomic(
         deadline=deadline,
         max_retries=max_retries,
         on_error=on_error,
+        shared_retry_after=shared_retry_after,
     )
 
 
@@ -58,6 +61,7 @@ class Services:
     settings: Settings
     db: Database
     operations: OperationStore  # every statement on `operations`, for listeners, answers, tracker
+    stops: StopStore  # every statement on the stops' tables (a stop: many syncs at once)
     polytomic: PolytomicClient  # for answers to people: a few quick retries
     slack: SlackGateway
     authorizer: Authorizer
@@ -120,6 +124,7 @@ def build_services(
     """Every piece, wired: `clock` is the one every time on a row and in a view comes from."""
     db = Database(settings.database_url)
     operations = OperationStore(db, clock=clock, lease_ttl=settings.lease_ttl)
+    stops = StopStore(db, clock=clock, lease_ttl=settings.lease_ttl)
     metrics = Metrics()
     slack = SlackGateway(
         make_web_client(settings),
@@ -134,6 +139,7 @@ def build_services(
         settings=settings,
         db=db,
         operations=operations,
+        stops=stops,
         polytomic=polytomic,
         slack=slack,
         authorizer=authorizer,
@@ -145,7 +151,9 @@ def build_services(
         clock=clock,
     )
     services.homes = HomeStore(db, clock=clock)
-    services.home = HomeAnswers(services.homes, services.listings, authorizer, slack, services.names, clock)
+    services.home = HomeAnswers(
+        services.homes, services.listings, authorizer, slack, services.names, clock, stops
+    )
     services.events = EventStore(db, clock=clock)
     services.alerts = AlertStore(db, clock=clock, lease_ttl=settings.lease_ttl)
     services.feed = Feed(
@@ -158,7 +166,7 @@ def build_services(
         # stuck for some runs keeps no other run's cancel waiting longer (well under LEASE_TTL).
         services.home_refresher = HomeRefresher(services.homes, services.home, services.responder, clock)
         tracker_polytomic = make_polytomic(
-            settings, max_retries=1, timeout=5.0, deadline=5.0, metrics=metrics
+            settings, max_retries=1, timeout=5.0, deadline=5.0, metrics=metrics, shared_retry_after=True
         )
         services.tracker = Tracker(
             operations,
@@ -169,6 +177,7 @@ def build_services(
             clock=clock,
             metrics=metrics,
             names=services.names,
+            stops=stops,
             # An operation's change of state republishes its requester's open Home tab.
             on_change=services.home_refresher.stale,
         )

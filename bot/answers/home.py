@@ -6,7 +6,8 @@ those of their groups (every grant read once, their groups asked of Slack throug
 60-second cache), the running syncs, through the listing cache that `/polytomic list` shares
 (bot/answers/listing.py: 15 s, single flight, a bounded fan-out), so a hundred people opening
 their homes within a minute cost Polytomic a few rounds of reads, not a hundred; and their last
-operations and the subscriptions they can manage (bot/db/subscriptions.py `manageable_by`). A
+operations and stops (a stop: many syncs at once, with its counts) and the subscriptions they
+can manage (bot/db/subscriptions.py `manageable_by`). A
 viewer with no permission at all costs Polytomic nothing: their empty state says what the bot
 does and who can grant access.
 
@@ -30,10 +31,12 @@ from bot.clock import Clock
 from bot.db import grants as grant_store
 from bot.db import subscriptions
 from bot.db.homes import HomeStore, OpenHome
+from bot.db.stops import StopStore
 from bot.names import SyncNames
 from bot.permissions import Authorizer, Rule, as_rules, decide, granters
 from bot.polytomic import PolytomicError
 from bot.slack import SlackError, SlackGateway, Throttled
+from bot.stops import tally
 from bot.views.home import HomeData, RunningSync, home, home_tab
 from bot.views.home_modal import cancel_modal
 
@@ -64,6 +67,7 @@ class HomeAnswers:
         slack: SlackGateway,
         names: SyncNames,
         clock: Clock,
+        stops: StopStore,
         *,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -73,6 +77,7 @@ class HomeAnswers:
         self.slack = slack
         self.names = names
         self.clock = clock
+        self.stops = stops
         self._sleep = sleep
 
     # ---- what a home shows ----------------------------------------------------------------
@@ -104,6 +109,10 @@ class HomeAnswers:
             granters=granters(admins, standing.rules, None),
             groups_unknown=standing.groups_unknown,
             operations=self.homes.recent_operations(user_id),
+            stops=[
+                (stop, tally(stop, self.stops.members(stop.id), self.stops.operations(stop.id)))
+                for stop in self.homes.recent_stops(user_id)
+            ],
             workspace_url=self.slack.workspace_url(),
             subscriptions=subscriptions.manageable_by(
                 self.authorizer.db, user_id, admin=user_id in admins, subscribable=subscribable

@@ -1,5 +1,6 @@
-"""The App Home's store: every statement on `homes`, and the two reads of `operations` the Home
-tab makes (a person's last operations; the operations holding the runs it shows).
+"""The App Home's store: every statement on `homes`, and the reads of `operations` and `stops`
+the Home tab makes (a person's last operations and stops; the operations holding the runs it
+shows).
 
 Slack has no "closed" event for the Home tab, so a home opened within OPEN_FOR seconds counts as
 open. When an operation someone started changes state, their open home is marked stale
@@ -24,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.db.engine import Database
-from bot.db.models import HOMES, NOT_HOLDING, Operation
+from bot.db.models import HOMES, NOT_HOLDING, Operation, Stop
 
 OPEN_FOR: Final = 600.0  # seconds after its last opening a home still counts as open
 REPUBLISH_EVERY: Final = 5.0  # seconds at least between two republishes of one home
@@ -93,15 +94,24 @@ class HomeStore:
             )
 
     def recent_operations(self, user_id: str, limit: int = RECENT) -> list[Operation]:
-        """The operations `user_id` started, newest first."""
+        """The operations `user_id` started on their own, newest first (a stop's operations are
+        listed as their stop: `recent_stops`)."""
         query = (
             select(Operation)
-            .where(Operation.requested_by == user_id)
+            .where(Operation.requested_by == user_id, Operation.stop_id.is_(None))
             .order_by(Operation.created_at.desc(), Operation.id.desc())
             .limit(limit)
         )
         with self.db.read() as session:
             return list(session.scalars(query))
+
+    def recent_stops(self, user_id: str, limit: int = RECENT) -> list[Stop]:
+        """The stops (many syncs at once) `user_id` started, newest first."""
+        query = (
+            select(Stop).where(Stop.requested_by == user_id).order_by(Stop.created_at.desc(), Stop.id.desc())
+        )
+        with self.db.read() as session:
+            return list(session.scalars(query.limit(limit)))
 
     def holders(self, execution_ids: Sequence[str]) -> dict[str, Operation]:
         """The operation holding each of these runs (canceling it, or done with it), by run."""

@@ -32,7 +32,8 @@ from bot.views.home_modal import modal_held, modal_no_channel, modal_not_recorde
 
 log = logging.getLogger("bot.listeners.home")
 
-# The Home tab's action IDs, each with its listener below (links: `home_link_<operation ID>`).
+# The Home tab's action IDs, each with its listener below (links: `home_link_<operation ID>`,
+# `home_link_s<stop ID>`).
 ACTIONS = (buttons.HOME_REFRESH_ACTION, buttons.HOME_CANCEL_ACTION, buttons.HOME_LINK_ACTION)
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
 _EVENT_TS = re.compile(r"^[0-9]{1,12}(\.[0-9]{1,8})?$")
@@ -155,7 +156,7 @@ def register(app: App, services: Services) -> None:
     def on_cancel(ack: Ack, body: dict[str, Any]) -> None:
         handle_cancel(services, ack, body)
 
-    @app.action(re.compile(f"^{buttons.HOME_LINK_ACTION}_[0-9]{{1,12}}$"))
+    @app.action(re.compile(f"^{buttons.HOME_LINK_ACTION}_s?[0-9]{{1,12}}$"))
     def on_link(ack: Ack) -> None:
         handle_link(ack)
 

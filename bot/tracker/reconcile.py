@@ -24,6 +24,7 @@ from bot.db.alerts import AlertStore
 from bot.db.audit import Event
 from bot.db.models import Operation
 from bot.db.operations import AFTER_A_FAILED_STEP, LeaseLost, OperationStore
+from bot.db.stops import StopStore
 from bot.metrics import Metrics
 from bot.names import SyncNames
 from bot.operations import OUTCOMES, RELEASED, backoff, stuck
@@ -65,6 +66,7 @@ class Reconciler:
         stopping: threading.Event,
         names: SyncNames | None = None,
         on_change: Callable[[Sequence[str]], None] | None = None,
+        stops: StopStore | None = None,
     ) -> None:
         self.store = store
         self.polytomic = polytomic
@@ -80,6 +82,7 @@ class Reconciler:
         # open Home tab is republished: bot/answers/home_loop.py); after the pass, once its
         # effects are recorded.
         self.on_change = on_change
+        self.stops = stops  # the stops' store: whether a stop's rest was aborted
         # The alerts' store, for a start that an alert's Restart made: its alert is touched when
         # the start's state changes, so the alert shows it (set by bot.services).
         self.alerts: AlertStore | None = None

@@ -25,10 +25,11 @@ from datetime import datetime
 from typing import Any, Final
 
 from bot.commands import USAGE
-from bot.db.models import Operation, Subscription
+from bot.db.models import Operation, Stop, Subscription
 from bot.operations import State, elapsed_seconds
 from bot.permissions import ANY_SYNC, Rule
 from bot.polytomic import Execution, Sync
+from bot.stops import Tally
 from bot.views.blocks import (
     Block,
     Builder,
@@ -48,6 +49,7 @@ from bot.views.blocks import (
     when,
 )
 from bot.views.buttons import HOME_CANCEL_ACTION, HOME_LINK_ACTION, HOME_REFRESH_ACTION, home_cancel_value
+from bot.views.stops import summary_head
 from bot.views.subscriptions import scope_text
 from bot.views.syncs import target
 
@@ -55,6 +57,7 @@ MAX_BLOCKS: Final = 100  # Slack's limit for a Home view (and a modal)
 MAX_RUNNING: Final = 30  # running syncs listed, each a block with its Cancel… button
 MAX_GRANTS: Final = 40  # grants listed
 GRANTS_PER_BLOCK: Final = 10
+RECENT_SHOWN: Final = 10  # operations and stops listed together, newest first
 MAX_SUBSCRIPTIONS: Final = 40  # subscriptions listed, as many a block as grants
 _TS = re.compile(r"^[0-9]{1,12}\.[0-9]{1,8}$")
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,31}$")
@@ -116,6 +119,7 @@ class HomeData:
     running_error: str | None = None
     age: float = 0.0  # seconds since the oldest of the listing's answers was read
     operations: Sequence[Operation] = ()  # their last operations, newest first
+    stops: Sequence[tuple[Stop, Tally]] = ()  # their last stops (many syncs at once), with counts
     workspace_url: str | None = None  # https://<domain>.slack.com/, for links to messages
     # The subscriptions they can manage (alerts to channels); None: not read, not shown.
     subscriptions: Sequence[Subscription] | None = None
@@ -231,14 +235,30 @@ def _running(builder: Builder, data: HomeData, now: datetime) -> None:
         builder.context(" ".join(notes))
 
 
+def stop_line(stop: Stop, tally: Tally) -> str:
+    """One of the viewer's stops: its summary's words (how many syncs, what became of them)."""
+    head = summary_head(stop, tally, final=stop.final_at is not None)
+    if stop.aborted_at is not None:
+        head += " The rest was aborted."
+    return f"{head} · {when(stop.created_at)}"
+
+
 def _operations(builder: Builder, data: HomeData) -> None:
     builder.section(bold("Your last operations"))
-    if not data.operations:
+    if not data.operations and not data.stops:
         builder.context("You have not asked me to cancel anything yet.")
+    entries: list[tuple[datetime, str, Block | None]] = []
     for op in data.operations:
         url = message_url(data.workspace_url, op.channel_id, op.status_ts, op.thread_ts)
         link = None if url is None else link_button("Status message", url, f"{HOME_LINK_ACTION}_{op.id}")
-        builder.section(operation_line(op), link)
+        entries.append((op.created_at, operation_line(op), link))
+    for stop, tally in data.stops:
+        url = message_url(data.workspace_url, stop.channel_id, stop.summary_ts)
+        link = None if url is None else link_button("Summary", url, f"{HOME_LINK_ACTION}_s{stop.id}")
+        entries.append((stop.created_at, stop_line(stop, tally), link))
+    entries.sort(key=lambda entry: entry[0], reverse=True)
+    for _at, source, link in entries[:RECENT_SHOWN]:
+        builder.section(source, link)
 
 
 def _permissions(builder: Builder, data: HomeData) -> None:
@@ -319,7 +339,7 @@ def home(data: HomeData, now: datetime) -> View:
     _divider(builder)
     if not data.has_permission:
         _empty_state(builder, data)
-        if data.operations:
+        if data.operations or data.stops:
             _divider(builder)
             _operations(builder, data)
         if data.subscriptions:  # the ones they made, before their grant went

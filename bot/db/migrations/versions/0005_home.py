@@ -1,7 +1,7 @@
 """The App Home tabs people have open: `homes`, one row per person.
 
 Revision ID: 0005_home
-Revises: 0003_alerts (0004_stops, issue 15, goes between once it lands)
+Revises: 0004_stops
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_home"
-down_revision = "0003_alerts"  # the file 0003_alerts.py
+down_revision = "0004_stops"  # the file 0004_stops.py
 branch_labels = None
 depends_on = None
 
