@@ -11,6 +11,9 @@ from typing import Any
 
 import httpx
 
+from bot.db import subscriptions
+from bot.db.engine import Database
+from bot.db.subscriptions import Scope
 from bot.fakes.process import SIGNING_SECRET
 from bot.fakes.signing import (
     app_home_opened,
@@ -25,7 +28,7 @@ from bot.views.buttons import (
     HOME_REFRESH_ACTION,
     home_cancel_value,
 )
-from tests.harness import query_db
+from tests.harness import CHANNEL, SlackUser, button, query_db, status_messages
 from tests.scenario.inprocess import InProcessBot, cli_grant
 
 ALICE, ALICE_DM = "UALICE", "D0ALICE"
@@ -331,10 +334,6 @@ def test_polytomic_down_still_publishes_a_home_that_says_so(
 def test_the_subscriptions_the_viewer_can_manage_and_their_starts(
     bot: InProcessBot, slack: Any, polytomic: Any, sqlite_url: str
 ) -> None:
-    from bot.db import subscriptions
-    from bot.db.engine import Database
-    from bot.db.subscriptions import Scope
-
     held = polytomic.add_sync(name="Orders to Salesforce")
     other = polytomic.add_sync(name="Finance export")
     cli_grant(sqlite_url, ALICE, "subscribe", held.id)
@@ -370,3 +369,31 @@ def test_the_subscriptions_the_viewer_can_manage_and_their_starts(
     assert "/polytomic unsubscribe" in section
     # A start among her operations (its name not read yet: its ID).
     assert f"Start `{held.id}`: *being checked*" in text
+
+
+def test_a_stop_is_one_entry_among_the_last_operations(
+    start_bot: Any, slack: Any, polytomic: Any, sqlite_url: str
+) -> None:
+    bot = start_bot(POLL_INTERVAL="0.2")
+    connection = polytomic.add_connection("Salesforce prod")
+    for n in range(3):
+        sync = polytomic.add_sync(name=f"Orders {n}", target_connection_id=connection.id)
+        sync.start_execution(cancel_delay=0.2)
+    admin = SlackUser(bot, slack, "UADMIN", CHANNEL)
+    ack, url = admin.command("cancel running to Salesforce prod")
+    assert ack.status_code == 200
+    confirm = button(admin.answers(url)[0], "stop_confirm")
+    admin.click("stop_confirm", confirm["value"])
+
+    def stopped() -> Any:
+        return next((m for m in status_messages(slack) if "Stopped 3 syncs" in m.latest["text"]), None)
+
+    summary = bot.wait_until(stopped, 30, what="the stop's final summary")
+    open_home(bot, "UADMIN")
+    home = slack.home_view("UADMIN")
+    text = mrkdwn(home).split("*Your last operations*")[1].split("*Your permissions*")[0]
+    assert "Stopped 3 syncs to *Salesforce prod*: 3 canceled." in text
+    assert "Cancel *Orders" not in text  # its operations are not listed one by one
+    [link] = [b for b in buttons(home) if b.get("url")]
+    assert link["text"]["text"] == "Summary"
+    assert link["url"].endswith(f"/archives/{CHANNEL}/p{summary.ts.replace('.', '')}")

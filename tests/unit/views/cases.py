@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.commands import ACTIONS, USAGE, Invalid
-from bot.db.models import AuditEvent, Operation, Subscription
+from bot.db.models import AuditEvent, Operation, Stop, Subscription
 from bot.operations import State
 from bot.permissions import Decision, Rule
 from bot.polytomic import (
@@ -26,6 +26,7 @@ from bot.polytomic import (
     Unauthorized,
     Unavailable,
 )
+from bot.stops import Tally
 from bot.views import access, blocks, home, incident, prompts, replies, status, syncs
 from bot.views import notes as row_notes
 from bot.views.blocks import View, escape
@@ -504,6 +505,19 @@ def _home_cases(name: str | None) -> dict[str, list[Case]]:
         disabled_reason="channel_not_found",
     )
     start = make_op(kind="start", state=State.RUNNING.value, sync_name=name, thread_ts="1700000000.000050")
+    stop = Stop(
+        id=7,
+        prompt_id="p7",
+        kind="cancel",
+        label=f"to {name or 'Salesforce prod'}",
+        requested_by=REQUESTER,
+        channel_id=CHANNEL,
+        size=3,
+        created_at=NOW - timedelta(minutes=3),
+        final_at=NOW,
+        aborted_at=NOW,
+        summary_ts="1700000000.000300",
+    )
     full = home.HomeData(
         user_id=REQUESTER,
         grants=grants,
@@ -512,6 +526,7 @@ def _home_cases(name: str | None) -> dict[str, list[Case]]:
         workspace_url="https://fake-team.slack.com/",
         age=20,
         subscriptions=(sub,),
+        stops=((stop, Tally(size=3, canceled=2, not_sent=1)),),
     )
     return {
         "home": [
@@ -534,6 +549,9 @@ def _home_cases(name: str | None) -> dict[str, list[Case]]:
                     "disabled",
                     "Start",
                     ": running",
+                    "Stopped 3 syncs",
+                    "2 canceled, 1 not sent (aborted)",
+                    "The rest was aborted.",
                 ),
             ),
             (
