@@ -85,7 +85,14 @@ class SlackState:
         real_limits: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
+        max_records: int | None = None,
     ) -> None:
+        """`max_records` bounds what a long-lived fake (the demo) keeps: recorded requests, the
+        bot's messages, ephemerals and response_urls, each list its oldest dropped first; None
+        (tests) keeps everything."""
+        if max_records is not None and max_records < 1:
+            raise ValueError("max_records must be at least 1")
+        self.max_records = max_records
         self.bot_token = bot_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
@@ -102,6 +109,7 @@ class SlackState:
 
         self._lock = threading.RLock()
         self._requests: list[RecordedCall] = []
+        self._recorded_total = 0  # every request ever recorded, however many were dropped
         self._messages: dict[tuple[str, str], Message] = {}
         self._ephemerals: list[Ephemeral] = []
         self._channels: dict[str, Channel] = {}
@@ -161,6 +169,22 @@ class SlackState:
 
     def _record(self, call: RecordedCall) -> None:
         self._requests.append(call)
+        self._recorded_total += 1
+        self._bound()
+
+    def _bound(self) -> None:
+        """Drop the oldest records beyond `max_records` (a tenth more first, so a long run trims
+        now and then rather than on every call). Lock held."""
+        cap = self.max_records
+        if cap is None:
+            return
+        slack = cap + max(1, cap // 10)
+        if len(self._requests) > slack:
+            del self._requests[: len(self._requests) - cap]
+        if len(self._ephemerals) > slack:
+            del self._ephemerals[: len(self._ephemerals) - cap]
+        _drop_oldest(self._messages, cap, slack)
+        _drop_oldest(self._response_urls, cap, slack)
 
     def _next_ts(self) -> str:
         now_us = int(time.time() * 1_000_000)
@@ -223,3 +247,10 @@ class SlackState:
         if text is not None and len(text) > MAX_TEXT_LENGTH:
             raise ApiError("msg_too_long")
         return text, blocks, attachments
+
+
+def _drop_oldest(table: dict[Any, Any], cap: int, slack: int) -> None:
+    """Keep the newest `cap` entries of an insertion-ordered dict once it holds over `slack`."""
+    if len(table) > slack:
+        for key in list(itertools.islice(iter(table), len(table) - cap)):
+            del table[key]
