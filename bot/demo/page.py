@@ -132,6 +132,8 @@ class DemoPage:
         text = text.strip()
         if text.startswith("/polytomic"):
             text = text[len("/polytomic") :].strip()
+        # Slack sends what the user typed with &, < and > as entities (its markup is <…>).
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         trigger = make_trigger_id()
         self.surfaces.trigger(user, trigger)
         body = slash_command_body(
