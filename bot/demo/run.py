@@ -53,8 +53,9 @@ class DemoOptions:
     database_url: str | None = None
 
 
-def main(options: DemoOptions, out: IO[str] = sys.stdout) -> int:
-    """Run the demo until Ctrl-C; the exit status."""
+def main(options: DemoOptions, out: IO[str] | None = None) -> int:
+    """Run the demo until Ctrl-C; the exit status. The terminal's lines go to `out` (stdout)."""
+    out = out or sys.stdout
     if not 0 <= options.port <= 65535:
         print("polytomic-bot demo: --port must be 0 to 65535 (0 picks a free port)", file=sys.stderr)
         return 2

@@ -72,7 +72,7 @@ class Surfaces:
         self._origins: OrderedDict[str, Origin] = OrderedDict()  # response_url ID -> its origin
         self._triggers: OrderedDict[str, str] = OrderedDict()  # trigger_id -> the user who clicked
         self._acks: list[Item] = []  # answers in an ack's body, shown as ephemerals
-        self._closed: set[str] = set()  # modal view IDs the user closed
+        self._closed: OrderedDict[str, None] = OrderedDict()  # modal view IDs closed on the page
         self._max = max_origins
         self._counter = itertools.count(1)
         self._changes = 0
@@ -110,7 +110,8 @@ class Surfaces:
 
     def close_modal(self, view_id: str) -> None:
         with self._lock:
-            self._closed.add(view_id)
+            self._closed[view_id] = None
+            _trim(self._closed, self._max)
             self._changes += 1
 
     # ---- what the page reads ----------------------------------------------------------------
@@ -140,9 +141,8 @@ class Surfaces:
             triggers = dict(self._triggers)
             closed = set(self._closed)
         shown: dict[str, Any] | None = None
-        for call in self._slack.requests:
-            if call.method not in MODAL_METHODS or not call.ok:
-                continue
+        calls = [c for method in MODAL_METHODS for c in self._slack.calls(method) if c.ok]
+        for call in sorted(calls, key=lambda c: c.time):
             view = _view(call)
             if call.method == "views.update":
                 if shown is not None and view.get("id") == shown.get("id"):

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import io
 import json
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +22,7 @@ from bot.demo.surface import Surfaces
 from bot.demo.world import FAILING_SYNC, PLANS, fail_now, make_fakes, populate_polytomic, populate_slack
 from bot.fakes.polytomic import FakePolytomic
 from bot.fakes.slack import FakeSlack
-from tests.harness import wait_until
+from tests.harness import run_cli, wait_until
 
 
 @pytest.fixture
@@ -246,3 +248,26 @@ def test_the_page_serves_its_files_and_state_and_nothing_else(slack: FakeSlack) 
     body = b"".join(page(environ, lambda s, h: status.append((s, h))))
     assert status[0][0] == "200 OK" and b"/demo/app.js" in body
     assert "script-src 'self'" in dict(status[0][1])["Content-Security-Policy"]
+
+
+# ---- the command line -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--database-url", "mysql://u@h/db"], "--database-url is malformed"),
+        (["--database-url", "sqlite://"], "--database-url is malformed"),
+        (["--port", "70000"], "--port must be 0 to 65535"),
+    ],
+)
+def test_a_bad_flag_is_one_line_and_starts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], says: str
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the demo makes its directory
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": "mysql://production"}
+    done = run_cli(["demo", *args], env, tmp_path)
+    assert done.returncode == 2
+    assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert list(tmp_path.iterdir()) == []  # its temporary directory is gone too
