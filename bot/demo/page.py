@@ -25,7 +25,7 @@ from urllib.parse import parse_qs
 import httpx
 
 from bot.demo.settings import CHANNEL, CHANNEL_NAME, INCIDENT_CHANNEL, INCIDENT_CHANNEL_NAME, USERS
-from bot.demo.surface import Surfaces
+from bot.demo.surface import Surfaces, dm_channel
 from bot.fakes.signing import block_actions_payload, make_trigger_id, post_signed, slash_command_body
 
 StartResponse = Callable[..., Any]
@@ -115,7 +115,12 @@ class DemoPage:
     def state(self, user: str) -> dict[str, Any]:
         shot = self.surfaces.snapshot(user)
         channels = [{"id": cid, "name": name} for cid, name in CHANNELS.items()]
-        channels += [{"id": cid, "name": cid} for cid in shot["channels"] if cid not in CHANNELS]
+        dm = dm_channel(user)
+        channels += [
+            {"id": cid, "name": "Polytomic (direct messages)" if cid == dm else cid}
+            for cid in shot["channels"]
+            if cid not in CHANNELS
+        ]
         return {
             "users": [{"id": u.id, "name": u.name, "role": u.role} for u in USERS],
             "channel_list": channels,
@@ -125,7 +130,10 @@ class DemoPage:
     # ---- actions: what Slack would send ----------------------------------------------------
 
     def command(self, data: dict[str, Any]) -> dict[str, Any]:
-        user, channel = _user(data.get("user")), _channel(data.get("channel"))
+        user = _user(data.get("user"))
+        channel = (
+            dm_channel(user) if data.get("channel") == dm_channel(user) else _channel(data.get("channel"))
+        )
         text = data.get("text")
         if not isinstance(text, str) or len(text) > MAX_COMMAND:
             raise BadInput(f"type a command of at most {MAX_COMMAND} characters")
@@ -142,7 +150,7 @@ class DemoPage:
             user_id=user,
             user_name=NAMES[user].split()[0].lower(),
             channel_id=channel,
-            channel_name=CHANNELS[channel],
+            channel_name=CHANNELS.get(channel, "directmessage"),
             team_id=self._team,
             trigger_id=trigger,
         )
@@ -204,7 +212,8 @@ class DemoPage:
         response_url."""
         home = key.startswith("home|")
         view = self.surfaces.home(user) if home else self.surfaces.modal(user)
-        if view is None or key.split("|", 1)[1] != view.get("id"):
+        # A Home tab is republished in place (its ID may change); a modal must still be open.
+        if view is None or (not home and key.split("|", 1)[1] != view.get("id")):
             raise BadInput("that view is not open any more")
         payload = block_actions_payload(**common, channel_id="", response_url="", ephemeral=True)
         for gone in ("channel", "response_url", "message"):
@@ -220,7 +229,7 @@ class DemoPage:
         event: dict[str, Any] = {
             "type": "app_home_opened",
             "user": user,
-            "channel": "D" + user[1:],
+            "channel": dm_channel(user),
             "tab": "home",
             "event_ts": f"{now:.6f}",
         }

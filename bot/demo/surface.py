@@ -182,7 +182,11 @@ class Surfaces:
             shown = item.shown()
             shown["replies"] = [r.shown() for r in replies.get(item.key, []) if not r.deleted]
             by_channel.setdefault(item.channel, []).append(shown)
-        return {channel: shown[-MAX_SHOWN:] for channel, shown in by_channel.items()}
+        return {
+            channel: shown[-MAX_SHOWN:]
+            for channel, shown in by_channel.items()
+            if not channel.startswith("D") or channel == dm_channel(user)  # a DM is its user's
+        }
 
     def _messages(self) -> tuple[list[Item], dict[str, list[Item]]]:
         """The bot's messages (top level) and the replies of each, by the parent's key."""
@@ -253,6 +257,11 @@ class Surfaces:
                 user=None if in_channel else origin.user,
             )
         return [i for i in items.values() if i.user in (None, user)]
+
+
+def dm_channel(user: str) -> str:
+    """The user's DM with the app, as the page's app_home_opened names it (D + the user's ID)."""
+    return "D" + user[1:]
 
 
 def _copy(item: Item) -> Item:

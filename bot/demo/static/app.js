@@ -18,7 +18,7 @@
     arrow_forward: "\u25b6\ufe0f", information_source: "\u2139\ufe0f", tada: "\ud83c\udf89",
   };
   const ui = {
-    user: null, view: null, shot: null, version: "", users: {}, channels: {},
+    user: null, view: null, firstChannel: null, shot: null, version: "", users: {}, channels: {},
     openThreads: new Set(), homeSig: "", modalSig: "", pending: null, timer: null,
   };
 
@@ -316,7 +316,7 @@
     for (const channel of shot.channel_list) {
       ui.channels[channel.id] = channel.name;
       const li = el("li");
-      const button = el("button", "nav-item", "# " + channel.name);
+      const button = el("button", "nav-item", (channel.id.startsWith("D") ? "" : "# ") + channel.name);
       button.type = "button";
       button.dataset.channel = channel.id;
       button.setAttribute("aria-current", String(ui.view === channel.id));
@@ -329,7 +329,8 @@
     $("messages").hidden = home;
     $("home").hidden = !home;
     $("composer").hidden = home;
-    $("title").textContent = home ? "Polytomic · Home" : "# " + (ui.channels[ui.view] || ui.view);
+    const named = ui.channels[ui.view] || ui.view;
+    $("title").textContent = home ? "Polytomic · Home" : (ui.view.startsWith("D") ? named : "# " + named);
     if (home) renderHome(shot.home);
     else renderMessages(shot.channels[ui.view] || [], ui.view);
     renderModal(shot.modal);
@@ -396,6 +397,7 @@
     select.addEventListener("change", () => {
       ui.user = select.value;
       $("role").textContent = ui.users[ui.user].role;
+      if (ui.view.startsWith("D")) ui.view = ui.firstChannel; // that DM was the other user's
       ui.version = "";
       ui.homeSig = "";
       if (ui.view === HOME) send("/demo/home", {});
@@ -434,7 +436,7 @@
 
   async function boot() {
     const first = await (await fetch("/demo/state?user=UDEMOADMIN", { cache: "no-store" })).json();
-    ui.view = first.channel_list[0].id;
+    ui.view = ui.firstChannel = first.channel_list[0].id;
     start(first.users);
     poll();
   }
