@@ -122,6 +122,7 @@ class DemoPage:
             if cid not in CHANNELS
         ]
         return {
+            "user": user,
             "users": [{"id": u.id, "name": u.name, "role": u.role} for u in USERS],
             "channel_list": channels,
             **shot,
@@ -273,7 +274,9 @@ class DemoPage:
         ack = _ack_body(response)
         if ack.get("response_action") == "errors":
             return {"status": response.status_code, "errors": ack.get("errors") or {}}
-        if choice == "close" or ack.get("response_action") in (None, "clear"):
+        if ack.get("response_action") in ("update", "push") and isinstance(ack.get("view"), dict):
+            self.surfaces.update_modal(str(view["id"]), ack["view"])
+        elif choice == "close" or ack.get("response_action") in (None, "clear"):
             self.surfaces.close_modal(str(view["id"]))
         return {"status": response.status_code}
 

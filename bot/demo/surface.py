@@ -73,6 +73,7 @@ class Surfaces:
         self._triggers: OrderedDict[str, str] = OrderedDict()  # trigger_id -> the user who clicked
         self._acks: list[Item] = []  # answers in an ack's body, shown as ephemerals
         self._closed: OrderedDict[str, None] = OrderedDict()  # modal view IDs closed on the page
+        self._updates: list[tuple[float, str, dict[str, Any]]] = []  # (when, view ID, view) from acks
         self._max = max_origins
         self._counter = itertools.count(1)
         self._changes = 0
@@ -108,6 +109,14 @@ class Surfaces:
             del self._acks[: max(0, len(self._acks) - self._max)]
             self._changes += 1
 
+    def update_modal(self, view_id: str, view: dict[str, Any]) -> None:
+        """A submission acked with `response_action: update` (or `push`): the modal shows `view`
+        now, under the same ID."""
+        with self._lock:
+            self._updates.append((time.time(), view_id, dict(view)))
+            del self._updates[: max(0, len(self._updates) - self._max)]
+            self._changes += 1
+
     def close_modal(self, view_id: str) -> None:
         with self._lock:
             self._closed[view_id] = None
@@ -140,14 +149,17 @@ class Surfaces:
         with self._lock:
             triggers = dict(self._triggers)
             closed = set(self._closed)
-        shown: dict[str, Any] | None = None
+            changes: list[tuple[float, str, dict[str, Any], str | None]] = [
+                (when, "ack", {**view, "id": view_id}, None) for when, view_id, view in self._updates
+            ]
         calls = [c for method in MODAL_METHODS for c in self._slack.calls(method) if c.ok]
-        for call in sorted(calls, key=lambda c: c.time):
-            view = _view(call)
-            if call.method == "views.update":
+        changes += [(c.time, c.method, _view(c), str(c.params.get("trigger_id"))) for c in calls]
+        shown: dict[str, Any] | None = None
+        for _, how, view, trigger in sorted(changes, key=lambda change: change[0]):
+            if how in ("views.update", "ack"):
                 if shown is not None and view.get("id") == shown.get("id"):
                     shown = view
-            elif triggers.get(str(call.params.get("trigger_id"))) == user:
+            elif triggers.get(trigger or "") == user:
                 shown = view
         if shown is None or shown.get("id") in closed:
             return None

@@ -222,8 +222,26 @@ def test_app_home_shows_the_running_syncs(page: Any, sync_api: Any) -> None:
     page.select_option("#user", ONCALL)
     page.click("#home-tab")
     home = page.locator("#home")
-    expect(home).to_contain_text("Orders to the app database", timeout=20_000)
-    expect(home.get_by_role("button", name=re.compile("Cancel"))).not_to_have_count(0)
+    expect(home).to_contain_text("Running syncs you may cancel", timeout=20_000)
+    orders = home.locator(".section").filter(has_text="Orders to the app database")
+    expect(orders).to_contain_text("running")
+    # The Home tab's confirm is a modal (views.open with the click's trigger_id).
+    orders.get_by_role("button", name=re.compile("Cancel")).click()
+    modal = page.locator("#modal")
+    expect(modal).to_be_visible()
+    expect(modal).to_contain_text("Orders to the app database")
+    page.click("#modal-submit")
+    expect(page.locator("#modal-blocks")).not_to_contain_text("Cancel the running execution")
+    page.click("#modal-close")
+    expect(modal).to_be_hidden()
+    page.get_by_role("button", name="Polytomic (direct messages)").click()  # its status message
+    status = page.locator(".msg").filter(has_text="requested cancellation of Orders to the app database")
+    expect(status).to_contain_text(re.compile(r"canceled after \d+ seconds?"), timeout=30_000)
+    page.select_option("#user", ANALYST)  # the DM is the on-call engineer's alone
+    expect(page.get_by_role("button", name="Polytomic (direct messages)")).to_have_count(0)
+    page.click("#home-tab")
+    expect(page.locator("#home")).to_contain_text("Ana Analyst")  # her own Home tab, published
+    expect(page.locator("#home").get_by_role("button", name=re.compile("Cancel"))).to_have_count(0)
     page.get_by_role("button", name="# data-team").click()
 
 

@@ -21,6 +21,7 @@ from bot.demo.page import DemoPage
 from bot.demo.surface import Surfaces
 from bot.demo.world import FAILING_SYNC, PLANS, fail_now, make_fakes, populate_polytomic, populate_slack
 from bot.fakes.polytomic import FakePolytomic
+from bot.fakes.signing import make_trigger_id
 from bot.fakes.slack import FakeSlack
 from tests.harness import run_cli, wait_until
 
@@ -271,3 +272,23 @@ def test_a_bad_flag_is_one_line_and_starts_nothing(
     assert says in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr and done.stdout == ""
     assert list(tmp_path.iterdir()) == []  # its temporary directory is gone too
+
+
+def test_a_modal_opened_with_the_users_trigger_then_updated_by_the_ack_then_closed(slack: FakeSlack) -> None:
+    surfaces = Surfaces(slack)
+    trigger = make_trigger_id()
+    surfaces.trigger(demo.ONCALL.id, trigger)
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Cancel a sync"}, "blocks": []}
+    try:
+        opened = _client(slack).views_open(trigger_id=trigger, view=modal)
+    except Exception:
+        pytest.skip("the fake Slack does not answer views.open yet (App Home, issue 16)")
+    view_id = opened["view"]["id"]
+    assert surfaces.modal(demo.ANALYST.id) is None  # another user's trigger: not theirs
+    shown = surfaces.modal(demo.ONCALL.id)
+    assert shown is not None and shown["id"] == view_id
+    surfaces.update_modal(view_id, {**modal, "title": {"type": "plain_text", "text": "Recorded"}})
+    updated = surfaces.modal(demo.ONCALL.id)
+    assert updated is not None and updated["title"]["text"] == "Recorded" and updated["id"] == view_id
+    surfaces.close_modal(view_id)
+    assert surfaces.modal(demo.ONCALL.id) is None

@@ -342,7 +342,8 @@
     try {
       const response = await fetch(`/demo/state?user=${encodeURIComponent(ui.user)}`, { cache: "no-store" });
       const shot = await response.json();
-      if (response.ok && shot.version !== ui.version) {
+      // A poll sent before the user was switched answers for the previous user: dropped.
+      if (response.ok && shot.user === ui.user && shot.version !== ui.version) {
         ui.shot = shot;
         ui.version = shot.version;
         render(false);
@@ -400,6 +401,8 @@
       if (ui.view.startsWith("D")) ui.view = ui.firstChannel; // that DM was the other user's
       ui.version = "";
       ui.homeSig = "";
+      ui.shot = { ...ui.shot, channels: {}, home: null, modal: null }; // nothing of the last user's
+      render(false);
       if (ui.view === HOME) send("/demo/home", {});
       poll();
     });
