@@ -118,7 +118,14 @@ def _serve(
     options: DemoOptions, settings: Any, keys: demo.Secrets, slack: Any, polytomic: Any, out: IO[str]
 ) -> int:
     services = build_services(settings, with_tracker=True)
-    bot_app = create_wsgi_app(create_bolt_app(services), services)
+    bolt_log = logging.getLogger("slack_bolt")
+    level = bolt_log.level
+    bolt_log.setLevel(logging.ERROR)  # Bolt's start-up notes on the token it does not use, not for a demo
+    try:
+        bolt = create_bolt_app(services)
+    finally:
+        bolt_log.setLevel(level)
+    bot_app = create_wsgi_app(bolt, services)
     page = DemoPage(
         Surfaces(slack),
         signing_secret=keys.signing_secret,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -292,3 +293,19 @@ def test_a_modal_opened_with_the_users_trigger_then_updated_by_the_ack_then_clos
     assert updated is not None and updated["title"]["text"] == "Recorded" and updated["id"] == view_id
     surfaces.close_modal(view_id)
     assert surfaces.modal(demo.ONCALL.id) is None
+
+
+def test_a_port_in_use_is_one_line_that_suggests_port_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli(["demo", "--port", str(port)], {"PATH": "/usr/bin:/bin"}, tmp_path)
+    assert done.returncode == 1
+    lines = [line for line in done.stderr.splitlines() if line.startswith("polytomic-bot demo:")]
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "--port 0" in lines[0]
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
