@@ -19,6 +19,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,16 @@ def _type(page: Any, user: str, command: str) -> None:
     page.select_option("#user", user)
     page.fill("#command", command)
     page.press("#command", "Enter")
+
+
+def test_under_ci_a_missing_chromium_fails_and_elsewhere_skips(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", Path("/nonexistent/chromium"))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="cannot run under CI"):
+        _browser_or_skip()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        _browser_or_skip()
 
 
 def _screenshot(page: Any, expect: Any) -> None:
