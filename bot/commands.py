@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 MAX_TEXT = 1000  # anything longer is refused before it is looked at
-ACTIONS = ("cancel", "pause", "admin")
+ACTIONS = ("cancel", "pause", "start", "subscribe", "admin")
+MODES = ("failures", "finished", "all")  # which runs a subscription hears of (default failures)
 MAX_NAME = 200
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»"}  # noqa: RUF001 (smart quotes Slack clients type)
 SubjectKind = Literal["user", "usergroup"]
@@ -102,7 +103,59 @@ class Invalid:
     usage: str
 
 
-Command = Help | Cancel | Status | GrantCmd | RevokeCmd | ListGrants | ListSyncs | Why | Audit | Invalid
+@dataclass(frozen=True)
+class AllSyncs:
+    """`*`: every sync."""
+
+
+@dataclass(frozen=True)
+class ConnectionRef:
+    """`to <connection>`: every sync that writes to this connection, by its name or ID."""
+
+    query: str
+
+
+SubscriptionTarget = SyncRef | AllSyncs | ConnectionRef
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    target: SubscriptionTarget
+    mode: str = "failures"
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    target: SubscriptionTarget
+    mode: str | None = None  # accepted for symmetry with subscribe; the target alone decides
+
+
+@dataclass(frozen=True)
+class ListSubscriptions:
+    pass
+
+
+@dataclass(frozen=True)
+class Start:
+    sync: SyncRef
+
+
+Command = (
+    Help
+    | Cancel
+    | Status
+    | GrantCmd
+    | RevokeCmd
+    | ListGrants
+    | ListSyncs
+    | Why
+    | Audit
+    | Subscribe
+    | Unsubscribe
+    | ListSubscriptions
+    | Start
+    | Invalid
+)
 
 USAGE = {
     "cancel": "/polytomic cancel <sync ID, Polytomic URL or exact name>",
@@ -110,8 +163,12 @@ USAGE = {
     "list": "/polytomic list [running]",
     "why": "/polytomic why <sync ID, Polytomic URL or exact name>",
     "audit": "/polytomic audit [sync ID, Polytomic URL or exact name]",
-    "grant": "/polytomic grant <@user or @group> <cancel|pause|admin> <sync ID or *>",
-    "revoke": "/polytomic revoke <@user or @group> <cancel|pause|admin> <sync ID or *>",
+    "grant": "/polytomic grant <@user or @group> <cancel|pause|start|subscribe|admin> <sync ID or *>",
+    "revoke": "/polytomic revoke <@user or @group> <cancel|pause|start|subscribe|admin> <sync ID or *>",
+    "subscribe": '/polytomic subscribe <sync ID, URL, "name", * or to <connection>> [failures|finished|all]',
+    "unsubscribe": '/polytomic unsubscribe <sync ID, URL, "name", * or to <connection>>',
+    "subscriptions": "/polytomic subscriptions",
+    "start": "/polytomic start <sync ID, Polytomic URL or exact name>",
     "grants": "/polytomic grants",
     "help": "/polytomic help",
 }
@@ -209,6 +266,8 @@ def parse(text: str) -> Command:
         return Audit(ref)
     if verb in ("grant", "revoke"):
         return _parse_grant(verb, args)
+    if verb in ("subscribe", "unsubscribe", "subscriptions", "start"):
+        return parse_alerting(verb, rest)
     if verb == "grants":
         return ListGrants() if not args else Invalid("`grants` takes no arguments.", USAGE["grants"])
     return Invalid("I don't know that command.", USAGE["help"])
@@ -230,3 +289,78 @@ def _parse_grant(verb: str, args: list[str]) -> Command:
     if verb == "grant":
         return GrantCmd(subject, action, scope)
     return RevokeCmd(subject, action, scope)
+
+
+# ---- subscribe, unsubscribe, subscriptions, start (issue 14) --------------------------------
+
+_TRAILING_MODE = re.compile(r"^(?P<target>.*?)\s+(?P<mode>\S+)\s*$", re.DOTALL)
+_TO = re.compile(r"^to(?:\s+(?P<connection>.*))?$", re.DOTALL | re.IGNORECASE)
+
+
+def split_mode(rest: str) -> tuple[str, str | None]:
+    """The text before the mode, and the mode: the last bare word, when it is one of MODES (a
+    sync whose name ends in one is quoted, which makes the last word not bare)."""
+    rest = rest.strip()
+    match = _TRAILING_MODE.match(rest)
+    if match is not None and match.group("mode").lower() in MODES:
+        return match.group("target").strip(), match.group("mode").lower()
+    if rest.lower() in MODES:
+        return "", rest.lower()
+    return rest, None
+
+
+def read_to_connection(text: str) -> str | None:
+    """`to <connection>`: the connection's name or ID (quotes optional), or None when `text`
+    does not start with the word `to`; "" when nothing follows it. A sync whose name starts
+    with "to " is quoted. Shared by every command that takes a connection."""
+    match = _TO.match(text.strip())
+    if match is None:
+        return None
+    query = (match.group("connection") or "").strip()
+    if len(query) >= 2 and _QUOTES.get(query[0]) == query[-1]:
+        query = query[1:-1].strip()
+    if "<" in query or ">" in query or "\x00" in query or len(query) > MAX_NAME:
+        return ""
+    return " ".join(query.replace("&amp;", "&").split())
+
+
+def parse_target(text: str) -> SubscriptionTarget | None:
+    """A sync (ID, URL, exact name), `*`, or `to <connection>`; None when it is none of those."""
+    text = text.strip()
+    if text == "*":
+        return AllSyncs()
+    connection = read_to_connection(text)
+    if connection is not None:
+        return ConnectionRef(connection) if connection else None
+    return parse_sync_arg(text) if text else None
+
+
+def parse_alerting(verb: str, rest: str) -> Command:
+    """The commands of alerts: subscribe/unsubscribe <target> [mode], subscriptions, start."""
+    usage = USAGE[verb]
+    if verb == "subscriptions":
+        if rest.strip():
+            return Invalid("`subscriptions` takes no arguments.", usage)
+        return ListSubscriptions()
+    if verb == "start":
+        if not rest.strip():
+            return Invalid("`start` needs a sync.", usage)
+        ref = parse_sync_arg(rest)
+        if ref is None:
+            return Invalid("Name a sync by its ID, its Polytomic URL or its exact name.", usage)
+        return Start(ref)
+    target_text, mode = split_mode(rest)
+    if not target_text:
+        return Invalid(f"`{verb}` needs a sync, `*`, or `to` and a connection.", usage)
+    target = parse_target(target_text)
+    if target is None:
+        if read_to_connection(target_text) is not None:
+            return Invalid("Name the connection after `to`, by its name or its ID.", usage)
+        return Invalid(
+            "Name a sync by its ID, its Polytomic URL or its exact name (quoted when it ends in "
+            "`failures`, `finished` or `all`, or starts with `to`), or use `*`.",
+            usage,
+        )
+    if verb == "subscribe":
+        return Subscribe(target, mode or "failures")
+    return Unsubscribe(target, mode)

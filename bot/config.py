@@ -24,6 +24,8 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_FILE = "polytomic-bot.db"
 # Slack allows about 1 post a second per channel; a little wider, so jitter causes no 429s.
 DEFAULT_SLACK_POST_INTERVAL = 1.1
+# The web app's page of a sync, on Polytomic's hosted deployment (an on-premises one names its own).
+DEFAULT_SYNC_URL = "https://app.polytomic.com/models/syncs/{sync_id}"
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -73,6 +75,9 @@ class Settings:
     log_level: str = "INFO"
     polytomic_webhook_secret: str | None = field(default=None, repr=False)
     events_interval: float = 30.0  # POLYTOMIC_EVENTS_INTERVAL; 0: the events poller is off
+    # POLYTOMIC_SYNC_URL: where a sync is seen in Polytomic's web app ({sync_id} is replaced);
+    # None: alerts link to nothing (an unknown pattern would make a dead link).
+    sync_url: str | None = DEFAULT_SYNC_URL
 
     @property
     def is_sqlite(self) -> bool:
@@ -104,6 +109,8 @@ SETTINGS_HELP: dict[str, str] = {
     "(unset: POST /polytomic/webhook answers 404)",
     "POLYTOMIC_EVENTS_INTERVAL": "seconds between reads of Polytomic's events API, the webhook's backstop "
     "(0 turns it off; default 30)",
+    "POLYTOMIC_SYNC_URL": "a sync's page in Polytomic's web app, an http(s) URL with {sync_id} in it, or "
+    "'none' for no link (default " + DEFAULT_SYNC_URL + ")",
 }
 WEBHOOK_SECRET_LENGTH = (6, 32)  # Polytomic's rule for a webhook's secret
 
@@ -162,6 +169,25 @@ def _events_interval(env: Mapping[str, str]) -> float:
     if 0 < number < 0.05:
         raise _malformed(name)
     return number
+
+
+def _sync_url(env: Mapping[str, str]) -> str | None:
+    name = "POLYTOMIC_SYNC_URL"
+    value = _get(env, name)
+    if value is None:
+        return DEFAULT_SYNC_URL
+    if value.lower() == "none":
+        return None
+    parts = urlsplit(value)
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or value.count("{sync_id}") != 1
+        or any(c.isspace() or c in "<>|" for c in value)
+        or "{" in value.replace("{sync_id}", "")
+    ):
+        raise _malformed(name)
+    return value
 
 
 def _http_url(env: Mapping[str, str], name: str, default: str, *, bare_host_ok: bool) -> str:
@@ -324,4 +350,5 @@ def load_settings(mode: Mode, environ: Mapping[str, str] | None = None) -> Setti
         log_level=log_level,
         polytomic_webhook_secret=_webhook_secret(env),
         events_interval=_events_interval(env),
+        sync_url=_sync_url(env),
     )

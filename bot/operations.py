@@ -37,6 +37,10 @@ class State(StrEnum):
     FAILED = "failed"
     INTERRUPTED = "interrupted"
     DUPLICATE = "duplicate"  # another click for the same run got there first
+    # A start's own states (kind "start"): see START_TRANSITIONS.
+    STARTING = "starting"  # authorized; the POST .../executions is on its way (or in doubt)
+    RUNNING = "running"  # Polytomic answered with the execution it started
+    ALREADY_RUNNING = "already_running"  # a 409, and the status showed a run going already
 
 
 OUTCOMES = frozenset({State.CANCELED, State.COMPLETED, State.FAILED, State.INTERRUPTED})
@@ -49,8 +53,29 @@ _TRANSITIONS: dict[State, frozenset[State]] = {
 }
 
 
-def can_move(current: State, target: State) -> bool:
-    return target in _TRANSITIONS.get(current, frozenset())
+# A start has no execution until Polytomic answers:
+#
+#     confirmed ──authorize──▶ starting ──POST executions──▶ running ──poll / event──▶ outcome
+#        ├─▶ denied              ├─▶ already_running (409, and a run is going)
+#        └─▶ duplicate           └─▶ rejected (Polytomic refused)
+#            (another start of this sync is live: the partial unique index)
+START_OUTCOMES = frozenset({State.COMPLETED, State.FAILED, State.CANCELED, State.INTERRUPTED})
+START_RELEASED = frozenset({State.DENIED, State.REJECTED, State.DUPLICATE, State.ALREADY_RUNNING})
+START_FINAL = START_OUTCOMES | START_RELEASED
+START_TRANSITIONS: dict[State, frozenset[State]] = {
+    State.CONFIRMED: frozenset({State.STARTING, State.DENIED, State.DUPLICATE}),
+    State.STARTING: frozenset({State.RUNNING, State.REJECTED, State.ALREADY_RUNNING}),
+    State.RUNNING: START_OUTCOMES,
+}
+
+
+def can_move(current: State, target: State, kind: str = "cancel") -> bool:
+    transitions = START_TRANSITIONS if kind == "start" else _TRANSITIONS
+    return target in transitions.get(current, frozenset())
+
+
+def final_states(kind: str) -> frozenset[State]:
+    return START_FINAL if kind == "start" else FINAL
 
 
 # A terminal model-sync event's type, and the final state it means: the body is signed and

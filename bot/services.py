@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from bot.alerts.worker import AlertWorker
 from bot.answers.deciding import Decider
 from bot.answers.listing import Listings
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
+from bot.db.alerts import AlertStore
 from bot.db.engine import Database
 from bot.db.events import EventStore
 from bot.db.operations import OperationStore
@@ -67,17 +69,25 @@ class Services:
     feed: Feed | None = None  # where every event goes, webhook or poll (bot/feed/)
     poller: EventPoller | None = None  # the events poller, when POLYTOMIC_EVENTS_INTERVAL > 0
     names: SyncNames = field(default_factory=SyncNames)  # a short cache of sync names
+    alerts: AlertStore | None = None  # alerts, their failures and digests (bot/db/alerts.py)
+    alert_worker: AlertWorker | None = None  # intake and passes of alerts, beside the tracker
     _started: bool = field(default=False, repr=False)
 
     def nudge(self) -> None:
         if self.tracker is not None:
             self.tracker.nudge()
 
+    def nudge_alerts(self) -> None:
+        if self.alert_worker is not None:
+            self.alert_worker.nudge()
+
     def start(self) -> None:
         if self.tracker is not None and not self._started:
             self.tracker.start()
             if self.poller is not None:
                 self.poller.start()
+            if self.alert_worker is not None:
+                self.alert_worker.start()
             self._started = True
 
     def stop(self, timeout: float = 8.0) -> None:
@@ -85,6 +95,8 @@ class Services:
         self.responder.shutdown(wait=False)
         if self.poller is not None and self._started:
             self.poller.stop(min(timeout, 3.0))
+        if self.alert_worker is not None and self._started:
+            self.alert_worker.stop(min(timeout, 3.0))
         if self.tracker is not None and self._started:
             self.tracker.stop(timeout)
         self.listings.close()
@@ -122,7 +134,10 @@ def build_services(
         clock=clock,
     )
     services.events = EventStore(db, clock=clock)
-    services.feed = Feed(services.events, metrics, nudge=services.nudge, names=services.names)
+    services.alerts = AlertStore(db, clock=clock, lease_ttl=settings.lease_ttl)
+    services.feed = Feed(
+        services.events, metrics, nudge=services.nudge, names=services.names, on_new=services.nudge_alerts
+    )
     if with_tracker:
         # The tracker's own client retries little: a failed poll is simply tried again on the
         # next pass, and short calls let a SIGTERM drain finish within seconds. An attempt has
@@ -141,6 +156,18 @@ def build_services(
             metrics=metrics,
             names=services.names,
         )
+        services.alert_worker = AlertWorker(
+            services.alerts,
+            operations,
+            slack,
+            tracker_polytomic,
+            owner=services.tracker.owner,
+            sync_url=settings.sync_url,
+            interval=min(1.0, settings.poll_interval),
+            clock=clock,
+        )
+        services.tracker.companions.append(services.alert_worker.run_due)
+        services.tracker.reconciler.alerts = services.alerts
         if settings.events_interval > 0:
             services.poller = EventPoller(
                 services.events,

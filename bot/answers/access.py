@@ -12,7 +12,7 @@ from bot.answers.deciding import Decider
 from bot.answers.listing import Listings
 from bot.answers.requester import Requester
 from bot.answers.syncs import resolve
-from bot.commands import GrantCmd, RevokeCmd, SyncRef
+from bot.commands import ACTIONS, GrantCmd, RevokeCmd, SyncRef
 from bot.db import audit, grants
 from bot.db.bounds import OutcomeUnknown
 from bot.db.engine import Database
@@ -31,7 +31,7 @@ def answer_why(
         return
     try:
         sync = polytomic.get_sync(sync_id)
-        decisions = [decider.may(req.user_id, action, sync_id) for action in ("cancel", "pause", "admin")]
+        decisions = [decider.may(req.user_id, action, sync_id) for action in ACTIONS]
     except PolytomicError as error:
         req.answer(replies.polytomic_failure(error, sync_id))
         return

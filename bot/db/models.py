@@ -1,5 +1,6 @@
-"""SQLAlchemy 2 models: grants, operations (one row per cancellation), audit events, and
-Polytomic's events with their poller's row.
+"""SQLAlchemy 2 models: grants, operations (one row per cancel, cancel-and-pause or start),
+audit events, Polytomic's events with their poller's row, and the alerts' tables (subscriptions,
+alerts with their failures, flood digests, mutes).
 
 The operations row is the single source of truth for a cancellation: every Slack message
 about it is rendered from the row, and the tracker keeps nothing in memory that the row
@@ -30,7 +31,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # the others were refused, too late, not taken by Polytomic, or lost the race to another click.
 # Every other row does, and the partial unique index below lets only one do so at a time.
 NOT_HOLDING = ("confirmed", "denied", "stale", "rejected", "duplicate")
-_HOLDING = text("state NOT IN (" + ", ".join(f"'{state}'" for state in NOT_HOLDING) + ")")
+# A start (kind "start") never holds an execution: a cancel of the run it started must be free
+# to take it. Its own rule is one live start per sync (`starting` or `running`).
+_HOLDING = text("kind <> 'start' AND state NOT IN (" + ", ".join(f"'{state}'" for state in NOT_HOLDING) + ")")
+LIVE_START = ("starting", "running")
+_LIVE_START = text("kind = 'start' AND state IN (" + ", ".join(f"'{s}'" for s in LIVE_START) + ")")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -97,15 +102,30 @@ class Operation(Base):
             postgresql_where=_HOLDING,
         ),
         Index("ix_operations_due", "finished_at", "next_poll_at"),
+        # One live start per sync: two "Start" clicks (or a Restart on two alerts) start one run.
+        Index(
+            "uq_operations_live_start",
+            "sync_id",
+            unique=True,
+            sqlite_where=_LIVE_START,
+            postgresql_where=_LIVE_START,
+        ),
+        # A start's idempotency: one row per (alert, failure) or per start prompt.
+        UniqueConstraint("start_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32), default="cancel")  # "cancel" or "cancel_and_pause"
+    # "cancel", "cancel_and_pause" or "start" (bot.operations: each kind has its own transitions)
+    kind: Mapped[str] = mapped_column(String(32), default="cancel")
     sync_id: Mapped[str] = mapped_column(String(64))
     # None until Polytomic has been read (the click's verification, else a later poll); "" when
     # the sync has no name. The messages show the sync's ID until then.
     sync_name: Mapped[str | None] = mapped_column(Text)
-    execution_id: Mapped[str] = mapped_column(String(64))
+    # A start has no execution until Polytomic answers its POST; every other kind has one.
+    execution_id: Mapped[str | None] = mapped_column(String(64))
+    start_key: Mapped[str | None] = mapped_column(String(128))  # a start's idempotency key
+    alert_id: Mapped[int | None] = mapped_column(Integer)  # the alert whose Restart made it
+    thread_ts: Mapped[str | None] = mapped_column(String(32))  # its status message goes in this thread
     team_id: Mapped[str | None] = mapped_column(String(32))
     requested_by: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32))
@@ -182,6 +202,7 @@ class PolytomicEvent(Base):
         UniqueConstraint("event_key"),
         Index("ix_polytomic_events_execution_id", "execution_id"),
         Index("ix_polytomic_events_received_at", "received_at"),
+        Index("ix_polytomic_events_alerted_at", "alerted_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -193,6 +214,9 @@ class PolytomicEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     source: Mapped[str] = mapped_column(String(8))  # "webhook" or "poll"
     payload: Mapped[str] = mapped_column(Text)  # the event as JSON
+    # When the alerts' intake took this event in (bot/db/alerts.py); NULL: not yet. Only the
+    # four terminal model-sync types are ever taken in.
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class EventPoller(Base):
@@ -214,3 +238,45 @@ OPERATIONS = cast(Table, Operation.__table__)
 AUDIT_EVENTS = cast(Table, AuditEvent.__table__)
 POLYTOMIC_EVENTS = cast(Table, PolytomicEvent.__table__)
 EVENT_POLLER = cast(Table, EventPoller.__table__)
+
+# The alerts' tables (issue 14) live in a module of their own; imported here, last, so that
+# Base.metadata (what the migrations compare against) holds them whoever imports the models.
+from bot.db.alert_models import (  # noqa: E402
+    ALERT_DIGESTS,
+    ALERT_FAILURES,
+    ALERTS,
+    MUTES,
+    SUBSCRIPTIONS,
+    Alert,
+    AlertDigest,
+    AlertFailure,
+    Mute,
+    Subscription,
+)
+
+__all__ = [
+    "ALERTS",
+    "ALERT_DIGESTS",
+    "ALERT_FAILURES",
+    "AUDIT_EVENTS",
+    "EVENT_POLLER",
+    "GRANTS",
+    "MUTES",
+    "NOT_HOLDING",
+    "OPERATIONS",
+    "POLYTOMIC_EVENTS",
+    "SUBSCRIPTIONS",
+    "Alert",
+    "AlertDigest",
+    "AlertFailure",
+    "AuditEvent",
+    "Base",
+    "EventPoller",
+    "Grant",
+    "Mute",
+    "Operation",
+    "PolytomicEvent",
+    "Subscription",
+    "UTCDateTime",
+    "utcnow",
+]

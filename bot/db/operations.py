@@ -52,7 +52,7 @@ from bot.db.audit import Event, insert_event
 from bot.db.bounds import CLICK_SECONDS
 from bot.db.engine import Database
 from bot.db.models import NOT_HOLDING, OPERATIONS, Operation
-from bot.operations import OUTCOMES, RELEASED, State, can_move
+from bot.operations import State, can_move, final_states
 
 # Rows are claimed and written with Core statements: the ORM's bulk-update machinery costs about
 # twice as much CPU, and the tracker writes on every poll.
@@ -94,7 +94,9 @@ class OperationStore:
         with self.db.read() as session:
             return session.scalars(
                 select(Operation).where(
-                    Operation.execution_id == execution_id, Operation.state.not_in(NOT_HOLDING)
+                    Operation.execution_id == execution_id,
+                    Operation.kind != "start",
+                    Operation.state.not_in(NOT_HOLDING),
                 )
             ).first()
 
@@ -140,7 +142,9 @@ class OperationStore:
         def record(session: Session) -> Operation | int:
             holder = session.scalars(
                 select(Operation).where(
-                    Operation.execution_id == execution_id, Operation.state.not_in(NOT_HOLDING)
+                    Operation.execution_id == execution_id,
+                    Operation.kind != "start",
+                    Operation.state.not_in(NOT_HOLDING),
                 )
             ).first()
             if holder is not None:
@@ -303,20 +307,20 @@ class OperationStore:
         target = changes.get("state")
         if target is not None:
             # Only the machine's transitions, and only from the state this pass saw.
-            if not can_move(State(op.state), State(target)):
+            if not can_move(State(op.state), State(target), op.kind):
                 raise ValueError(f"operation {op.id}: no transition {op.state} → {target}")
             query = query.where(OPS.c.state == op.state)
         try:
             with self.db.core() as conn:
                 if conn.execute(query.values(**values)).rowcount != 1:
                     raise LeaseLost(op.id)
-                if target is not None and target in OUTCOMES | RELEASED:
+                if target is not None and target in final_states(op.kind):
                     # The outcome and its audit row commit together: exactly one each.
                     insert_event(
                         conn,
                         now,
                         actor=op.requested_by,
-                        action="cancel",
+                        action="start" if op.kind == "start" else "cancel",
                         sync_id=op.sync_id,
                         outcome=str(target),
                         operation_id=op.id,
@@ -325,9 +329,10 @@ class OperationStore:
                 if audit is not None:
                     insert_event(conn, now, **audit)
         except IntegrityError as error:
-            if target != State.CANCELING:
+            if target not in (State.CANCELING, State.STARTING):
                 raise
-            raise ExecutionHeld(op.execution_id) from error
+            # A cancel: another row holds the execution; a start: another start of the sync is live.
+            raise ExecutionHeld(op.execution_id or op.sync_id) from error
 
     def record(self, **event: Unpack[Event]) -> None:
         """An audit row about an operation that changes nothing on it (a decision on its click)."""

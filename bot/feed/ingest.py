@@ -24,11 +24,13 @@ class Feed:
         *,
         nudge: Callable[[], None] | None = None,
         names: SyncNames | None = None,
+        on_new: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.nudge = nudge
         self.names = names
+        self.on_new = on_new  # new events were stored: the alerts' intake looks now
 
     def take(self, incoming: Sequence[Incoming], source: Source) -> Taken:
         taken = self.store.take(incoming, source)
@@ -39,6 +41,8 @@ class Feed:
         duplicates = taken.duplicates if source == "webhook" else taken.cross_duplicates
         if duplicates:
             self.metrics.event_duplicates.labels(source=source).inc(duplicates)
+        if taken.new and self.on_new is not None:
+            self.on_new()
         if taken.hinted:
             log.info(
                 "events made operations due",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.listeners import actions, commands
+from bot.listeners import actions, alert_actions, commands
 from bot.services import Services
 
 
 def register(app: App, services: Services) -> None:
     commands.register(app, services)
     actions.register(app, services)
+    alert_actions.register(app, services)

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 
 from bot import commands as parsing
-from bot.answers import Requester, access, syncs
+from bot.answers import Requester, access, alert_clicks, subscriptions, syncs
 from bot.services import Services
 from bot.views import replies
 
@@ -59,6 +59,16 @@ def hand_off(services: Services, req: Requester, command: parsing.Command) -> No
             submit(access.answer_grant_change, decider, db, req, command)
         case parsing.ListGrants():
             submit(access.answer_grants, db, services.settings.bot_admins, req)
+        case parsing.Subscribe():
+            submit(
+                subscriptions.answer_subscribe, polytomic, listings, decider, db, services.slack, req, command
+            )
+        case parsing.Unsubscribe():
+            submit(subscriptions.answer_unsubscribe, polytomic, listings, decider, db, req, command)
+        case parsing.ListSubscriptions():
+            submit(subscriptions.answer_subscriptions, decider, db, req)
+        case parsing.Start(sync=ref):
+            submit(alert_clicks.answer_start, polytomic, listings, decider, req, ref)
 
 
 def register(app: App, services: Services) -> None:

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -83,6 +84,10 @@ class Tracker:
             stopping=self._stop,
             names=names,
         )
+        # Other row loops run one look each by `run_due` too (the alerts' worker), so that a
+        # caller stepping the tracker by hand steps them as well; their own threads run them
+        # otherwise.
+        self.companions: list[Callable[[], object]] = []
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tracker")
         self._inflight: set[int] = set()
         self._passes: dict[int, float] = {}  # row -> when its pass began (time.monotonic)
@@ -100,7 +105,10 @@ class Tracker:
         capacity), and take each through one pass here, in order; returns what each pass did.
         Nothing is started: no thread, no lease renewal (a pass is shorter than a lease). Not
         for a tracker whose loop runs (`start`): the two would share one owner's leases."""
-        return [self.reconciler.process(op) for op in self.claim(limit or self.capacity)]
+        done = [self.reconciler.process(op) for op in self.claim(limit or self.capacity)]
+        for companion in self.companions:
+            companion()
+        return done
 
     # ---- the loop ------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.db.alerts import AlertStore
 from bot.db.audit import Event
 from bot.db.models import Operation
 from bot.db.operations import AFTER_A_FAILED_STEP, LeaseLost, OperationStore
@@ -28,6 +29,7 @@ from bot.operations import OUTCOMES, RELEASED, backoff, stuck
 from bot.permissions import Authorizer
 from bot.polytomic import PolytomicClient
 from bot.slack import SlackGateway
+from bot.tracker.starts import StartPass
 from bot.tracker.steps import MAX_BACKOFF, Pass
 from bot.views import notes
 
@@ -72,6 +74,9 @@ class Reconciler:
         self.metrics = metrics
         self.stopping = stopping  # set when the process drains: stop waiting out the database
         self.names = names  # a short cache of sync names (bot/names.py)
+        # The alerts' store, for a start that an alert's Restart made: its alert is touched when
+        # the start's state changes, so the alert shows it (set by bot.services).
+        self.alerts: AlertStore | None = None
 
     def process(self, op: Operation) -> Processed:
         try:
@@ -88,7 +93,7 @@ class Reconciler:
         it like any failure and back off; once it keeps happening, show it (never retried in
         silence). The row as this pass last wrote it is what the messages render."""
         op.attempts, op.last_error = op.attempts + 1, problem
-        if stuck(op):
+        if stuck(op) and op.kind != "start":
             try:
                 Pass(self, op).tell_trouble()
             except LeaseLost:
@@ -104,7 +109,7 @@ class Reconciler:
 
     def reconcile(self, op: Operation) -> Processed:
         """Bring one operation one pass closer to done; every effect is recorded as it lands."""
-        pass_ = Pass(self, op)
+        pass_ = StartPass(self, op) if op.kind == "start" else Pass(self, op)
         pass_.run()
         if pass_.finished and self.store.finish(op, self.owner, pass_.pending):
             return Processed(op.id, op.state, finished=True, next_at=None)

@@ -71,6 +71,13 @@ class Pass(SlackSteps):
         self.hinted_at = op.hinted_at  # as claimed: the release never postpones a later hint
         self.by_event = False  # this pass took the run's end from Polytomic's event
 
+    @property
+    def execution(self) -> str:
+        """The run this operation is about: a cancel has one from its click, a start once
+        Polytomic answered (only then does a start's pass poll it)."""
+        assert self.op.execution_id is not None, f"operation {self.op.id} has no execution yet"
+        return self.op.execution_id
+
     # ---- taking outcomes in ------------------------------------------------------------
 
     def take(self, outcome: Outcome) -> Outcome:
@@ -204,7 +211,7 @@ class Pass(SlackSteps):
             elif self.take_execution(last_error=(checked.error or "")[:500]):
                 self.clear_prompt()
             return DONE
-        checked_run = verify(status, op.execution_id)
+        checked_run = verify(status, self.execution)
         op.sync_name = name  # the note below names the sync
         if checked_run.binding is not Binding.CURRENT:
             superseded = checked_run.binding is Binding.SUPERSEDED
@@ -237,7 +244,7 @@ class Pass(SlackSteps):
         try:
             self.save(state=State.CANCELING, **fields)
         except ExecutionHeld:
-            winner = self.r.store.holder_of(self.op.execution_id)
+            winner = self.r.store.holder_of(self.execution)
             self.save(state=State.DUPLICATE, last_error=notes.already_requested_note(winner))
             return False
         return True
@@ -250,7 +257,7 @@ class Pass(SlackSteps):
         op = self.op
         key = f"op-{op.id}-cancel-{op.cancel_attempt}"
         try:
-            self.r.polytomic.cancel_execution(op.sync_id, op.execution_id, idempotency_key=key)
+            self.r.polytomic.cancel_execution(op.sync_id, self.execution, idempotency_key=key)
         except Conflict:
             pass  # a duplicate with the same key is in flight at Polytomic: it acts once
         except PolytomicError as error:
@@ -270,7 +277,7 @@ class Pass(SlackSteps):
         """Read the execution; move to its outcome when terminal."""
         op = self.op
         try:
-            execution = self.r.polytomic.get_execution(op.sync_id, op.execution_id)
+            execution = self.r.polytomic.get_execution(op.sync_id, self.execution)
         except PolytomicError as error:
             return self.failure(error, Doing.POLL)
         fields = execution_fields(execution)

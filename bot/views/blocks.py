@@ -77,7 +77,8 @@ _HIDDEN = re.compile(
     "\U000e0000-\U000e0fff\U000f0000-\U0010ffff]"
 )
 _CODE_SPAN = re.compile(r"`([^`\n]*)`")
-ICONS = (":rotating_light:", ":warning:")  # the emoji views put in blocks, never in text
+# The emoji views put in blocks, never in text.
+ICONS = (":rotating_light:", ":warning:", ":white_check_mark:", ":bell:")
 
 
 def escape(text: str) -> str:

@@ -120,3 +120,43 @@ def parse_resume_value(value: str) -> int | None:
         return int(value)
     except ValueError:  # digits int() does not read, such as "²"
         return None
+
+
+# ---- Alerts (issue 14): Restart, Pause/Resume, Cancel, Mute; and the start prompt's button ---
+
+ALERT_RESTART_ACTION = "alert_restart"
+ALERT_PAUSE_ACTION = "alert_pause"
+ALERT_RESUME_ACTION = "alert_resume"
+ALERT_CANCEL_ACTION = "alert_cancel"
+ALERT_MUTE_HOUR_ACTION = "alert_mute_hour"
+ALERT_MUTE_DAY_ACTION = "alert_mute_day"
+START_CONFIRM_ACTION = "start_confirm"
+MUTE_SECONDS = {ALERT_MUTE_HOUR_ACTION: 3600.0, ALERT_MUTE_DAY_ACTION: 86400.0}
+
+
+def restart_value(alert_id: int, failures: int) -> str:
+    # The failure count binds the restart to the failure shown: idempotent per (alert, failure).
+    return f"{alert_id}:{failures}"
+
+
+def parse_restart_value(value: str) -> tuple[int, int] | None:
+    """(alert ID, failures shown) from a Restart button, or None if it is not one of ours."""
+    return parse_retry_value(value)
+
+
+def alert_value(alert_id: int) -> str:
+    return str(alert_id)
+
+
+def parse_alert_value(value: str) -> int | None:
+    """The alert ID from a Pause, Resume, Cancel or Mute button, or None."""
+    return parse_resume_value(value)
+
+
+def start_value(sync_id: str) -> str:
+    return sync_id
+
+
+def parse_start_value(value: str) -> str | None:
+    """The sync ID from the start prompt's button, or None if it is not one of ours."""
+    return value if _UUID.match(value) else None

@@ -23,7 +23,10 @@ def incident_notice(op: Operation) -> View:
         label += " (and a pause of its schedule)"
     head = f"{icon(':rotating_light:')}{user(op.requested_by)} requested cancellation of {label}"
     return (
-        Builder().section(f"{head}{channel(op.channel_id)}.").context(ids(op.sync_id, op.execution_id)).view()
+        Builder()
+        .section(f"{head}{channel(op.channel_id)}.")
+        .context(ids(op.sync_id, op.execution_id or "?"))
+        .view()
     )
 
 

@@ -58,6 +58,15 @@ HELP: tuple[tuple[str, str | None, str, str], ...] = (
     ("grant", "admin", "give a permission", f"/polytomic grant @data-oncall cancel {EXAMPLE_ID}"),
     ("revoke", "admin", "take a permission back", "/polytomic revoke @alice cancel *"),
     ("grants", None, "who may do what", "/polytomic grants"),
+    (
+        "subscribe",
+        "subscribe",
+        "alert this channel when syncs fail (or, with finished or all, when they finish)",
+        "/polytomic subscribe to Salesforce",
+    ),
+    ("unsubscribe", "subscribe", "stop those alerts here", f"/polytomic unsubscribe {EXAMPLE_ID}"),
+    ("subscriptions", None, "what this channel is subscribed to", "/polytomic subscriptions"),
+    ("start", "start", "start a run now, after a confirm", '/polytomic start "Nightly orders"'),
     ("help", None, "this list", "/polytomic help"),
 )
 

@@ -98,7 +98,7 @@ def status_message(op: Operation, now: datetime, *, progress: bool = True) -> Vi
         notes.append(
             f"{icon(':warning:')}The incident channel notice failed: {escape(clip(op.incident_error, 200))}"
         )
-    notes.append(ids(op.sync_id, op.execution_id))
+    notes.append(ids(op.sync_id, op.execution_id or "?"))
     builder = Builder().section(headline(op, now)).context("\n".join(notes))
     if op.state == State.CANCELING and op.escalated_at is not None:
         builder.actions("cancel_retry", [retry_button(op)])
@@ -132,7 +132,7 @@ def stuck_note(op: Operation, now: datetime) -> View:
     return (
         Builder()
         .section(head)
-        .context(f"{icon(':warning:')}{trouble(op)}\n{ids(op.sync_id, op.execution_id)}")
+        .context(f"{icon(':warning:')}{trouble(op)}\n{ids(op.sync_id, op.execution_id or '?')}")
         .view()
     )
 

@@ -140,9 +140,12 @@ def test_help_lists_only_what_the_caller_may_run(
         assert all(usage == example for usage, example in lines), text  # each with its example
         return [usage for usage, _ in lines], text
 
-    everyone = ["list", "status", "why", "grants", "help"]
-    cancellers = ["cancel", "list", "status", "why", "audit", "grants", "help"]
-    admins = ["cancel", "list", "status", "why", "audit", "grant", "revoke", "grants", "help"]
+    everyone = ["list", "status", "why", "grants", "subscriptions", "help"]
+    cancellers = ["cancel", "list", "status", "why", "audit", "grants", "subscriptions", "help"]
+    admins = [
+        *("cancel", "list", "status", "why", "audit", "grant", "revoke", "grants"),
+        *("subscribe", "unsubscribe", "subscriptions", "start", "help"),
+    ]
 
     listed, text = help_for("UNOBODY")
     assert listed == everyone
@@ -375,7 +378,7 @@ def test_why_names_the_grant_or_what_is_missing_and_who_may_grant_it(
     def why(user_id: str, ref: str = sync.id) -> dict[str, str]:
         text = answer_to(SlackUser(bot, slack, user_id, CHANNEL), f"why {ref}")
         lines = dict(re.findall(r"^• `(\w+)`: (.*)$", text, re.M))
-        assert set(lines) == {"cancel", "pause", "admin"}, text
+        assert set(lines) == {"cancel", "pause", "start", "subscribe", "admin"}, text
         return lines
 
     alice = why("UALICE")

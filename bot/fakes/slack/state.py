@@ -208,6 +208,11 @@ class SlackState:
             if raw.startswith("D"):
                 self._channels[raw] = Channel(id=raw, name=raw.lower(), is_private=True, is_im=True)
                 return self._channels[raw]
+            if raw.startswith(("U", "W")):
+                # chat.postMessage to a user ID posts in the bot's DM with them (its App Home's
+                # Messages tab), as Slack does; messages_in(<user ID>) reads it.
+                self._channels[raw] = Channel(id=raw, name=raw.lower(), is_private=True, is_im=True)
+                return self._channels[raw]
         return None
 
     def _postable_channel(self, raw: Any) -> Channel:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.commands import USAGE, Invalid
+from bot.commands import ACTIONS, USAGE, Invalid
 from bot.db.models import AuditEvent, Operation
 from bot.operations import State
 from bot.permissions import Decision, Rule
@@ -361,7 +361,7 @@ def _sync_cases(name: str | None) -> dict[str, list[Case]]:
 
 def _other_cases() -> dict[str, list[Case]]:
     rules = [Rule(1, "user", "UALICE", "cancel", "*"), Rule(2, "usergroup", "S9", "admin", SYNC_ID)]
-    every = frozenset({"cancel", "pause", "admin"})
+    every = frozenset(ACTIONS)
     event = AuditEvent(
         at=NOW,
         actor="UALICE",
@@ -482,7 +482,9 @@ def _other_cases() -> dict[str, list[Case]]:
 
 
 def every_case(name: str | None) -> dict[str, list[Case]]:
-    cases = {**_op_cases(name), **_sync_cases(name), **_other_cases()}
+    from tests.unit.views.alert_cases import alert_cases  # the alerts' views (issue 14)
+
+    cases = {**_op_cases(name), **_sync_cases(name), **_other_cases(), **alert_cases(name)}
     return cases
 
 

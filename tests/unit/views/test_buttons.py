@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.listeners.actions import HANDLERS
+from bot.listeners.alert_actions import HANDLERS as ALERT_HANDLERS
 from bot.polytomic import Sync
 from bot.views import buttons, prompts, status, syncs
 from tests.unit.views.cases import (
@@ -155,9 +156,9 @@ def test_a_resume_value_that_is_not_ours_decodes_to_none(value: str) -> None:
 
 def test_the_action_ids_are_distinct_and_each_has_a_listener() -> None:
     ids = [value for name, value in vars(buttons).items() if name.endswith("_ACTION")]
-    assert len(ids) == len(set(ids)) == 7
+    assert len(ids) == len(set(ids)) == 14
     assert all(0 < len(action_id) <= 255 for action_id in ids)
-    assert set(HANDLERS) == set(ids)
+    assert set(HANDLERS) | set(ALERT_HANDLERS) == set(ids)
 
 
 def test_the_buttons_views_render_decode_to_what_they_show() -> None:
