@@ -74,6 +74,7 @@ def demo_environment(
         "POLL_TIMEOUT": "300",
         "LOG_LEVEL": "WARNING",
         "LIST_CACHE_SECONDS": "2",
+        "POLYTOMIC_SYNC_URL": "none",  # the demo's syncs are in no Polytomic web app
     }
 
 

@@ -188,17 +188,17 @@ class Surfaces:
         for item in self._ephemerals(user):
             items.append(item)
         by_channel: dict[str, list[dict[str, Any]]] = {}
+        dm = dm_channel(user)
         for item in sorted(items, key=lambda i: i.time):
-            if item.deleted:
+            # A DM is its user's alone: the D… channel of app_home_opened, or a post to the
+            # user's ID (Slack posts that in the same DM).
+            channel = dm if item.channel == user else item.channel
+            if item.deleted or (channel.startswith(("D", "U", "W")) and channel != dm):
                 continue
             shown = item.shown()
             shown["replies"] = [r.shown() for r in replies.get(item.key, []) if not r.deleted]
-            by_channel.setdefault(item.channel, []).append(shown)
-        return {
-            channel: shown[-MAX_SHOWN:]
-            for channel, shown in by_channel.items()
-            if not channel.startswith("D") or channel == dm_channel(user)  # a DM is its user's
-        }
+            by_channel.setdefault(channel, []).append(shown)
+        return {channel: shown[-MAX_SHOWN:] for channel, shown in by_channel.items()}
 
     def _messages(self) -> tuple[list[Item], dict[str, list[Item]]]:
         """The bot's messages (top level) and the replies of each, by the parent's key."""

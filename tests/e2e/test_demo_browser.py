@@ -216,12 +216,17 @@ def test_a_sync_fails_at_once_on_request(page: Any, sync_api: Any) -> None:
 
 @pytest.mark.skipif(
     isinstance(commands.parse("subscribe * failures"), commands.Invalid),
-    reason="waits for alerts (issue 14, branch alerts14): no `subscribe` command on this branch",
+    reason="needs alerts (issue 14): no `subscribe` command in this checkout",
 )
 def test_the_failure_alert_reaches_the_subscribed_channel(page: Any, sync_api: Any) -> None:
-    page.click("#fail")
-    alert = page.locator(".msg:not(.ephemeral)").filter(has_text="Tickets to Zendesk")
-    sync_api.expect(alert.get_by_role("button", name=re.compile("Restart"))).to_be_visible(timeout=30_000)
+    expect = sync_api.expect
+    # The demo subscribed #data-team to every sync's failures at start, as the admin.
+    expect(page.locator(".msg:not(.ephemeral)").filter(has_text="subscribed this channel")).to_have_count(1)
+    page.click("#fail")  # the second failure in a row (the test above made the first)
+    alert = page.locator(".msg:not(.ephemeral)").filter(has_text="Tickets to Zendesk failed")
+    expect(alert.get_by_role("button", name=re.compile("Restart"))).to_be_visible(timeout=30_000)
+    expect(alert).to_have_count(1)  # one alert for the streak, its later failures in its thread
+    expect(alert).to_contain_text("Zendesk API answered 429")
 
 
 @pytest.mark.skipif(

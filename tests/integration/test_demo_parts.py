@@ -309,3 +309,13 @@ def test_a_port_in_use_is_one_line_that_suggests_port_0(
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "--port 0" in lines[0]
     assert "Traceback" not in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dm_is_shown_to_its_user_only_whether_posted_to_the_dm_or_the_user_id(slack: FakeSlack) -> None:
+    surfaces = Surfaces(slack)
+    client = _client(slack)
+    client.chat_postMessage(channel="DDEMOONCALL", text="from the Home tab")
+    client.chat_postMessage(channel=demo.ONCALL.id, text="your subscription stopped")
+    mine = surfaces.snapshot(demo.ONCALL.id)["channels"]
+    assert [i["text"] for i in mine["DDEMOONCALL"]] == ["from the Home tab", "your subscription stopped"]
+    assert surfaces.snapshot(demo.ANALYST.id)["channels"] == {}

@@ -22,6 +22,7 @@ PRODUCTION = {
     "INCIDENT_CHANNEL": "CPRODINCIDENT",
     "POLL_INTERVAL": "60",
     "LOG_LEVEL": "DEBUG",
+    "POLYTOMIC_SYNC_URL": "https://polytomic.internal/syncs/{sync_id}",
 }
 
 
@@ -50,6 +51,7 @@ def test_production_settings_in_the_environment_are_ignored(
     assert settings.incident_channel == demo.INCIDENT_CHANNEL
     assert settings.slack_app_token is None
     assert settings.poll_interval == 1.0
+    assert settings.sync_url is None  # no link out of the demo
     production_values = set(PRODUCTION.values())
     for value in vars(settings).values():
         assert value not in production_values
