@@ -19,6 +19,9 @@
             cancellation by purpose, the bot's CPU per cancellation.
   scale     the tracking run at 100, 250, 500, 1,000 and 5,000 operations: CPU per operation,
             peak RSS, lag (where the one-process bot stops keeping up).
+  stop      a 1,000-sync stop (`cancel running to <connection>`, confirmed once), the fake Slack
+            enforcing Slack's real limits, webhooks on: confirm → every cancel sent, last run
+            terminal → final summary, every Slack call of the stop, CPU per sync, peak RSS.
   slack-limits  30 cancellations confirmed at once in one channel, the fake Slack enforcing
             Slack's real rate limits (chat.postMessage about 1 a second per channel, tiers
             per minute): Web API calls, 429s, calls inside a Retry-After window, final states
@@ -54,9 +57,13 @@ from bench.common import machine, table  # noqa: E402
 # unpickle its target, and the benchmarks' imports (the bot's database layer, SQLAlchemy) cost
 # it 1.2 s of CPU each time.
 if TYPE_CHECKING:
-    from bench import ack, slack_limits, tracking
+    from bench import ack, slack_limits, stop, tracking
 
-BENCHMARKS = ("ack", "tracking", "events", "scale", "slack-limits")
+BENCHMARKS = ("ack", "tracking", "events", "scale", "slack-limits", "stop")
+STOP_FINAL_TARGET = 0.5  # s, last run terminal → final summary, with webhooks
+STOP_SLACK_CALLS_TARGET = 60
+STOP_CPU_TARGET_MS = 5.0  # the bot's CPU per sync of a stop
+STOP_RSS_TARGET_MIB = 250.0
 EVENTS_LAG_TARGET = 0.5  # s, p95 of terminal → final edit with webhooks on
 EVENTS_REQUESTS_TARGET = 3.0  # Polytomic requests per cancellation, on average
 EVENTS_CPU_TARGET_MS = 10.0  # the bot's CPU per cancellation
@@ -320,6 +327,77 @@ def report_slack_limits(result: slack_limits.SlackLimitsResult) -> str:
     return "\n".join(lines)
 
 
+def report_stop(result: stop.StopResult) -> str:
+    r = result
+    methods = ", ".join(f"{name} {count}" for name, count in sorted(r.slack_methods.items()))
+    rows = [
+        [
+            "syncs canceled, each run canceled once",
+            f"{r.canceled:,} of {r.syncs:,} ({r.effective_cancels:,} once)",
+            "all",
+            verdict(r.canceled == r.effective_cancels == r.syncs),
+        ],
+        ["command → prompt", f"{r.prompt_seconds:.2f} s", "", ""],
+        ["confirm → every cancel sent", f"{r.confirm_to_cancels:.2f} s", "", ""],
+        [
+            "last run terminal → final summary",
+            f"{r.terminal_to_final:.2f} s",
+            f"≤ {STOP_FINAL_TARGET} s (webhooks)",
+            verdict(r.terminal_to_final <= STOP_FINAL_TARGET),
+        ],
+        [
+            "the last terminal event delivered (webhook answered) → final summary",
+            f"{r.delivered_to_final:.2f} s",
+            "",
+            "",
+        ],
+        [
+            "the last operation finished (in the database) → final summary",
+            f"{r.settled_to_final:.2f} s",
+            "",
+            "",
+        ],
+        [
+            "the summary's versions, seconds after the confirm",
+            ", ".join(f"{t:.1f}" for t in r.summary_times),
+            "",
+            "",
+        ],
+        ["confirm → stop finished (every message delivered)", f"{r.took:.2f} s", "", ""],
+        [
+            "Slack calls for the whole stop",
+            f"{r.slack_calls} ({methods})",
+            f"≤ {STOP_SLACK_CALLS_TARGET}",
+            verdict(r.slack_calls <= STOP_SLACK_CALLS_TARGET),
+        ],
+        [
+            "Slack calls answered 429 / sent inside a Retry-After window",
+            f"{r.slack_refused} / {r.window_violations}",
+            "0",
+            verdict(r.window_violations == 0),
+        ],
+        [
+            "summary edits; smallest gap between two",
+            f"{r.summary_edits}; {r.min_edit_gap:.2f} s",
+            "≥ 2 s but the final",
+            "",
+        ],
+        [
+            "bot CPU per sync",
+            f"{r.cpu_ms_per_sync:.2f} ms",
+            f"≤ {STOP_CPU_TARGET_MS} ms",
+            verdict(r.cpu_ms_per_sync <= STOP_CPU_TARGET_MS),
+        ],
+        [
+            "peak RSS",
+            f"{r.peak_rss_mib:.0f} MiB",
+            f"< {STOP_RSS_TARGET_MIB:.0f} MiB",
+            verdict(r.peak_rss_mib < STOP_RSS_TARGET_MIB),
+        ],
+    ]
+    return table(["measure", "figure", "target", "met"], rows)
+
+
 def report_profile(samples: Path) -> str:
     from bench import profile
 
@@ -341,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "which", nargs="*", metavar="ack|tracking|events|scale|slack-limits", help="default: all five"
+        "which", nargs="*", metavar="ack|tracking|events|scale|slack-limits|stop", help="default: all six"
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: check the benchmarks still run")
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL (its public schema is dropped)")
@@ -350,16 +428,19 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds", type=int, default=2, help="ack: rounds of floor, floor, bot (samples pooled)"
     )
     parser.add_argument(
-        "--operations", type=int, default=None, help="events: how many cancellations (default 1,000)"
+        "--operations",
+        type=int,
+        default=None,
+        help="events: how many cancellations; stop: how many syncs (default 1,000)",
     )
     parser.add_argument(
         "--profile",
         type=Path,
         default=None,
-        help="tracking: record the bot with py-spy into this folder and show where its CPU went",
+        help="tracking, stop: record the bot with py-spy into this folder and show where its CPU went",
     )
     args = parser.parse_args(argv)
-    from bench import ack, profile, slack_limits, tracking
+    from bench import ack, profile, slack_limits, stop, tracking
 
     which = args.which or list(BENCHMARKS)
     unknown = sorted(set(which) - set(BENCHMARKS))
@@ -445,6 +526,25 @@ def main(argv: list[str] | None = None) -> int:
         )
         raw["slack_limits"] = dataclasses.asdict(limited)
         print("## Under Slack's real rate limits\n\n" + report_slack_limits(limited) + "\n", flush=True)
+
+    if "stop" in which:
+        folder = workdir()
+        stopped = stop.run(
+            folder,
+            database_for(args, folder),
+            syncs=args.operations or (3 if quick else 1000),
+            cancel_delay=0.5 if quick else 3.0,
+        )
+        raw["stop"] = dataclasses.asdict(stopped)
+        print(f"## A stop of {stopped.syncs:,} syncs\n\n" + report_stop(stopped) + "\n", flush=True)
+        if args.profile is not None:
+            if not profile.available():
+                parser.error("--profile needs py-spy: pip install -e '.[bench]'")
+            args.profile.mkdir(parents=True, exist_ok=True)
+            samples = args.profile / f"stop-{stopped.syncs}.raw"
+            folder = workdir()
+            stop.run(folder, database_for(args, folder), syncs=stopped.syncs, profile=samples)
+            print(report_profile(samples) + "\n", flush=True)
 
     if args.json is not None:
         args.json.write_text(json.dumps(raw, indent=2, default=str))

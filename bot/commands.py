@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from bot.selectors import Selector
 
 MAX_TEXT = 1000  # anything longer is refused before it is looked at
 ACTIONS = ("cancel", "pause", "start", "subscribe", "admin")
 MODES = ("failures", "finished", "all")  # which runs a subscription hears of (default failures)
 MAX_NAME = 200
-_QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»"}  # noqa: RUF001 (smart quotes Slack clients type)
+QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»"}  # noqa: RUF001 (smart quotes Slack clients type)
 SubjectKind = Literal["user", "usergroup"]
 
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -54,6 +57,15 @@ class Help:
 @dataclass(frozen=True)
 class Cancel:
     sync: SyncRef
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A mass stop (bot/selectors.py): `verb` ("cancel", "pause" or "resume") on what
+    `selector` selects. A cancel of one named sync stays a `Cancel`."""
+
+    verb: str
+    selector: Selector
 
 
 @dataclass(frozen=True)
@@ -143,6 +155,7 @@ class Start:
 Command = (
     Help
     | Cancel
+    | Stop
     | Status
     | GrantCmd
     | RevokeCmd
@@ -158,7 +171,9 @@ Command = (
 )
 
 USAGE = {
-    "cancel": "/polytomic cancel <sync ID, Polytomic URL or exact name>",
+    "cancel": "/polytomic cancel <sync ID, URL or name …> | running to <connection> | all running",
+    "pause": "/polytomic pause <sync ID, URL or name …> | [running] to <connection> | all [running]",
+    "resume": "/polytomic resume <sync ID, URL or name …> | to <connection> | all",
     "status": "/polytomic status <sync ID, Polytomic URL or exact name>",
     "list": "/polytomic list [running]",
     "why": "/polytomic why <sync ID, Polytomic URL or exact name>",
@@ -208,7 +223,7 @@ def parse_sync_arg(rest: str) -> SyncRef | None:
     # A URL or a sync ID among several words is a mistake, not a name.
     if any(_BARE_URL.match(w) or _UUID_ANY.search(w) for w in words):
         return None
-    if len(rest) >= 2 and _QUOTES.get(rest[0]) == rest[-1]:
+    if len(rest) >= 2 and QUOTES.get(rest[0]) == rest[-1]:
         rest = rest[1:-1].strip()
     name = " ".join(rest.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").split())
     if not name or len(name) > MAX_NAME:
@@ -244,13 +259,15 @@ def parse(text: str) -> Command:
     rest = text[len(words[0]) :]
     if verb == "help":
         return Help()
-    if verb in ("cancel", "status", "why"):
+    if verb in STOP_VERBS:
+        return parse_stop(verb, rest)
+    if verb in ("status", "why"):
         if not args:
             return Invalid(f"`{verb}` needs a sync.", USAGE[verb])
         ref = parse_sync_arg(rest)
         if ref is None:
             return Invalid("Name a sync by its ID, its Polytomic URL or its exact name.", USAGE[verb])
-        return Cancel(ref) if verb == "cancel" else Status(ref) if verb == "status" else Why(ref)
+        return Status(ref) if verb == "status" else Why(ref)
     if verb == "list":
         if not args:
             return ListSyncs()
@@ -271,6 +288,22 @@ def parse(text: str) -> Command:
     if verb == "grants":
         return ListGrants() if not args else Invalid("`grants` takes no arguments.", USAGE["grants"])
     return Invalid("I don't know that command.", USAGE["help"])
+
+
+STOP_VERBS = ("cancel", "pause", "resume")
+
+
+def parse_stop(verb: str, rest: str) -> Command:
+    """`cancel`, `pause` and `resume` with a selector (bot/selectors.py). One named sync to
+    cancel is the single-sync `Cancel` (its prompt shows the run); everything else is a stop."""
+    from bot.selectors import Named, Unreadable, parse_selector  # selectors reads this module's helpers
+
+    selector = parse_selector(verb, rest)
+    if isinstance(selector, Unreadable):
+        return Invalid(selector.problem, USAGE[verb])
+    if verb == "cancel" and isinstance(selector, Named) and len(selector.syncs) == 1:
+        return Cancel(selector.syncs[0])
+    return Stop(verb, selector)
 
 
 def _parse_grant(verb: str, args: list[str]) -> Command:
@@ -317,7 +350,7 @@ def read_to_connection(text: str) -> str | None:
     if match is None:
         return None
     query = (match.group("connection") or "").strip()
-    if len(query) >= 2 and _QUOTES.get(query[0]) == query[-1]:
+    if len(query) >= 2 and QUOTES.get(query[0]) == query[-1]:
         query = query[1:-1].strip()
     if "<" in query or ">" in query or "\x00" in query or len(query) > MAX_NAME:
         return ""

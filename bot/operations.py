@@ -201,15 +201,23 @@ def requester_due(op: Operation) -> bool:
 
 
 def pause_due(op: Operation) -> bool:
-    """Cancel-and-pause: once the cancel is sent, pause the schedule (pausing alone would not
-    stop the run in progress), whatever the run's outcome."""
+    """Cancel-and-pause: once the run is held (authorized, still the one confirmed), pause the
+    schedule *before* sending the cancel, so that no scheduled run can start in between
+    (pausing alone would not stop the run in progress); whatever the run's outcome. A schedule
+    read as already paused just before (`was_active` False) is left alone."""
     return (
         op.kind == "cancel_and_pause"
-        and op.cancel_sent_at is not None
         and op.paused_at is None
         and op.pause_error is None
+        and op.was_active is not False
         and (op.state == State.CANCELING or op.state in OUTCOMES)
     )
+
+
+def in_stop(op: Operation) -> bool:
+    """One sync of a stop (bot/db/stops.py): the stop's summary speaks for it, so the operation
+    posts no message of its own."""
+    return op.stop_id is not None
 
 
 # A step that has failed this many times in a row is shown: the status message says what keeps

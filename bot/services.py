@@ -14,6 +14,7 @@ from bot.db.alerts import AlertStore
 from bot.db.engine import Database
 from bot.db.events import EventStore
 from bot.db.operations import OperationStore
+from bot.db.stops import StopStore
 from bot.feed import EventPoller, Feed
 from bot.metrics import Metrics
 from bot.names import SyncNames
@@ -33,6 +34,7 @@ def make_polytomic(
     timeout: float,
     deadline: float | None = None,
     metrics: Metrics | None = None,
+    shared_retry_after: bool = False,
 ) -> PolytomicClient:
     on_error = None
     if metrics is not None:
@@ -47,6 +49,7 @@ def make_polytomic(
         deadline=deadline,
         max_retries=max_retries,
         on_error=on_error,
+        shared_retry_after=shared_retry_after,
     )
 
 
@@ -55,6 +58,7 @@ class Services:
     settings: Settings
     db: Database
     operations: OperationStore  # every statement on `operations`, for listeners, answers, tracker
+    stops: StopStore  # every statement on the stops' tables (a stop: many syncs at once)
     polytomic: PolytomicClient  # for answers to people: a few quick retries
     slack: SlackGateway
     authorizer: Authorizer
@@ -110,6 +114,7 @@ def build_services(
     """Every piece, wired: `clock` is the one every time on a row and in a view comes from."""
     db = Database(settings.database_url)
     operations = OperationStore(db, clock=clock, lease_ttl=settings.lease_ttl)
+    stops = StopStore(db, clock=clock, lease_ttl=settings.lease_ttl)
     metrics = Metrics()
     slack = SlackGateway(
         make_web_client(settings),
@@ -123,6 +128,7 @@ def build_services(
         settings=settings,
         db=db,
         operations=operations,
+        stops=stops,
         polytomic=polytomic,
         slack=slack,
         authorizer=authorizer,
@@ -144,7 +150,7 @@ def build_services(
         # 5 s in all, so a Polytomic that drips (or hangs) frees a worker within 5 s, and one
         # stuck for some runs keeps no other run's cancel waiting longer (well under LEASE_TTL).
         tracker_polytomic = make_polytomic(
-            settings, max_retries=1, timeout=5.0, deadline=5.0, metrics=metrics
+            settings, max_retries=1, timeout=5.0, deadline=5.0, metrics=metrics, shared_retry_after=True
         )
         services.tracker = Tracker(
             operations,
@@ -155,6 +161,7 @@ def build_services(
             clock=clock,
             metrics=metrics,
             names=services.names,
+            stops=stops,
         )
         services.alert_worker = AlertWorker(
             services.alerts,

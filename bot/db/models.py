@@ -1,6 +1,7 @@
 """SQLAlchemy 2 models: grants, operations (one row per cancel, cancel-and-pause or start),
-audit events, Polytomic's events with their poller's row, and the alerts' tables (subscriptions,
-alerts with their failures, flood digests, mutes).
+audit events, Polytomic's events with their poller's row, stops (many syncs stopped at once: the
+prompt's snapshot, the stop, and its syncs), and the alerts' tables (subscriptions, alerts with
+their failures, flood digests, mutes).
 
 The operations row is the single source of truth for a cancellation: every Slack message
 about it is rendered from the row, and the tracker keeps nothing in memory that the row
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Index,
     Integer,
@@ -102,6 +104,10 @@ class Operation(Base):
             postgresql_where=_HOLDING,
         ),
         Index("ix_operations_due", "finished_at", "next_poll_at"),
+        # A stop's operations, by state: its hint asks whether any is still going.
+        Index("ix_operations_stop_id_state", "stop_id", "state"),
+        # A stop (a mass stop, bot/db/stops.py) makes one operation per sync, once.
+        Index("uq_operations_stop_sync", "stop_id", "sync_id", unique=True),
         # One live start per sync: two "Start" clicks (or a Restart on two alerts) start one run.
         Index(
             "uq_operations_live_start",
@@ -175,6 +181,97 @@ class Operation(Base):
     event_rows: Mapped[int | None] = mapped_column(Integer)
     event_sync_name: Mapped[str | None] = mapped_column(Text)
     hinted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The stop this operation is one sync of (None: a single cancel). Its messages are the
+    # stop's summary: the operation posts none of its own.
+    stop_id: Mapped[int | None] = mapped_column(Integer)
+    # Whether the schedule was active when read just before pausing it (cancel_and_pause): a
+    # resume reactivates only a schedule that was (None: paused before this was recorded).
+    was_active: Mapped[bool | None] = mapped_column(Boolean)
+    resume_error: Mapped[str | None] = mapped_column(Text)  # why a stop's Resume could not reactivate it
+
+
+class StopPrompt(Base):
+    """What a stop's prompt showed (the syncs, and the run of each then), kept for its buttons:
+    a button's value holds 2,000 characters, so it carries this row's ID. Expires."""
+
+    __tablename__ = "stop_prompts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, URL-safe
+    verb: Mapped[str] = mapped_column(String(16))  # cancel, pause, resume
+    command: Mapped[str] = mapped_column(Text)  # the command's text, to ask again once expired
+    label: Mapped[str] = mapped_column(Text)  # what was selected, as a source for the views
+    requested_by: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    syncs: Mapped[str] = mapped_column(Text)  # JSON: [{"s": sync ID, "n": name, "e": run or null}]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Stop(Base):
+    """A stop: many syncs canceled, paused or resumed from one confirm click, followed by one
+    summary message (not to be confused with the incident channel, which only hears of it)."""
+
+    __tablename__ = "stops"
+    __table_args__ = (
+        UniqueConstraint("prompt_id"),  # one stop per prompt: a double click confirms once
+        Index("ix_stops_due", "finished_at", "next_poll_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prompt_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))  # cancel, cancel_and_pause, pause, resume
+    label: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    response_url: Mapped[str | None] = mapped_column(Text)
+    incident_channel: Mapped[str | None] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    aborted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # Abort the rest
+    aborted_by: Mapped[str | None] = mapped_column(String(32))
+    resume_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # Resume the N schedules
+    resume_asked_by: Mapped[str | None] = mapped_column(String(32))
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # every sync settled
+    prompt_cleared: Mapped[bool] = mapped_column(Boolean, default=False)
+    summary_ts: Mapped[str | None] = mapped_column(String(32))
+    summary_digest: Mapped[str | None] = mapped_column(String(64))
+    summary_edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    quiet_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # no summary edit before
+    summary_error: Mapped[str | None] = mapped_column(Text)
+    failures_ts: Mapped[str | None] = mapped_column(String(32))  # the thread reply of failures
+    resumed_ts: Mapped[str | None] = mapped_column(String(32))  # the thread reply of a resume
+    incident_ts: Mapped[str | None] = mapped_column(String(32))  # the incident channel's notice
+    incident_final_ts: Mapped[str | None] = mapped_column(String(32))  # its outcome, in its thread
+    incident_error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_poll_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    hinted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # an operation made it due
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class StopSync(Base):
+    """One sync of a stop: the run it was bound to at prompt time, and its schedule (for a pause
+    or a resume): whether it was active just before the stop paused it, and its resume."""
+
+    __tablename__ = "stop_syncs"
+    __table_args__ = (UniqueConstraint("stop_id", "sync_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stop_id: Mapped[int] = mapped_column(Integer)
+    sync_id: Mapped[str] = mapped_column(String(64))
+    sync_name: Mapped[str | None] = mapped_column(Text)
+    execution_id: Mapped[str | None] = mapped_column(String(64))  # running at prompt time
+    was_active: Mapped[bool | None] = mapped_column(Boolean)  # read just before pausing
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    pause_error: Mapped[str | None] = mapped_column(Text)
+    resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resume_error: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEvent(Base):
@@ -238,6 +335,9 @@ OPERATIONS = cast(Table, Operation.__table__)
 AUDIT_EVENTS = cast(Table, AuditEvent.__table__)
 POLYTOMIC_EVENTS = cast(Table, PolytomicEvent.__table__)
 EVENT_POLLER = cast(Table, EventPoller.__table__)
+STOP_PROMPTS = cast(Table, StopPrompt.__table__)
+STOPS = cast(Table, Stop.__table__)
+STOP_SYNCS = cast(Table, StopSync.__table__)
 
 # The alerts' tables (issue 14) live in a module of their own; imported here, last, so that
 # Base.metadata (what the migrations compare against) holds them whoever imports the models.
@@ -265,6 +365,9 @@ __all__ = [
     "NOT_HOLDING",
     "OPERATIONS",
     "POLYTOMIC_EVENTS",
+    "STOPS",
+    "STOP_PROMPTS",
+    "STOP_SYNCS",
     "SUBSCRIPTIONS",
     "Alert",
     "AlertDigest",
@@ -276,6 +379,9 @@ __all__ = [
     "Mute",
     "Operation",
     "PolytomicEvent",
+    "Stop",
+    "StopPrompt",
+    "StopSync",
     "Subscription",
     "UTCDateTime",
     "utcnow",

@@ -48,6 +48,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.clock import SYSTEM_CLOCK, Clock
+from bot.db import stops
 from bot.db.audit import Event, insert_event
 from bot.db.bounds import CLICK_SECONDS
 from bot.db.engine import Database
@@ -314,6 +315,9 @@ class OperationStore:
             with self.db.core() as conn:
                 if conn.execute(query.values(**values)).rowcount != 1:
                     raise LeaseLost(op.id)
+                if target is not None and target in final_states(op.kind) and op.stop_id is not None:
+                    # One sync of a stop is settled: if it was the last, the stop is due now.
+                    stops.hint(conn, op.id, op.stop_id, now)
                 if target is not None and target in final_states(op.kind):
                     # The outcome and its audit row commit together: exactly one each.
                     insert_event(

@@ -18,13 +18,15 @@ from slack_bolt import Ack, App, BoltContext
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import commands as parsing
-from bot.answers import Requester, clicks
+from bot.answers import Requester, clicks, stops
 from bot.db import health
 from bot.db.bounds import OutcomeUnknown
+from bot.db.stops import AlreadyConfirmed, Expired
 from bot.listeners.commands import hand_off
 from bot.services import Services
 from bot.slack import respond
 from bot.views import buttons, replies
+from bot.views import stops as stop_views
 
 log = logging.getLogger("bot.listeners.actions")
 
@@ -163,6 +165,77 @@ def handle_pick(services: Services, ack: Ack, body: dict[str, Any], context: Bol
     hand_off(services, req, command(parsing.SyncRef(id=picked[1])))
 
 
+def handle_stop_confirm(
+    services: Services, ack: Ack, body: dict[str, Any], context: BoltContext, with_pause: bool = False
+) -> None:
+    """A stop's confirm click: the stop and its operations are recorded before the ack, from the
+    prompt's row (its unique prompt_id makes a double click or a replay lose); an expired prompt
+    asks again."""
+    req = Requester.from_context(context, body)
+    prompt_id = buttons.parse_stop_prompt_value(_action_value(body))
+    if req is None or prompt_id is None:
+        ack()
+        if req is not None:
+            services.responder.submit(respond, req.response_url, replies.invalid_button())
+        return
+    try:
+        recorded = services.stops.confirm(
+            prompt_id,
+            with_pause=with_pause,
+            clicker=req.user_id,
+            response_url=req.response_url,
+            incident_channel=services.settings.incident_channel,
+            poll_timeout=services.settings.poll_timeout,
+        )
+    except SQLAlchemyError as error:
+        log.warning("could not record a stop's confirm click: %s", health.describe(error))
+        ack()
+        services.responder.submit(respond, req.response_url, replies.not_recorded())
+        return
+    ack()
+    if isinstance(recorded, int):
+        services.nudge()
+    elif isinstance(recorded, AlreadyConfirmed):
+        services.responder.submit(respond, req.response_url, stop_views.already_confirmed())
+    elif isinstance(recorded, Expired):
+        # Asked again, in one answer after the notice, so the two arrive in order.
+        text = recorded.prompt.command
+        command = parsing.parse(text)
+        services.responder.submit(
+            stops.answer_expired,
+            services.polytomic,
+            services.listings,
+            services.decider,
+            services.stops,
+            req,
+            command if isinstance(command, parsing.Stop) else None,
+            text,
+        )
+    else:
+        services.responder.submit(respond, req.response_url, replies.invalid_button())
+
+
+def handle_stop_pause_confirm(
+    services: Services, ack: Ack, body: dict[str, Any], context: BoltContext
+) -> None:
+    handle_stop_confirm(services, ack, body, context, with_pause=True)
+
+
+def handle_stop_click(services: Services, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    """Abort the rest, or Resume the N schedules, on a stop's summary: decided after the ack."""
+    ack()
+    req = Requester.from_context(context, body)
+    if req is None:
+        return
+    stop_id = buttons.parse_stop_value(_action_value(body))
+    if stop_id is None:
+        services.responder.submit(respond, req.response_url, replies.invalid_button())
+        return
+    action_id = ((body.get("actions") or [{}])[0]).get("action_id")
+    answer = stops.answer_abort if action_id == buttons.STOP_ABORT_ACTION else stops.answer_resume
+    services.responder.submit(answer, services.stops, services.decider, services.nudge, req, stop_id)
+
+
 HANDLERS: dict[str, Handler] = {
     buttons.CONFIRM_ACTION: handle_confirm,
     buttons.PAUSE_CONFIRM_ACTION: handle_pause_confirm,
@@ -171,6 +244,11 @@ HANDLERS: dict[str, Handler] = {
     buttons.RESUME_ACTION: handle_resume,
     buttons.PICK_ACTION: handle_pick,
     buttons.LIST_CANCEL_ACTION: handle_pick,
+    buttons.STOP_CONFIRM_ACTION: handle_stop_confirm,
+    buttons.STOP_PAUSE_CONFIRM_ACTION: handle_stop_pause_confirm,
+    buttons.STOP_DISMISS_ACTION: handle_dismiss,
+    buttons.STOP_ABORT_ACTION: handle_stop_click,
+    buttons.STOP_RESUME_ACTION: handle_stop_click,
 }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 
 from bot import commands as parsing
-from bot.answers import Requester, access, alert_clicks, subscriptions, syncs
+from bot.answers import Requester, access, alert_clicks, stops, subscriptions, syncs
 from bot.services import Services
 from bot.views import replies
 
@@ -19,7 +19,8 @@ COMMAND = "/polytomic"
 
 
 def handle_command(services: Services, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
-    command = parsing.parse(str(body.get("text") or ""))
+    text = str(body.get("text") or "")
+    command = parsing.parse(text)
     services.metrics.command(type(command).__name__.lower())
     if isinstance(command, parsing.Invalid):
         view = replies.usage(command)
@@ -30,10 +31,10 @@ def handle_command(services: Services, ack: Ack, body: dict[str, Any], context: 
     if req is None:
         log.warning("a command without a valid user, channel or response_url: not answered")
         return
-    hand_off(services, req, command)
+    hand_off(services, req, command, text)
 
 
-def hand_off(services: Services, req: Requester, command: parsing.Command) -> None:
+def hand_off(services: Services, req: Requester, command: parsing.Command, text: str = "") -> None:
     """Everything an answer does waits on Polytomic or Slack, so it runs after the ack, off
     Bolt's pool; each answer gets the pieces it uses. A sync picked from a list comes here too."""
     submit = services.responder.submit
@@ -44,6 +45,9 @@ def hand_off(services: Services, req: Requester, command: parsing.Command) -> No
             submit(syncs.answer_help, services.authorizer, req)
         case parsing.Cancel(sync=ref):
             submit(syncs.answer_cancel, polytomic, listings, decider, req, ref)
+        case parsing.Stop():
+            # Many syncs at once (bot/answers/stops.py); the text is kept to ask again later.
+            submit(stops.answer_stop, polytomic, listings, decider, services.stops, req, command, text[:1000])
         case parsing.Status(sync=ref):
             submit(syncs.answer_status, polytomic, listings, req, ref)
         case parsing.Why(sync=ref):

@@ -87,6 +87,7 @@ class PolytomicClient(
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
         max_retry_after: float = 30.0,
+        shared_retry_after: bool = False,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_error: Callable[[PolytomicError], None] | None = None,
@@ -142,6 +143,12 @@ class PolytomicClient(
             transport=transport if transport is not None else bounded_transport(),
             follow_redirects=False,  # a redirect would re-send the key to wherever it points
         )
+        # A 429's Retry-After closes the whole client until it has passed, so that the tracker's
+        # concurrent calls (a stop's cancels, several at once) wait it out together instead of
+        # each being refused in turn.
+        self.shared_retry_after = shared_retry_after  # the tracker's client: on
+        self._closed_until = 0.0
+        self._closed_lock = threading.Lock()
         self._fanout: ThreadPoolExecutor | None = None  # made on first use
         self._fanout_lock = threading.Lock()
 
@@ -196,7 +203,10 @@ class PolytomicClient(
                 raise ValueError("POST requests need an idempotency_key")
             headers["Idempotency-Key"] = validate_idempotency_key(idempotency_key)
         attempt = 0
+        waited = False  # this call has just slept out a Retry-After itself
         while True:
+            if not waited:
+                self._wait_out_retry_after(method, path)
             started = time.monotonic()
             status: int | None = None
             # One window for the whole attempt: connecting, sending, the headers and the body.
@@ -228,12 +238,31 @@ class PolytomicClient(
             if self._on_error is not None:
                 self._on_error(error)
 
+            if self.shared_retry_after and isinstance(error, RateLimited) and error.retry_after:
+                with self._closed_lock:
+                    self._closed_until = max(self._closed_until, time.monotonic() + error.retry_after)
             delay = self._retry_delay(error, method, attempt)
             if delay is None:
                 raise error
             logger.debug("polytomic %s %s: retrying in %.2fs", method, path, delay)
             self._sleep(delay)
+            waited = isinstance(error, RateLimited)
             attempt += 1
+
+    def _wait_out_retry_after(self, method: str, path: str) -> None:
+        """Nothing is sent while a Retry-After Polytomic gave this client runs: wait it out when
+        it is short, else refuse at once (RateLimited with what is left), as Polytomic would."""
+        if not self.shared_retry_after:
+            return
+        with self._closed_lock:
+            left = self._closed_until - time.monotonic()
+        if left <= 0:
+            return
+        if left > self.max_retry_after:
+            raise RateLimited(
+                "waiting out Polytomic's Retry-After", retry_after=left, method=method, path=path
+            )
+        self._sleep(left)
 
     def _retry_delay(self, error: PolytomicError, method: str, attempt: int) -> float | None:
         """Seconds to wait before the next attempt, or None to give up with `error`."""

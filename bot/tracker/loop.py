@@ -23,14 +23,16 @@ from sqlalchemy.exc import OperationalError
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
-from bot.db.models import Operation
+from bot.db.models import Operation, Stop
 from bot.db.operations import OperationStore
+from bot.db.stops import StopStore
 from bot.metrics import Metrics
 from bot.names import SyncNames
 from bot.permissions import Authorizer
 from bot.polytomic import PolytomicClient
 from bot.slack import SlackGateway
 from bot.tracker.reconcile import Processed, Reconciler
+from bot.tracker.stop_pass import StopProcessed, StopReconciler
 
 log = logging.getLogger("bot.tracker")
 
@@ -40,6 +42,7 @@ QUEUED_PER_WORKER = 4  # claimed rows waiting for a worker, at most (their lease
 # ~10 s an attempt, Slack's 10 s) and every statement within the database's timeouts, so a pass
 # makes a few such calls and ends far sooner; this only bounds what nothing else foresaw.
 PASS_LIMIT = 120.0
+STOP_LOOK = 0.1  # seconds between looks for a due stop (the loop ticks far more often)
 
 
 def new_owner_id() -> str:
@@ -60,8 +63,10 @@ class Tracker:
         workers: int = 4,
         metrics: Metrics | None = None,
         names: SyncNames | None = None,
+        stops: StopStore | None = None,
     ) -> None:
         self.store = store
+        self.stops = stops
         self.settings = settings
         self.clock = clock
         self.owner = owner or new_owner_id()
@@ -83,12 +88,25 @@ class Tracker:
             metrics=self.metrics,
             stopping=self._stop,
             names=names,
+            stops=stops,
+        )
+        self.stop_reconciler = (
+            None
+            if stops is None
+            else StopReconciler(
+                stops, store, polytomic, slack, authorizer, settings, owner=self.owner, clock=clock
+            )
         )
         # Other row loops run one look each by `run_due` too (the alerts' worker), so that a
         # caller stepping the tracker by hand steps them as well; their own threads run them
         # otherwise.
         self.companions: list[Callable[[], object]] = []
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="tracker")
+        # Stops (bot/tracker/stop_pass.py) are passed on a thread of their own, so their summary
+        # never waits behind the cancels their operations queue up.
+        self._stop_pool = ThreadPoolExecutor(1, thread_name_prefix="tracker-stop")
+        self._stops_inflight: set[int] = set()
+        self._next_stop_look = 0.0  # time.monotonic() before which no stop is claimed
         self._inflight: set[int] = set()
         self._passes: dict[int, float] = {}  # row -> when its pass began (time.monotonic)
         self._inflight_changed = threading.Condition()
@@ -108,7 +126,14 @@ class Tracker:
         done = [self.reconciler.process(op) for op in self.claim(limit or self.capacity)]
         for companion in self.companions:
             companion()
+        self.run_due_stops()
         return done
+
+    def run_due_stops(self) -> list[StopProcessed]:
+        """Take every due stop through one pass here (see run_due)."""
+        if self.stops is None or self.stop_reconciler is None:
+            return []
+        return [self.stop_reconciler.process(stop) for stop in self.stops.claim(self.owner, 4)]
 
     # ---- the loop ------------------------------------------------------------------
 
@@ -154,6 +179,8 @@ class Tracker:
         now = self.clock.now()
         self.last_loop_at = now
         self.renew_leases(now)
+        # Stops first, on their own thread: a summary never waits for the cancels to drain.
+        self.claim_stops()
         with self._inflight_changed:
             free = self.capacity - len(self._inflight)
         if free < self.workers:
@@ -178,9 +205,44 @@ class Tracker:
             return 0.0  # there may be more due right now
         return self.until_next_due(now)
 
+    def claim_stops(self) -> None:
+        """Due stops, one pass at a time on their own thread (a stop's pass is short: a batch of
+        pauses at most, then its messages)."""
+        if self.stops is None:
+            return
+        with self._inflight_changed:
+            if self._stops_inflight:
+                return
+        # The loop ticks after every pass; a stop is looked for at most every STOP_LOOK seconds.
+        look = time.monotonic()
+        if look < self._next_stop_look:
+            return
+        self._next_stop_look = look + STOP_LOOK
+        for stop in self.stops.claim(self.owner, 1):
+            with self._inflight_changed:
+                self._stops_inflight.add(stop.id)
+            self._stop_pool.submit(self._work_stop, stop)
+
+    def _work_stop(self, stop: Stop) -> None:
+        assert self.stop_reconciler is not None
+        try:
+            self.stop_reconciler.process(stop)
+        finally:
+            with self._inflight_changed:
+                self._stops_inflight.discard(stop.id)
+            self._wake.set()
+
     def until_next_due(self, now: datetime) -> float:
         """Seconds until the earliest unleased row falls due (a poll is never late by a tick)."""
         due = self.store.next_due()
+        if self.stops is not None:
+            stop_due = self.stops.next_due()
+            if stop_due is not None:
+                # Not before the next look for a stop (STOP_LOOK), or the loop would spin.
+                look = now + timedelta(seconds=max(0.0, self._next_stop_look - time.monotonic()))
+                stop_due = max(stop_due, look)
+                if due is None or stop_due < due:
+                    due = stop_due
         if due is None:
             return self.idle_wait
         return min(self.idle_wait, max(0.0, float((due - now).total_seconds())))
@@ -204,6 +266,10 @@ class Tracker:
             )
         self._last_renewal = now
         self.store.renew(self.owner, ids)
+        if self.stops is not None:
+            with self._inflight_changed:
+                stop_ids = list(self._stops_inflight)
+            self.stops.renew(self.owner, stop_ids)
 
     def claim(self, limit: int) -> list[Operation]:
         """Lease up to `limit` due rows, most overdue first."""
@@ -218,7 +284,11 @@ class Tracker:
             self._passes[op.id] = time.monotonic()
         try:
             done = self.reconciler.process(op)
-            if done.next_at is not None and done.next_at < self._next_tick:
+            if op.stop_id is not None and done.finished:
+                # One sync of a stop is done: its stop may be final now, so look for it at once.
+                self._next_stop_look = 0.0
+                self._wake.set()
+            elif done.next_at is not None and done.next_at < self._next_tick:
                 self._wake.set()  # due before the sleeping loop would look
         finally:
             with self._inflight_changed:
@@ -238,10 +308,13 @@ class Tracker:
         with self._inflight_changed:
             self._inflight_changed.wait_for(lambda: not self._inflight, timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._stop_pool.shutdown(wait=False, cancel_futures=True)
         self.release_all()
 
     def release_all(self, *, everyone: bool = False) -> None:
         try:
             self.store.release_all(None if everyone else self.owner)
+            if self.stops is not None:
+                self.stops.release_all(None if everyone else self.owner)
         except OperationalError:
             log.warning("could not release leases; they expire in %s s", self.settings.lease_ttl)

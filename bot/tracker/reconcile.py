@@ -23,6 +23,7 @@ from bot.db.alerts import AlertStore
 from bot.db.audit import Event
 from bot.db.models import Operation
 from bot.db.operations import AFTER_A_FAILED_STEP, LeaseLost, OperationStore
+from bot.db.stops import StopStore
 from bot.metrics import Metrics
 from bot.names import SyncNames
 from bot.operations import OUTCOMES, RELEASED, backoff, stuck
@@ -63,6 +64,7 @@ class Reconciler:
         metrics: Metrics,
         stopping: threading.Event,
         names: SyncNames | None = None,
+        stops: StopStore | None = None,
     ) -> None:
         self.store = store
         self.polytomic = polytomic
@@ -74,6 +76,7 @@ class Reconciler:
         self.metrics = metrics
         self.stopping = stopping  # set when the process drains: stop waiting out the database
         self.names = names  # a short cache of sync names (bot/names.py)
+        self.stops = stops  # the stops' store: whether a stop's rest was aborted
         # The alerts' store, for a start that an alert's Restart made: its alert is touched when
         # the start's state changes, so the alert shows it (set by bot.services).
         self.alerts: AlertStore | None = None

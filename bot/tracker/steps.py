@@ -30,6 +30,7 @@ from bot.operations import (
     event_fields,
     event_outcome,
     execution_fields,
+    in_stop,
     incident_due,
     outcome_of,
     pause_due,
@@ -123,18 +124,31 @@ class Pass(SlackSteps):
 
     def run(self) -> None:
         op = self.op
+        if op.state == State.CONFIRMED and in_stop(op) and self.stop_aborted():
+            self.save(state=State.DENIED, last_error=notes.ABORTED)
         if op.state == State.CONFIRMED:
             self.take(self.authorize_and_verify())
+        if op.state == State.CANCELING and op.cancel_sent_at is None and pause_due(op):
+            # Pause first, then cancel: no scheduled run can start in between.
+            self.take(self.pause())
         if op.state == State.CANCELING and event_outcome(op.event_type) is not None:
             self.take(self.take_event())
+        elif op.state == State.CANCELING and op.cancel_sent_at is None and pause_due(op):
+            pass  # the pause did not land yet (it failed and is retried): no cancel before it
         elif op.state == State.CANCELING and op.cancel_sent_at is None:
             # Polytomic takes seconds to act on a cancel: the next pass, a poll interval from
             # now, reads what it did (a read right away would only say "canceling").
             self.take(self.send_cancel())
         elif op.state == State.CANCELING:
             self.take(self.poll())
-        if pause_due(op):
+        if pause_due(op) and not self.failed:
             self.take(self.pause())
+        if in_stop(op):
+            # The stop's summary speaks for its syncs (bot/tracker/stop_pass.py): no message here.
+            self.finished = State(op.state) in FINAL and not pause_due(op)
+            if op.state == State.CANCELING:
+                self.wants.append(self.settings.poll_interval)
+            return
         self.take(self.escalate())
         self.take(self.status_message())
         self.take(self.incident_notice())
@@ -231,6 +245,8 @@ class Pass(SlackSteps):
         names = self.r.names
         sync_id = self.op.sync_id
         cached = names.get(sync_id) if names is not None else None
+        if cached is None and in_stop(self.op) and self.op.sync_name is not None:
+            cached = self.op.sync_name  # a stop's prompt read it a moment ago
         if cached is not None:
             return cached, self.r.polytomic.sync_status(sync_id)
         sync, status = self.r.polytomic.sync_and_status(sync_id)
@@ -316,8 +332,28 @@ class Pass(SlackSteps):
             return "" if self.failure(error, Doing.NAME).final else None
         return sync.name or ""
 
+    def stop_aborted(self) -> bool:
+        stops = self.r.stops
+        stop = stops.get(self.op.stop_id) if stops is not None and self.op.stop_id is not None else None
+        return stop is not None and stop.aborted_at is not None
+
     def pause(self) -> Outcome:
+        """Read whether the schedule is active, just before pausing it: one already paused is
+        left alone (and never resumed by the bot)."""
         op = self.op
+        if op.was_active is None:
+            try:
+                active = self.r.polytomic.get_sync(op.sync_id).active is not False
+            except PolytomicError as error:
+                outcome = self.failure(error, Doing.PAUSE)
+                if not outcome.final:
+                    return outcome
+                self.save(self.audit("pause", "failed"), pause_error=outcome.error)
+                return DONE
+            if not active:
+                self.save(self.audit("pause", "already paused"), was_active=False)
+                return DONE
+            self.note(was_active=True)
         try:
             self.r.polytomic.set_active(op.sync_id, False, idempotency_key=f"op-{op.id}-pause")
         except PolytomicError as error:

@@ -20,6 +20,12 @@ RETRY_ACTION = "cancel_retry"
 RESUME_ACTION = "resume_schedule"
 PICK_ACTION = "sync_pick"  # one of several syncs with the same name
 LIST_CANCEL_ACTION = "list_cancel"  # "Cancel…" next to a running sync in /polytomic list
+# A stop's buttons (bot/views/stops.py): the prompt's, then the summary's.
+STOP_CONFIRM_ACTION = "stop_confirm"  # Cancel N syncs / Pause N schedules / Resume N schedules
+STOP_PAUSE_CONFIRM_ACTION = "stop_pause_confirm"  # Cancel N and pause their schedules
+STOP_DISMISS_ACTION = "stop_dismiss"  # Keep running
+STOP_ABORT_ACTION = "stop_abort"  # Abort the rest
+STOP_RESUME_ACTION = "stop_resume"  # Resume the N schedules
 
 MAX_VALUE = 2000  # characters a Slack button's value holds
 PICK_VERBS = ("cancel", "status", "why", "audit")  # the commands a pick goes on with
@@ -27,6 +33,7 @@ PICK_VERBS = ("cancel", "status", "why", "audit")  # the commands a pick goes on
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _EXECUTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _RETRY = re.compile(r"^(\d{1,12}):(\d{1,6})$")
+_PROMPT_ID = re.compile(r"^[A-Za-z0-9_-]{16,32}$")
 
 
 def _json(value: str) -> object:
@@ -120,6 +127,30 @@ def parse_resume_value(value: str) -> int | None:
         return int(value)
     except ValueError:  # digits int() does not read, such as "²"
         return None
+
+
+# ---- a stop's prompt: the ID of the row that holds what it showed (bot/db/stops.py) ---------
+
+
+def stop_prompt_value(prompt_id: str) -> str:
+    return prompt_id
+
+
+def parse_stop_prompt_value(value: str) -> str | None:
+    """The prompt row's ID from a stop prompt's button, or None if it is not one of ours."""
+    return value if _PROMPT_ID.match(value) else None
+
+
+# ---- a stop's summary: Abort the rest, Resume the N schedules: the stop ---------------------
+
+
+def stop_value(stop_id: int) -> str:
+    return str(stop_id)
+
+
+def parse_stop_value(value: str) -> int | None:
+    """The stop's ID from a summary's button, or None if it is not one of ours."""
+    return parse_resume_value(value)
 
 
 # ---- Alerts (issue 14): Restart, Pause/Resume, Cancel, Mute; and the start prompt's button ---

@@ -20,6 +20,9 @@ from bot.views.blocks import bold, code, status_text, sync_label, trusted, user,
 
 # ---- sources for the requester, kept on released rows ----------------------------------------
 
+# On a stop's operation that was never sent because someone clicked Abort the rest first.
+ABORTED = "Not sent: the rest of the stop was aborted."
+
 
 def granters(decision: Decision) -> str:
     """Who may grant what a decision lacks."""

@@ -38,9 +38,17 @@ HELP: tuple[tuple[str, str | None, str, str], ...] = (
     (
         "cancel",
         "cancel",
-        "show the running execution and offer to cancel it",
-        f"/polytomic cancel {EXAMPLE_ID}",
+        "show the running execution and offer to cancel it; several syncs, every running one "
+        "or those writing to a connection at once, followed in one summary",
+        "/polytomic cancel running to Salesforce prod",
     ),
+    (
+        "pause",
+        "pause",
+        "pause the schedules of several syncs at once (runs in progress go on)",
+        "/polytomic pause to Salesforce prod",
+    ),
+    ("resume", "pause", "resume the schedules the bot paused", "/polytomic resume to Salesforce prod"),
     ("list", None, "the syncs, or only those running, with a cancel button", "/polytomic list running"),
     (
         "status",

@@ -146,7 +146,9 @@ def _schedule_notes(op: Operation) -> list[str]:
         return ["Schedule paused: no new scheduled runs until someone resumes it."]
     if op.pause_error is not None:
         return [f"{icon(':warning:')}The schedule could not be paused: {escape(clip(op.pause_error, 200))}"]
-    return ["The schedule will be paused once the cancel is sent."]
+    if op.was_active is False:
+        return ["The schedule was already paused: left as it was."]
+    return ["The schedule will be paused before the cancel is sent."]
 
 
 def retry_button(op: Operation) -> Block:

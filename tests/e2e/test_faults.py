@@ -112,6 +112,11 @@ def test_database_briefly_unreachable(
     confirm(admin(bot, slack), sync.id)
     wait_until(lambda: status_messages(slack) and status_messages(slack, INCIDENTS), what="the first posts")
     wait_until(lambda: execution.status == "canceling", what="the cancel")
+    # The fault comes after the posts are recorded: a cut between Slack taking a post and its row
+    # recording it is the documented window, which test_database_cut_right_after_a_slack_post covers.
+    rows = postgres_rows(postgres_url)
+    recorded = "SELECT count(*) FROM operations WHERE status_ts IS NOT NULL AND incident_ts IS NOT NULL"
+    wait_until(lambda: rows(recorded)[0][0] == 1, what="the posts recorded")
 
     cut_at = time.monotonic()
     proxy.pause()

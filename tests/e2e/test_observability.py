@@ -46,7 +46,16 @@ def test_metrics_and_logs_after_a_cancel(bot: Any, slack: Any, polytomic: Any) -
     confirm(user, sync.id)
     final_text(slack, "*canceled*")
 
-    body = httpx.get(bot.url + "/metrics").text
+    # The final edit lands before the row's finish commits, and the gauge is read at most once a
+    # second: wait for it rather than race it.
+    body = wait_until(
+        lambda: (
+            (text := httpx.get(bot.url + "/metrics").text)
+            and metric(text, "polytomic_bot_operations_in_flight") == 0
+            and text
+        ),
+        what="no operation in flight",
+    )
     assert metric(body, 'polytomic_bot_commands_total{kind="cancel"}') == 1
     assert metric(body, 'polytomic_bot_commands_total{kind="invalid"}') == 1
     assert metric(body, 'polytomic_bot_permission_decisions_total{action="cancel",decision="allowed"}') == 2

@@ -46,3 +46,6 @@ def test_quick_benchmarks_run_and_report(tmp_path: Path) -> None:
     limited = figures["slack_limits"]
     assert limited["finished"] == limited["operations"] and limited["undelivered"] == 0
     assert limited["window_violations"] == 0 and limited["calls"] > 0
+    stopped = figures["stop"]  # issue 15: a stop of 3 syncs under Slack's real limits
+    assert stopped["canceled"] == stopped["effective_cancels"] == stopped["syncs"] == 3
+    assert stopped["window_violations"] == 0 and 0 < stopped["slack_calls"] <= 60

@@ -143,7 +143,7 @@ def test_help_lists_only_what_the_caller_may_run(
     everyone = ["list", "status", "why", "grants", "subscriptions", "help"]
     cancellers = ["cancel", "list", "status", "why", "audit", "grants", "subscriptions", "help"]
     admins = [
-        *("cancel", "list", "status", "why", "audit", "grant", "revoke", "grants"),
+        *("cancel", "pause", "resume", "list", "status", "why", "audit", "grant", "revoke", "grants"),
         *("subscribe", "unsubscribe", "subscriptions", "start", "help"),
     ]
 
@@ -158,7 +158,7 @@ def test_help_lists_only_what_the_caller_may_run(
         assert "ask a bot admin" not in text and "Cancel and pause" not in text
 
     listed, text = help_for("UPAT")
-    assert listed == cancellers
+    assert listed == ["cancel", "pause", "resume", *cancellers[1:]]  # pause: the stop commands too
     assert "The cancel prompt also offers *Cancel and pause the schedule*." in text
 
     for user_id in ("UERIN", "UADMIN"):  # admin of one sync; a bot admin
@@ -557,7 +557,9 @@ def test_cancel_and_pause_then_resume_schedule(bot: Any, slack: Any, polytomic: 
     requests = polytomic.requests
     [cancel] = [i for i, r in enumerate(requests) if r.is_cancel]
     [pause] = [i for i, r in enumerate(requests) if r.path.endswith("/activate")]
-    assert cancel < pause and requests[pause].effective
+    # Pause first, then cancel (issue 15: no scheduled run can start in between; it used to be
+    # cancel, then pause).
+    assert pause < cancel and requests[pause].effective
     assert requests[pause].idempotency_key and requests[pause].idempotency_key.endswith("-pause")
     resume = button(message.latest, "resume_schedule")
     assert resume["text"]["text"] == "Resume schedule"

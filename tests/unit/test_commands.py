@@ -260,7 +260,6 @@ def test_bad_scope_in_a_grant() -> None:
     ("text", "usage"),
     [
         ("cancel", USAGE["cancel"]),
-        (f"cancel {SYNC} {SYNC}", USAGE["cancel"]),
         (f"cancel {SYNC} now", USAGE["cancel"]),
         ("status", USAGE["status"]),
         (f"status {SYNC} extra", USAGE["status"]),
@@ -281,7 +280,7 @@ def test_missing_and_extra_arguments(text: str, usage: str) -> None:
     assert command.problem
 
 
-@pytest.mark.parametrize("text", ["stop " + SYNC, "cancle " + SYNC, "pause " + SYNC, "grantz", "?", "-h"])
+@pytest.mark.parametrize("text", ["stop " + SYNC, "cancle " + SYNC, "grantz", "?", "-h"])
 def test_unknown_verbs(text: str) -> None:
     command = parse(text)
     assert isinstance(command, Invalid)
@@ -323,7 +322,6 @@ MALFORMED = [
     "\uff43\uff41\uff4e\uff43\uff45\uff4c " + SYNC,  # full-width "cancel"
     "",
     " \n ",
-    "cancel " + SYNC + "\n" + SYNC,
 ]
 
 # Anything else after cancel/status/why is an exact sync name to look up, shown escaped if at

@@ -483,8 +483,15 @@ def _other_cases() -> dict[str, list[Case]]:
 
 def every_case(name: str | None) -> dict[str, list[Case]]:
     from tests.unit.views.alert_cases import alert_cases  # the alerts' views (issue 14)
+    from tests.unit.views.stop_cases import stop_cases  # bot/views/stops.py (issue 15)
 
-    cases = {**_op_cases(name), **_sync_cases(name), **_other_cases(), **alert_cases(name)}
+    cases = {
+        **_op_cases(name),
+        **_sync_cases(name),
+        **_other_cases(),
+        **alert_cases(name),
+        **stop_cases(),
+    }
     return cases
 
 
@@ -540,6 +547,9 @@ def evil_views() -> dict[str, View]:
     odd_ids = make_op(requested_by="<!channel>", channel_id="<!here>")
     views["incident_notice:odd-ids"] = incident.incident_notice(odd_ids)
     views["status_message:odd-ids"] = status.status_message(odd_ids, NOW)
+    from tests.unit.views.stop_cases import evil_stop_views  # bot/views/stops.py (issue 15)
+
+    views.update({f"stops:{k}": v for k, v in evil_stop_views(EVIL).items()})
     return views
 
 

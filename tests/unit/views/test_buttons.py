@@ -156,7 +156,7 @@ def test_a_resume_value_that_is_not_ours_decodes_to_none(value: str) -> None:
 
 def test_the_action_ids_are_distinct_and_each_has_a_listener() -> None:
     ids = [value for name, value in vars(buttons).items() if name.endswith("_ACTION")]
-    assert len(ids) == len(set(ids)) == 14
+    assert len(ids) == len(set(ids)) == 19  # 7 for alerts (issue 14), 5 for stops (issue 15)
     assert all(0 < len(action_id) <= 255 for action_id in ids)
     assert set(HANDLERS) | set(ALERT_HANDLERS) == set(ids)
 
