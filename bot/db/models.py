@@ -1,7 +1,7 @@
 """SQLAlchemy 2 models: grants, operations (one row per cancel, cancel-and-pause or start),
-audit events, Polytomic's events with their poller's row, stops (many syncs stopped at once: the
-prompt's snapshot, the stop, and its syncs), and the alerts' tables (subscriptions, alerts with
-their failures, flood digests, mutes).
+audit events, Polytomic's events with their poller's row, the App Home tabs people have open,
+stops (many syncs stopped at once: the prompt's snapshot, the stop, and its syncs), and the
+alerts' tables (subscriptions, alerts with their failures, flood digests, mutes).
 
 The operations row is the single source of truth for a cancellation: every Slack message
 about it is rendered from the row, and the tracker keeps nothing in memory that the row
@@ -104,6 +104,7 @@ class Operation(Base):
             postgresql_where=_HOLDING,
         ),
         Index("ix_operations_due", "finished_at", "next_poll_at"),
+        Index("ix_operations_requested_by", "requested_by", "created_at"),
         # A stop's operations, by state: its hint asks whether any is still going.
         Index("ix_operations_stop_id_state", "stop_id", "state"),
         # A stop (a mass stop, bot/db/stops.py) makes one operation per sync, once.
@@ -329,12 +330,31 @@ class EventPoller(Base):
     polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class Home(Base):
+    """One person's App Home tab: where their DM with the app is (`channel_id`, from the
+    app_home_opened event), when they last opened it (Slack has no "closed" event, so a home
+    opened within the last few minutes counts as open), when it was last published, and since
+    when one of their operations has changed without it being published again (`stale_at`).
+    Shared by every replica, so the pace of republishing holds across them."""
+
+    __tablename__ = "homes"
+
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(32))  # the DM with the app (D…)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    event_ts: Mapped[str | None] = mapped_column(String(32))  # the last app_home_opened taken
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    stale_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 # The tables, typed, for the stores' Core statements (cheaper than the ORM's on the hot paths).
 GRANTS = cast(Table, Grant.__table__)
 OPERATIONS = cast(Table, Operation.__table__)
 AUDIT_EVENTS = cast(Table, AuditEvent.__table__)
 POLYTOMIC_EVENTS = cast(Table, PolytomicEvent.__table__)
 EVENT_POLLER = cast(Table, EventPoller.__table__)
+HOMES = cast(Table, Home.__table__)
 STOP_PROMPTS = cast(Table, StopPrompt.__table__)
 STOPS = cast(Table, Stop.__table__)
 STOP_SYNCS = cast(Table, StopSync.__table__)
@@ -361,6 +381,7 @@ __all__ = [
     "AUDIT_EVENTS",
     "EVENT_POLLER",
     "GRANTS",
+    "HOMES",
     "MUTES",
     "NOT_HOLDING",
     "OPERATIONS",
@@ -376,6 +397,7 @@ __all__ = [
     "Base",
     "EventPoller",
     "Grant",
+    "Home",
     "Mute",
     "Operation",
     "PolytomicEvent",

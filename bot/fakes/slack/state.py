@@ -129,6 +129,10 @@ class SlackState:
         self._response_counter = itertools.count(1)
         self._last_ts_us = 0
         self._internal_errors: list[str] = []
+        self._home_tab_enabled = True
+        self._home_views: dict[str, list[dict[str, Any]]] = {}  # user -> views published (views.py)
+        self._modals: list[dict[str, Any]] = []
+        self._used_triggers: set[str] = set()
 
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
