@@ -27,7 +27,6 @@ from typing import Any
 
 import pytest
 
-from bot import commands
 from tests.harness import EXECUTABLE, ROOT, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -214,10 +213,6 @@ def test_a_sync_fails_at_once_on_request(page: Any, sync_api: Any) -> None:
     expect(status).to_contain_text("Zendesk API answered 429")
 
 
-@pytest.mark.skipif(
-    isinstance(commands.parse("subscribe * failures"), commands.Invalid),
-    reason="needs alerts (issue 14): no `subscribe` command in this checkout",
-)
 def test_the_failure_alert_reaches_the_subscribed_channel(page: Any, sync_api: Any) -> None:
     expect = sync_api.expect
     # The demo subscribed #data-team to every sync's failures at start, as the admin.
@@ -229,10 +224,6 @@ def test_the_failure_alert_reaches_the_subscribed_channel(page: Any, sync_api: A
     expect(alert).to_contain_text("Zendesk API answered 429")
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("bot.views.home") is None,
-    reason="waits for App Home (issue 16, branch home16): the bot publishes no Home tab on this branch",
-)
 def test_app_home_shows_the_running_syncs(page: Any, sync_api: Any) -> None:
     expect = sync_api.expect
     page.select_option("#user", ONCALL)

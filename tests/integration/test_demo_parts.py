@@ -93,6 +93,11 @@ def test_the_fake_slack_keeps_at_most_max_records() -> None:
         assert len(slack.requests) <= 22
         assert len(slack.messages) <= 22 and len(slack.ephemerals) <= 22
         assert slack.recorded_total == 120
+        for _ in range(60):
+            client.views_publish(user_id="U1", view={"type": "home", "blocks": []})
+        assert len(slack.home_views("U1")) <= 22
+        published = client.views_publish(user_id="U1", view={"type": "home", "blocks": []})
+        assert published["view"]["id"] == "V00000061"  # IDs stay unique past the bound
         texts = [m.text for m in slack.messages.values()]
         assert "message 59" in texts and "message 0" not in texts  # the oldest go first
 
@@ -167,10 +172,7 @@ def test_home_is_whatever_the_bot_last_published_for_the_user(slack: FakeSlack) 
     assert surfaces.home(demo.ADMIN.id) is None
     client = _client(slack)
     view = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}]}
-    try:
-        client.views_publish(user_id=demo.ADMIN.id, view=view)
-    except Exception:  # the fake Slack answers views.publish once App Home (issue 16) adds it
-        pytest.skip("the fake Slack does not answer views.publish yet (App Home, issue 16)")
+    client.views_publish(user_id=demo.ADMIN.id, view=view)
     home = surfaces.home(demo.ADMIN.id)
     assert home is not None and home["blocks"] == view["blocks"]
     assert surfaces.home(demo.ANALYST.id) is None
@@ -280,10 +282,7 @@ def test_a_modal_opened_with_the_users_trigger_then_updated_by_the_ack_then_clos
     trigger = make_trigger_id()
     surfaces.trigger(demo.ONCALL.id, trigger)
     modal = {"type": "modal", "title": {"type": "plain_text", "text": "Cancel a sync"}, "blocks": []}
-    try:
-        opened = _client(slack).views_open(trigger_id=trigger, view=modal)
-    except Exception:
-        pytest.skip("the fake Slack does not answer views.open yet (App Home, issue 16)")
+    opened = _client(slack).views_open(trigger_id=trigger, view=modal)
     view_id = opened["view"]["id"]
     assert surfaces.modal(demo.ANALYST.id) is None  # another user's trigger: not theirs
     shown = surfaces.modal(demo.ONCALL.id)

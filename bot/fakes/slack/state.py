@@ -88,8 +88,8 @@ class SlackState:
         max_records: int | None = None,
     ) -> None:
         """`max_records` bounds what a long-lived fake (the demo) keeps: recorded requests, the
-        bot's messages, ephemerals and response_urls, each list its oldest dropped first; None
-        (tests) keeps everything."""
+        bot's messages, ephemerals, response_urls, each user's Home views and the modals, each
+        list its oldest dropped first (view IDs stay unique); None (tests) keeps everything."""
         if max_records is not None and max_records < 1:
             raise ValueError("max_records must be at least 1")
         self.max_records = max_records
@@ -133,6 +133,7 @@ class SlackState:
         self._home_views: dict[str, list[dict[str, Any]]] = {}  # user -> views published (views.py)
         self._modals: list[dict[str, Any]] = []
         self._used_triggers: set[str] = set()
+        self._views_made: dict[str, int] = {}  # views published per user ("": modals), for their IDs
 
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -189,6 +190,12 @@ class SlackState:
             del self._ephemerals[: len(self._ephemerals) - cap]
         _drop_oldest(self._messages, cap, slack)
         _drop_oldest(self._response_urls, cap, slack)
+        for views in (*self._home_views.values(), self._modals):
+            if len(views) > slack:
+                del views[: len(views) - cap]
+        if len(self._used_triggers) > slack:  # those past their 3 s are refused as expired anyway
+            stale = time.time() - 10
+            self._used_triggers = {t for t in self._used_triggers if _trigger_time(t) >= stale}
 
     def _next_ts(self) -> str:
         now_us = int(time.time() * 1_000_000)
@@ -263,3 +270,9 @@ def _drop_oldest(table: dict[Any, Any], cap: int, slack: int) -> None:
     if len(table) > slack:
         for key in list(itertools.islice(iter(table), len(table) - cap)):
             del table[key]
+
+
+def _trigger_time(trigger_id: str) -> float:
+    """The Unix time a trigger_id starts with (`<unix time>.<digits>.<hex>`); 0 if none."""
+    head = trigger_id.split(".", 1)[0]
+    return float(head) if head.isdigit() else 0.0
