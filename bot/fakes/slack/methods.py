@@ -75,6 +75,7 @@ class WebApiMethods(Views):
             ],
         )
         self._messages[(channel.id, ts)] = msg
+        self._bound()
         return {"ok": True, "channel": channel.id, "ts": ts, "message": msg.to_api()}
 
     def _bot_message(self, params: dict[str, Any]) -> Message:
@@ -126,6 +127,7 @@ class WebApiMethods(Views):
                 attachments=attachments,
             )
         )
+        self._bound()
         return {"ok": True, "message_ts": ts}
 
     def _chat_delete(self, params: dict[str, Any], now: float) -> dict[str, Any]:

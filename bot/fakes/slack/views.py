@@ -72,7 +72,8 @@ class Views(Workspace):
             raise ApiError("not_enabled")
         view = self._view(params, "home")
         self._home_views.setdefault(user_id, []).append({"view": copy.deepcopy(view), "time": now})
-        return {"ok": True, "view": {"id": f"V{len(self._home_views[user_id]):08d}", **view}}
+        published = self._views_made[user_id] = self._views_made.get(user_id, 0) + 1  # kept past max_records
+        return {"ok": True, "view": {"id": f"V{published:08d}", **view}}
 
     def _views_open(self, params: dict[str, Any], now: float) -> dict[str, Any]:
         trigger_id = params.get("trigger_id")
@@ -91,7 +92,8 @@ class Views(Workspace):
             raise ApiError("invalid_arguments")
         self._used_triggers.add(trigger_id)
         self._modals.append({"trigger_id": trigger_id, "view": copy.deepcopy(view), "time": now})
-        return {"ok": True, "view": {"id": f"VM{len(self._modals):07d}", **view}}
+        opened = self._views_made[""] = self._views_made.get("", 0) + 1  # modals: kept past max_records
+        return {"ok": True, "view": {"id": f"VM{opened:07d}", **view}}
 
     # ---- what a test sets and reads -----------------------------------------------------
 
