@@ -20,12 +20,12 @@ MAX_NAME = 200
 QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»"}  # noqa: RUF001 (smart quotes Slack clients type)
 SubjectKind = Literal["user", "usergroup"]
 
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_UUID_ONLY = re.compile(rf"^{_UUID}$")
-_UUID_ANY = re.compile(rf"(?<![0-9a-fA-F-]){_UUID}(?![0-9a-fA-F-])")
+UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"  # a pattern
+BARE_URL = re.compile(r"^https?://\S+$")
+_UUID_ONLY = re.compile(rf"^{UUID}$")
+_UUID_ANY = re.compile(rf"(?<![0-9a-fA-F-]){UUID}(?![0-9a-fA-F-])")
 _WORD = re.compile(r"<[^<>]*>|\S+")  # a Slack link or mention is one word, spaces and all
 _LINK = re.compile(r"^<(https?://[^|>\s]+)(?:\|[^>]*)?>$")
-_BARE_URL = re.compile(r"^https?://\S+$")
 _USER = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$")
 _GROUP = re.compile(r"^<!subteam\^(S[A-Z0-9]{2,})(?:\|[^>]*)?>$")
 _RAW_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
@@ -189,12 +189,23 @@ USAGE = {
 }
 
 
+def url_in(token: str) -> str | None:
+    """The URL a word is (bare, or a Slack link `<https://…|label>`), or None. Shared by whatever
+    names a sync or a connection by its Polytomic URL."""
+    link = _LINK.match(token)
+    return link.group(1) if link else token if BARE_URL.match(token) else None
+
+
+def decode_entities(text: str) -> str:
+    """Slack sends `&`, `<` and `>` typed by the user as entities."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def parse_sync_ref(token: str) -> SyncRef | None:
     """A UUID, or a Polytomic URL (bare or as a Slack link) that contains the sync's UUID."""
     if _UUID_ONLY.match(token):
         return SyncRef(id=token.lower())
-    link = _LINK.match(token)
-    url = link.group(1) if link else token if _BARE_URL.match(token) else None
+    url = url_in(token)
     if url is None:
         return None
     ids = [m.lower() for m in _UUID_ANY.findall(url)]
@@ -221,11 +232,11 @@ def parse_sync_arg(rest: str) -> SyncRef | None:
     if "<" in rest or ">" in rest or "\x00" in rest:
         return None
     # A URL or a sync ID among several words is a mistake, not a name.
-    if any(_BARE_URL.match(w) or _UUID_ANY.search(w) for w in words):
+    if any(BARE_URL.match(w) or _UUID_ANY.search(w) for w in words):
         return None
     if len(rest) >= 2 and QUOTES.get(rest[0]) == rest[-1]:
         rest = rest[1:-1].strip()
-    name = " ".join(rest.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").split())
+    name = " ".join(decode_entities(rest).split())
     if not name or len(name) > MAX_NAME:
         return None
     return SyncRef(name=name)
