@@ -145,14 +145,7 @@ def _member_resume(add: Callable[[str], None], failures: list[Failure], member: 
 def resumable_ops(ops: Sequence[Operation]) -> list[Operation]:
     """The operations whose schedule this stop paused and that were active before: a resume
     reactivates these, never one that was already paused."""
-    return [
-        op
-        for op in ops
-        if op.paused_at is not None
-        and op.was_active is True
-        and op.resumed_at is None
-        and op.resume_error is None
-    ]
+    return [op for op in ops if _paused_here(op)]
 
 
 def resumable_members(stop: Stop, members: Sequence[StopSync]) -> list[StopSync]:
@@ -162,14 +155,13 @@ def resumable_members(stop: Stop, members: Sequence[StopSync]) -> list[StopSync]
         return [m for m in members if m.resumed_at is None and m.resume_error is None]
     if stop.kind != "pause":
         return []
-    return [
-        m
-        for m in members
-        if m.paused_at is not None
-        and m.was_active is True
-        and m.resumed_at is None
-        and m.resume_error is None
-    ]
+    return [m for m in members if _paused_here(m)]
+
+
+def _paused_here(row: Operation | StopSync) -> bool:
+    """Paused by this stop, active before it, and not resumed (nor failed to) since."""
+    paused = row.paused_at is not None and row.was_active is True
+    return paused and row.resumed_at is None and row.resume_error is None
 
 
 def pending_pauses(stop: Stop, members: Sequence[StopSync]) -> list[StopSync]:
