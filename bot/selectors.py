@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.commands import (
+from bot.references import (
     BARE_URL,
     MAX_NAME,
     QUOTES,
