@@ -98,13 +98,7 @@ def tally(stop: Stop, members: Sequence[StopSync], ops: Sequence[Operation]) -> 
             _schedule(add, failures, op)
             if pause_due(op):
                 add("pausing")
-        if op.resumed_at is not None:
-            add("resumed")
-        elif op.resume_error is not None:
-            add("resume_failed")
-            failures.append(
-                Failure(op.sync_id, op.sync_name, f"could not be resumed: {op.resume_error[:200]}")
-            )
+        _resume(add, failures, op)
     if stop.kind in ("pause", "resume"):
         for member in members:
             if stop.kind == "pause":
@@ -112,7 +106,7 @@ def tally(stop: Stop, members: Sequence[StopSync], ops: Sequence[Operation]) -> 
                 if pending:
                     add("pausing")
                 _schedule(add, failures, member)
-            _member_resume(add, failures, member)
+            _resume(add, failures, member)
     return Tally(size=stop.size, failures=tuple(failures), **counts)
 
 
@@ -132,14 +126,13 @@ def _schedule(
         )
 
 
-def _member_resume(add: Callable[[str], None], failures: list[Failure], member: StopSync) -> None:
-    if member.resumed_at is not None:
+def _resume(add: Callable[[str], None], failures: list[Failure], row: Operation | StopSync) -> None:
+    if row.resumed_at is not None:
         add("resumed")
-    elif member.resume_error is not None:
+    elif row.resume_error is not None:
         add("resume_failed")
-        failures.append(
-            Failure(member.sync_id, member.sync_name, f"could not be resumed: {member.resume_error[:200]}")
-        )
+        why = f"could not be resumed: {row.resume_error[:200]}"
+        failures.append(Failure(row.sync_id, row.sync_name, why))
 
 
 def resumable_ops(ops: Sequence[Operation]) -> list[Operation]:
