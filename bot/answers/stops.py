@@ -27,6 +27,7 @@ from bot.slack import SlackError
 from bot.stops import resumable_members, resumable_ops
 from bot.views import replies
 from bot.views import stops as views
+from bot.views.blocks import View
 from bot.views.syncs import no_such_name, too_many_to_search
 
 STOP_PAGES = MAX_STOP // MAX_PAGE_SIZE + 1  # pages read at most: one more than MAX_STOP needs
@@ -202,14 +203,9 @@ def answer_abort(
         return
     if req.user_id != stop.requested_by and not decider.allows(req, "cancel", None, "stop.abort"):
         return
-    try:
-        won = stops.abort(stop_id, by=req.user_id, channel_id=req.channel_id)
-    except SQLAlchemyError:
-        req.answer(replies.not_changed_database())
-        return
-    if won:
-        nudge()
-    req.answer(views.aborted(won))
+    _record(
+        req, nudge, lambda: stops.abort(stop_id, by=req.user_id, channel_id=req.channel_id), views.aborted
+    )
 
 
 def answer_resume(
@@ -229,11 +225,24 @@ def answer_resume(
     except SlackError:
         req.answer(replies.groups_unavailable())
         return
+    _record(
+        req,
+        nudge,
+        lambda: stops.ask_resume(stop_id, by=req.user_id, channel_id=req.channel_id),
+        lambda won: views.resume_asked(won, len(sync_ids)),
+    )
+
+
+def _record(
+    req: Requester, nudge: Callable[[], None], click: Callable[[], bool], view: Callable[[bool], View]
+) -> None:
+    """Records a summary's click (`click` says whether it won: a second click, or a replay,
+    loses), wakes the tracker if it did, and answers the clicker with `view` of the outcome."""
     try:
-        won = stops.ask_resume(stop_id, by=req.user_id, channel_id=req.channel_id)
+        won = click()
     except SQLAlchemyError:
         req.answer(replies.not_changed_database())
         return
     if won:
         nudge()
-    req.answer(views.resume_asked(won, len(sync_ids)))
+    req.answer(view(won))
