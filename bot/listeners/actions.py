@@ -194,6 +194,11 @@ def handle_stop_confirm(
         log.warning("could not record a stop's confirm click: %s", health.describe(error))
         _ack_and_answer(services, ack, req, replies.not_recorded())
         return
+    except OutcomeUnknown:
+        # The stop may be recorded (its summary will then come): say so, and where to look.
+        log.warning("a stop's confirm click's COMMIT got no answer: it may or may not be recorded")
+        _ack_and_answer(services, ack, req, replies.recorded_in_doubt(check="/polytomic list"))
+        return
     ack()
     if isinstance(recorded, int):
         services.nudge()
