@@ -28,9 +28,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, or_, select, update
 
-from bot.clock import SYSTEM_CLOCK, Clock
 from bot.db.audit import Event, insert_event
-from bot.db.engine import Database
+from bot.db.leased import LeasedStore
 from bot.db.models import OPERATIONS, STOP_SYNCS, STOPS, Operation, Stop, StopSync
 from bot.db.stop_clicks import MAX_STOP, PROMPT_TTL, AlreadyConfirmed, Expired, Picked, StopClicks
 
@@ -75,17 +74,17 @@ def hint(conn: Connection, op_id: int, stop_id: int, now: datetime) -> None:
     )
 
 
-class StopStore(StopClicks):
-    def __init__(self, db: Database, *, clock: Clock = SYSTEM_CLOCK, lease_ttl: float = 60.0) -> None:
-        self.db = db
-        self.clock = clock
-        self.lease_ttl = lease_ttl
-
+class StopStore(StopClicks, LeasedStore):
     # ---- reads ----------------------------------------------------------------------------
 
     def get(self, stop_id: int) -> Stop | None:
-        with self.db.read() as session:
-            return session.get(Stop, stop_id)
+        return self._get(Stop, stop_id)
+
+    def aborted(self, stop_id: int) -> bool:
+        """Whether the rest of this stop was aborted (one column read: each of its operations
+        asks before its cancel goes)."""
+        with self.db.read_engine.connect() as conn:
+            return conn.scalar(select(STOPS.c.aborted_at).where(STOPS.c.id == stop_id)) is not None
 
     def members(self, stop_id: int) -> list[StopSync]:
         with self.db.read() as session:
