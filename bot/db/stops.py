@@ -129,9 +129,15 @@ class StopStore(StopClicks, LeasedStore):
 
     def claim(self, owner: str, limit: int) -> list[Stop]:
         now = self.clock.now()
+        due_now = (STOPS.c.finished_at.is_(None), STOPS.c.next_poll_at <= now, _lease_free(now))
+        # The tracker looks every STOP_LOOK seconds and a stop is seldom due: a read says so
+        # without a write transaction (the claim below decides, conditionally, as before).
+        with self.db.read_engine.connect() as conn:
+            if conn.execute(select(STOPS.c.id).where(*due_now).limit(1)).first() is None:
+                return []
         due = (
             select(STOPS.c.id)
-            .where(STOPS.c.finished_at.is_(None), STOPS.c.next_poll_at <= now, _lease_free(now))
+            .where(*due_now)
             .order_by(STOPS.c.next_poll_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

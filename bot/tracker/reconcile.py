@@ -101,7 +101,8 @@ class Reconciler:
             return self.failed_unexpectedly(op, notes.step_failed(error))
         finally:
             changed = op.state != before or (not posted and op.status_ts is not None)
-            if changed and self.on_change is not None:
+            # A stop's operations: its pass tells Home as its summary changes (stop_pass.py).
+            if changed and self.on_change is not None and op.stop_id is None:
                 try:
                     self.on_change([op.requested_by])
                 except Exception:  # a Home tab a little late is no reason to fail the pass
