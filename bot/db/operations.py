@@ -251,7 +251,8 @@ class OperationStore(LeasedStore):
     # ---- the tracker's passes ----------------------------------------------------------------
 
     def claim(self, owner: str, limit: int) -> list[Operation]:
-        """Lease up to `limit` due rows to `owner`, most overdue first, and return them whole:
+        """Lease up to `limit` due rows to `owner`, those whose end an event told first, then
+        the most overdue, and return them whole:
         one statement, so claiming costs one round trip however many rows it takes."""
         now = self.clock.now()
         expires = now + timedelta(seconds=self.lease_ttl)
@@ -259,7 +260,9 @@ class OperationStore(LeasedStore):
         due = (
             select(OPS.c.id)
             .where(*claimable)
-            .order_by(OPS.c.next_poll_at)
+            # Rows whose run's end an event told (its final pass, no remote call) before the
+            # rest: a stop's last summary does not wait behind its syncs still to confirm.
+            .order_by(OPS.c.event_type.is_(None), OPS.c.next_poll_at)
             .limit(limit)
             # PostgreSQL: replicas skip rows another is claiming instead of queueing on them.
             .with_for_update(skip_locked=True)
