@@ -225,7 +225,7 @@ def answer_resume(
     if stop is None:
         req.answer(replies.invalid_button())
         return
-    members, ops = stops.members(stop_id), stops.operations(stop_id)
+    members, ops = stops.members(stop_id), stops.tallied(stop_id)
     sync_ids = [m.sync_id for m in resumable_members(stop, members)] + [o.sync_id for o in resumable_ops(ops)]
     try:
         for sync_id in sync_ids:

@@ -173,7 +173,7 @@ class StopPass:
         # A cancel's syncs are its operations; the members matter to a pause or a resume.
         members = self.r.stops.members(stop.id) if stop.kind not in CANCELING_KINDS else []
         self.pauses(members)
-        ops = self.r.stops.operations(stop.id) if stop.kind in CANCELING_KINDS else []
+        ops = self.r.stops.tallied(stop.id) if stop.kind in CANCELING_KINDS else []
         if stop.resume_asked_at is not None or stop.kind == "resume":
             self.resumes(members, ops)
         t = tally(stop, members, ops)
