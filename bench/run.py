@@ -450,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     raw: dict[str, Any] = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "quick": quick}
     print(
         f"# polytomic-bot benchmarks{' (--quick)' if quick else ''}\n\n{raw['date']}, {raw['machine']}, "
-        f"database: {'PostgreSQL' if args.database_url else 'SQLite'}\n",
+        f"database: {'PostgreSQL' if str(args.database_url or '').startswith('postgresql') else 'SQLite'}\n",
         flush=True,
     )
 

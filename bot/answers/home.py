@@ -110,7 +110,7 @@ class HomeAnswers:
             groups_unknown=standing.groups_unknown,
             operations=self.homes.recent_operations(user_id),
             stops=[
-                (stop, tally(stop, self.stops.members(stop.id), self.stops.operations(stop.id)))
+                (stop, tally(stop, self.stops.members(stop.id), self.stops.tallied(stop.id)))
                 for stop in self.homes.recent_stops(user_id)
             ],
             workspace_url=self.slack.workspace_url(),

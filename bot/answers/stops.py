@@ -75,12 +75,17 @@ def answer_stop(
     action = "cancel" if verb == "cancel" else "pause"
     allowed: list[Picked] = []
     try:
+        # One read of the grants for every decision of the prompt (it lists up to MAX_STOP syncs);
+        # the confirm decides each sync again (bot/tracker/stop_grants.py).
+        grants = decider.authorizer.snapshot((action, "pause"))
         for one in picked:
-            if decider.may(req.user_id, action, one.sync_id).allowed:
+            if decider.may(req.user_id, action, one.sync_id, grants=grants).allowed:
                 allowed.append(one)
             else:
                 excluded.append(views.Named(one.sync_id, one.name, f"you may not {action} it"))
-        may_pause = verb == "cancel" and all(decider.shows(req.user_id, "pause", p.sync_id) for p in allowed)
+        may_pause = verb == "cancel" and all(
+            decider.shows(req.user_id, "pause", p.sync_id, grants=grants) for p in allowed
+        )
     except SlackError:
         req.answer(replies.groups_unavailable())
         return
@@ -216,7 +221,7 @@ def answer_resume(
     if stop is None:
         req.answer(replies.invalid_button())
         return
-    members, ops = stops.members(stop_id), stops.operations(stop_id)
+    members, ops = stops.members(stop_id), stops.tallied(stop_id)
     sync_ids = [m.sync_id for m in resumable_members(stop, members)] + [o.sync_id for o in resumable_ops(ops)]
     try:
         for sync_id in sync_ids:

@@ -47,11 +47,10 @@ from sqlalchemy import ColumnElement, Connection, case, func, insert, or_, selec
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.clock import SYSTEM_CLOCK, Clock
 from bot.db import stops
 from bot.db.audit import Event, insert_event
 from bot.db.bounds import CLICK_SECONDS
-from bot.db.engine import Database
+from bot.db.leased import LeasedStore
 from bot.db.models import NOT_HOLDING, OPERATIONS, Operation
 from bot.operations import State, can_move, final_states
 
@@ -76,19 +75,13 @@ def _lease_free(now: datetime) -> ColumnElement[bool]:
     return or_(OPS.c.lease_owner.is_(None), OPS.c.lease_expires_at < now)
 
 
-class OperationStore:
+class OperationStore(LeasedStore):
     """The verbs on `operations`; times come from `clock`, leases last `lease_ttl` seconds."""
-
-    def __init__(self, db: Database, *, clock: Clock = SYSTEM_CLOCK, lease_ttl: float = 60.0) -> None:
-        self.db = db
-        self.clock = clock
-        self.lease_ttl = lease_ttl
 
     # ---- reads ------------------------------------------------------------------------------
 
     def get(self, op_id: int) -> Operation | None:
-        with self.db.read() as session:
-            return session.get(Operation, op_id)
+        return self._get(Operation, op_id)
 
     def holder_of(self, execution_id: str) -> Operation | None:
         """The operation that holds this run (is canceling it, or has), if any."""
@@ -258,7 +251,8 @@ class OperationStore:
     # ---- the tracker's passes ----------------------------------------------------------------
 
     def claim(self, owner: str, limit: int) -> list[Operation]:
-        """Lease up to `limit` due rows to `owner`, most overdue first, and return them whole:
+        """Lease up to `limit` due rows to `owner`, those whose end an event told first, then
+        the most overdue, and return them whole:
         one statement, so claiming costs one round trip however many rows it takes."""
         now = self.clock.now()
         expires = now + timedelta(seconds=self.lease_ttl)
@@ -266,7 +260,9 @@ class OperationStore:
         due = (
             select(OPS.c.id)
             .where(*claimable)
-            .order_by(OPS.c.next_poll_at)
+            # Rows whose run's end an event told (its final pass, no remote call) before the
+            # rest: a stop's last summary does not wait behind its syncs still to confirm.
+            .order_by(OPS.c.event_type.is_(None), OPS.c.next_poll_at)
             .limit(limit)
             # PostgreSQL: replicas skip rows another is claiming instead of queueing on them.
             .with_for_update(skip_locked=True)

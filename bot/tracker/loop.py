@@ -96,7 +96,15 @@ class Tracker:
             None
             if stops is None
             else StopReconciler(
-                stops, store, polytomic, slack, authorizer, settings, owner=self.owner, clock=clock
+                stops,
+                store,
+                polytomic,
+                slack,
+                authorizer,
+                settings,
+                owner=self.owner,
+                clock=clock,
+                on_change=on_change,
             )
         )
         # Other row loops run one look each by `run_due` too (the alerts' worker), so that a

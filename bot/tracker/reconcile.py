@@ -33,6 +33,7 @@ from bot.polytomic import PolytomicClient
 from bot.slack import SlackGateway
 from bot.tracker.starts import StartPass
 from bot.tracker.steps import MAX_BACKOFF, Pass
+from bot.tracker.stop_grants import StopGrants
 from bot.views import notes
 
 log = logging.getLogger("bot.tracker")
@@ -83,6 +84,7 @@ class Reconciler:
         # effects are recorded.
         self.on_change = on_change
         self.stops = stops  # the stops' store: whether a stop's rest was aborted
+        self.stop_grants = StopGrants(authorizer, clock)  # a stop's operations: one grants read
         # The alerts' store, for a start that an alert's Restart made: its alert is touched when
         # the start's state changes, so the alert shows it (set by bot.services).
         self.alerts: AlertStore | None = None
@@ -99,7 +101,8 @@ class Reconciler:
             return self.failed_unexpectedly(op, notes.step_failed(error))
         finally:
             changed = op.state != before or (not posted and op.status_ts is not None)
-            if changed and self.on_change is not None:
+            # A stop's operations: its pass tells Home as its summary changes (stop_pass.py).
+            if changed and self.on_change is not None and op.stop_id is None:
                 try:
                     self.on_change([op.requested_by])
                 except Exception:  # a Home tab a little late is no reason to fail the pass
