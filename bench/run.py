@@ -480,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     raw["yardstick_ms"] = yardstick_ms()
     print(
         f"# polytomic-bot benchmarks{' (--quick)' if quick else ''}\n\n{raw['date']}, {raw['machine']}, "
-        f"database: {'PostgreSQL' if args.database_url else 'SQLite'}, load average "
+        f"database: {'PostgreSQL' if str(args.database_url or '').startswith('postgresql') else 'SQLite'}, "
+        f"load average "
         f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}; yardstick {raw['yardstick_ms']:.0f} ms "
         "(a fixed piece of the bot's kinds of work in this interpreter and environment, "
         "bench/common.py: compare CPU figures across machines by it)\n",

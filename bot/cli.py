@@ -41,6 +41,8 @@ SUBCOMMANDS = {
     "webhook": "the organization's one Polytomic webhook, signed with POLYTOMIC_WEBHOOK_SECRET: "
     "`webhook register URL` (URL ends with /polytomic/webhook), `webhook show`, `webhook remove`; "
     "refuses to take over or remove one that is not this bot's without --replace",
+    "demo": "try the bot with nothing configured: a simulated Polytomic, the real bot and a local "
+    "page standing in for Slack, on http://127.0.0.1:PORT; reads no setting from the environment",
     "check": "verify the set-up (settings, Slack token and scopes, signing secret or app token, "
     "Polytomic key, database, incident channel): one PASS/FAIL line each with the fix; "
     "exits 1 if any fails",
@@ -58,6 +60,14 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("subject", help="a Slack user ID (U…/W…) or user group ID (S…)")
             p.add_argument("action", choices=commands.ACTIONS, help="the permission")
             p.add_argument("scope", help="a sync ID, a Polytomic URL with one, or '*' for every sync")
+        if name == "demo":
+            p.add_argument(
+                "--port", type=int, default=3000, help="the page's port on 127.0.0.1 (0: a free one)"
+            )
+            p.add_argument(
+                "--database-url",
+                help="the bot's database (default: a SQLite file in a temporary directory, removed on exit)",
+            )
         if name == "webhook":
             p.add_argument("action", choices=("register", "show", "remove"))
             p.add_argument("url", nargs="?", help="register: the bot's https://…/polytomic/webhook")
@@ -205,6 +215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        # Settings of its own, never the environment's (bot/demo/settings.py).
+        from bot import demo
+
+        return demo.main(demo.DemoOptions(port=args.port, database_url=args.database_url))
     if args.command == "check":
         # Reports every bad or missing setting itself instead of stopping at the first.
         from bot import check

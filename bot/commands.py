@@ -10,22 +10,19 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from bot.references import MAX_NAME, QUOTES, WORD
+from bot.references import SyncRef as SyncRef  # re-exported: every command that names a sync holds one
+from bot.references import parse_sync_arg as parse_sync_arg
+from bot.references import parse_sync_ref as parse_sync_ref
+
 if TYPE_CHECKING:
     from bot.selectors import Selector
 
 MAX_TEXT = 1000  # anything longer is refused before it is looked at
 ACTIONS = ("cancel", "pause", "start", "subscribe", "admin")
 MODES = ("failures", "finished", "all")  # which runs a subscription hears of (default failures)
-MAX_NAME = 200
-QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»"}  # noqa: RUF001 (smart quotes Slack clients type)
 SubjectKind = Literal["user", "usergroup"]
 
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_UUID_ONLY = re.compile(rf"^{_UUID}$")
-_UUID_ANY = re.compile(rf"(?<![0-9a-fA-F-]){_UUID}(?![0-9a-fA-F-])")
-_WORD = re.compile(r"<[^<>]*>|\S+")  # a Slack link or mention is one word, spaces and all
-_LINK = re.compile(r"^<(https?://[^|>\s]+)(?:\|[^>]*)?>$")
-_BARE_URL = re.compile(r"^https?://\S+$")
 _USER = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>$")
 _GROUP = re.compile(r"^<!subteam\^(S[A-Z0-9]{2,})(?:\|[^>]*)?>$")
 _RAW_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
@@ -39,14 +36,6 @@ class Subject:
     @property
     def mention(self) -> str:
         return f"<@{self.id}>" if self.kind == "user" else f"<!subteam^{self.id}>"
-
-
-@dataclass(frozen=True)
-class SyncRef:
-    """A sync named by ID (from a UUID or a Polytomic URL) or, where allowed, by exact name."""
-
-    id: str | None = None
-    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,48 +178,6 @@ USAGE = {
 }
 
 
-def parse_sync_ref(token: str) -> SyncRef | None:
-    """A UUID, or a Polytomic URL (bare or as a Slack link) that contains the sync's UUID."""
-    if _UUID_ONLY.match(token):
-        return SyncRef(id=token.lower())
-    link = _LINK.match(token)
-    url = link.group(1) if link else token if _BARE_URL.match(token) else None
-    if url is None:
-        return None
-    ids = [m.lower() for m in _UUID_ANY.findall(url)]
-    if not ids:
-        return None
-    # A URL may hold several IDs (a model and its sync): prefer the one after a "sync" segment.
-    segments = re.split(r"[?#]", url, maxsplit=1)[0].split("/")
-    for i, segment in enumerate(segments[:-1]):
-        if "sync" in segment.lower() and _UUID_ONLY.match(segments[i + 1]):
-            return SyncRef(id=segments[i + 1].lower())
-    return SyncRef(id=ids[0]) if len(set(ids)) == 1 else None
-
-
-def parse_sync_arg(rest: str) -> SyncRef | None:
-    """The sync a command is about: an ID or URL, else an exact name (quotes optional).
-
-    Slack sends `&`, `<` and `>` typed by the user as entities, so they are decoded here; a raw
-    `<` or `>` is Slack markup (a mention, a channel, a link without a sync ID) and never a name.
-    """
-    rest = rest.strip()
-    words = _WORD.findall(rest)
-    if len(words) == 1 and (ref := parse_sync_ref(words[0])) is not None:
-        return ref
-    if "<" in rest or ">" in rest or "\x00" in rest:
-        return None
-    # A URL or a sync ID among several words is a mistake, not a name.
-    if any(_BARE_URL.match(w) or _UUID_ANY.search(w) for w in words):
-        return None
-    if len(rest) >= 2 and QUOTES.get(rest[0]) == rest[-1]:
-        rest = rest[1:-1].strip()
-    name = " ".join(rest.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").split())
-    if not name or len(name) > MAX_NAME:
-        return None
-    return SyncRef(name=name)
-
-
 def parse_subject(token: str) -> Subject | None:
     if m := _USER.match(token):
         return Subject("user", m.group(1))
@@ -252,7 +199,7 @@ def parse(text: str) -> Command:
     text = text.strip()
     if len(text) > MAX_TEXT:
         return Invalid("That command is too long.", USAGE["help"])
-    words = _WORD.findall(text)
+    words = WORD.findall(text)
     if not words:
         return Help()
     verb, args = words[0].lower(), words[1:]

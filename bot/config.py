@@ -24,6 +24,8 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_FILE = "polytomic-bot.db"
 # Slack allows about 1 post a second per channel; a little wider, so jitter causes no 429s.
 DEFAULT_SLACK_POST_INTERVAL = 1.1
+# views.publish is Tier 4 (100+ a minute): one every 0.6 s on average, per process.
+DEFAULT_SLACK_VIEWS_INTERVAL = 0.6
 # The web app's page of a sync, on Polytomic's hosted deployment (an on-premises one names its own).
 DEFAULT_SYNC_URL = "https://app.polytomic.com/models/syncs/{sync_id}"
 
@@ -59,6 +61,7 @@ class Settings:
     slack_app_token: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
     slack_post_interval: float = DEFAULT_SLACK_POST_INTERVAL
+    slack_views_interval: float = DEFAULT_SLACK_VIEWS_INTERVAL  # between views.publish calls
     polytomic_api_key: str | None = field(default=None, repr=False)
     polytomic_deployment_key: str | None = field(default=None, repr=False)
     polytomic_organization_id: str | None = None
@@ -91,6 +94,8 @@ SETTINGS_HELP: dict[str, str] = {
     "SLACK_APP_TOKEN": "an app-level token, xapp-…, with connections:write (Socket Mode only)",
     "SLACK_API_URL": "base URL of the Slack Web API ending in /api/",
     "SLACK_POST_INTERVAL": "seconds between posts in one channel per process, 0 to 60 (0: only after a 429)",
+    "SLACK_VIEWS_INTERVAL": "seconds between Home tab publishes (views.publish) per process, 0 to 60 "
+    "(0: only after a 429)",
     "POLYTOMIC_API_KEY": "a Polytomic API key (Settings → API keys), sent as a Bearer token",
     "POLYTOMIC_DEPLOYMENT_KEY": "an on-premises deployment key, used with POLYTOMIC_ORGANIZATION_ID",
     "POLYTOMIC_ORGANIZATION_ID": "the organization ID that goes with POLYTOMIC_DEPLOYMENT_KEY",
@@ -321,6 +326,9 @@ def load_settings(mode: Mode, environ: Mapping[str, str] | None = None) -> Setti
     post_interval = _number(env, "SLACK_POST_INTERVAL", DEFAULT_SLACK_POST_INTERVAL, minimum=0.0)
     if post_interval > 60:
         raise _malformed("SLACK_POST_INTERVAL")
+    views_interval = _number(env, "SLACK_VIEWS_INTERVAL", DEFAULT_SLACK_VIEWS_INTERVAL, minimum=0.0)
+    if views_interval > 60:
+        raise _malformed("SLACK_VIEWS_INTERVAL")
     list_cache = _number(env, "LIST_CACHE_SECONDS", 15.0, minimum=0.0)
     if list_cache > 300:
         raise _malformed("LIST_CACHE_SECONDS")
@@ -332,6 +340,7 @@ def load_settings(mode: Mode, environ: Mapping[str, str] | None = None) -> Setti
         slack_app_token=_token(env, "SLACK_APP_TOKEN", "xapp-", required=mode is Mode.SOCKET),
         slack_api_url=slack_api_url,
         slack_post_interval=post_interval,
+        slack_views_interval=views_interval,
         polytomic_api_key=api_key,
         polytomic_deployment_key=deployment_key,
         polytomic_organization_id=organization_id,

@@ -146,6 +146,15 @@ class Metrics:
             registry=r,
         )
 
+        self.home_events = Counter(
+            "polytomic_bot_home_events",
+            "app_home_opened events: a first delivery (taken), Slack's retry of one, another tab",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in ("taken", "retry", "other_tab"):
+            self.home_events.labels(outcome=outcome)
+
     def event_received(self, source: str, type_: str) -> None:
         label = type_ if type_ in EVENT_TYPE_LABELS else "other"
         self.events_received.labels(source=source, type=label).inc()

@@ -191,8 +191,17 @@ def incident_due(op: Operation) -> bool:
     return bool(op.incident_channel) and announced(op)
 
 
+def in_dm(op: Operation) -> bool:
+    """Started from the Home tab: no response_url, and the channel is the requester's DM with
+    the app, so what they would hear privately is said there."""
+    return op.response_url is None and op.channel_id.startswith("D")
+
+
 def requester_due(op: Operation) -> bool:
-    """The requester hears privately when the channel can't be used, or nothing was announced."""
+    """The requester hears privately when the channel can't be used, or nothing was announced
+    (in their DM, for an operation started from the Home tab: the only channel it has)."""
+    if in_dm(op):
+        return op.state in RELEASED and not announced(op)
     if op.response_url is None:
         return False
     if op.state in RELEASED and not announced(op):

@@ -126,6 +126,10 @@ class Authorizer:
     def may(self, user_id: str, action: str, sync_id: str | None) -> Decision:
         # The read ends before any Slack call: no database lock is held across the network.
         rules = load_rules(self.db, satisfying_actions(action), sync_id)
+        return self.decide_from(rules, user_id, action, sync_id)
+
+    def decide_from(self, rules: Sequence[Rule], user_id: str, action: str, sync_id: str | None) -> Decision:
+        """The decision from these rules; group members asked only when a group grant could matter."""
         decision = decide(user_id, action, sync_id, admins=self.admins, rules=rules, user_groups=frozenset())
         if decision.allowed:
             return decision
@@ -140,6 +144,12 @@ class Authorizer:
             return decision
         return decide(user_id, action, sync_id, admins=self.admins, rules=rules, user_groups=member_of)
 
+    def snapshot(self, actions: Sequence[str]) -> Snapshot:
+        """Every grant of these actions (and admin) in one read: many decisions from it, in
+        memory, each deciding exactly as `may` would from a read taken at that moment."""
+        wanted = tuple(dict.fromkeys(a for action in actions for a in satisfying_actions(action)))
+        return Snapshot(self, as_rules(grant_store.grants_of(self.db, (*wanted, "admin"))), wanted)
+
     def capabilities(self, user_id: str) -> frozenset[str]:
         """Every action the user holds somewhere (on some sync or on `*`): what help offers."""
         if user_id in self.admins:
@@ -153,3 +163,32 @@ class Authorizer:
             if mine:
                 held.update(ACTIONS if rule.action == "admin" else (rule.action,))
         return frozenset(held)
+
+
+class Snapshot:
+    """The grants one read returned (`Authorizer.snapshot`), for many decisions at once: a stop's
+    prompt, or the re-authorization of a stop's operations at confirm (bot/tracker/stop_grants.py).
+    Group members are asked as `may` asks them (only when a group grant could matter)."""
+
+    def __init__(self, authorizer: Authorizer, rules: list[Rule], actions: tuple[str, ...]) -> None:
+        self.authorizer = authorizer
+        self.actions = actions
+        self.by_scope: dict[str, list[Rule]] = {}
+        for rule in rules:
+            self.by_scope.setdefault(rule.scope, []).append(rule)
+
+    def may(self, user_id: str, action: str, sync_id: str | None) -> Decision:
+        if not set(satisfying_actions(action)) <= set(self.actions):
+            return self.authorizer.may(user_id, action, sync_id)  # not read: ask the database
+        wanted = (*satisfying_actions(action), "admin")
+        # The rules `load_rules` would have read for this sync, in its order (oldest first).
+        rules = sorted(
+            (
+                r
+                for scope in satisfying_scopes(sync_id)
+                for r in self.by_scope.get(scope, ())
+                if r.action in wanted
+            ),
+            key=lambda r: r.id,
+        )
+        return self.authorizer.decide_from(rules, user_id, action, sync_id)

@@ -20,6 +20,7 @@ from typing import Any
 log = logging.getLogger("bot.responder")
 
 LISTING_WORKERS = 4  # threads of the listings' own lane (Responder.submit_listing)
+HOME_WORKERS = 4  # threads of the Home tabs' own lane (Responder.submit_home)
 YIELD_AT_MOST = 1.0  # seconds an answer waits for the requests being handled to be acked
 QUIET = 0.05  # seconds without a new request that count as a lull (a burst has gaps shorter)
 
@@ -87,12 +88,20 @@ class Responder:
     """Runs answers on `workers` threads. Listings (`/polytomic list`, which anyone may run, as
     often as they like) go on a lane of their own, `listing_workers` wide (`submit_listing`): a
     storm of them queues there, and every other answer (a cancel prompt above all) still finds
-    a free thread at once."""
+    a free thread at once. Home tabs (opened, refreshed, republished: a burst when many open
+    theirs, and publishes wait for their turn at Slack) have a lane of their own too
+    (`submit_home`, `home_workers` wide)."""
 
     def __init__(
-        self, workers: int = 32, gate: AckGate | None = None, *, listing_workers: int = LISTING_WORKERS
+        self,
+        workers: int = 32,
+        gate: AckGate | None = None,
+        *,
+        listing_workers: int = LISTING_WORKERS,
+        home_workers: int = HOME_WORKERS,
     ) -> None:
         self._listing = ThreadPoolExecutor(listing_workers, thread_name_prefix="responder-listing")
+        self._home = ThreadPoolExecutor(home_workers, thread_name_prefix="responder-home")
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="responder")
         self._gate = gate
         self._pending = 0
@@ -137,6 +146,11 @@ class Responder:
         """`submit`, on the listings' lane (counted by `wait_idle` too)."""
         return self._submit_to(self._listing, fn, *args)
 
+    def submit_home(self, fn: Callable[..., object], *args: Any) -> Future[None]:
+        """`submit`, on the Home tabs' lane (counted by `wait_idle` too)."""
+        return self._submit_to(self._home, fn, *args)
+
     def shutdown(self, wait: bool = True) -> None:
+        self._home.shutdown(wait=wait, cancel_futures=not wait)
         self._listing.shutdown(wait=wait, cancel_futures=not wait)
         self._pool.shutdown(wait=wait, cancel_futures=not wait)

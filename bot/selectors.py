@@ -23,13 +23,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from bot.commands import MAX_NAME, QUOTES, SyncRef, parse_sync_arg, parse_sync_ref
+from bot.references import (
+    BARE_URL,
+    MAX_NAME,
+    QUOTES,
+    UUID,
+    SyncRef,
+    decode_entities,
+    parse_sync_arg,
+    parse_sync_ref,
+    url_in,
+)
 
 MAX_NAMED = 50  # syncs one command may name one by one (the text's cap holds ~25 IDs anyway)
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_LINK = re.compile(r"^<(https?://[^|>\s]+)(?:\|[^>]*)?>$")
-_BARE_URL = re.compile(r"^https?://\S+$")
+_UUID = re.compile(UUID)
 
 
 @dataclass(frozen=True)
@@ -143,8 +151,7 @@ def _to_connection(tokens: list[Token], *, running: bool) -> ToConnection | Unre
         return problem
     if len(tokens) == 1 and not tokens[0].quoted:
         word = tokens[0].text
-        link = _LINK.match(word)
-        url = link.group(1) if link else word if _BARE_URL.match(word) else None
+        url = url_in(word)
         if url is not None:
             ids = {m.lower() for m in _UUID.findall(url)}
             if len(ids) != 1:
@@ -155,9 +162,9 @@ def _to_connection(tokens: list[Token], *, running: bool) -> ToConnection | Unre
     if len(tokens) > 1 and any(t.quoted for t in tokens):
         return problem
     name = " ".join(t.text for t in tokens)
-    if "<" in name or ">" in name or "\x00" in name or _UUID.search(name) or _BARE_URL.search(name):
+    if "<" in name or ">" in name or "\x00" in name or _UUID.search(name) or BARE_URL.search(name):
         return problem
-    name = " ".join(_entities(name).split())
+    name = " ".join(decode_entities(name).split())
     if not name or len(name) > MAX_NAME:
         return problem
     return ToConnection(ConnectionRef(name=name), running)
@@ -172,7 +179,7 @@ def _named(tokens: list[Token], rest: str) -> Named | Unreadable:
     refs: list[SyncRef] = []
     for token in tokens:
         if token.quoted:
-            name = " ".join(_entities(token.text).split())
+            name = " ".join(decode_entities(token.text).split())
             if not name or len(name) > MAX_NAME or "<" in token.text or "\x00" in token.text:
                 return problem
             one: SyncRef | None = SyncRef(name=name)
@@ -185,8 +192,3 @@ def _named(tokens: list[Token], rest: str) -> Named | Unreadable:
     if len(refs) > MAX_NAMED:
         return Unreadable(f"Name at most {MAX_NAMED} syncs at once, or use `running to` and a connection.")
     return Named(tuple(refs))
-
-
-def _entities(text: str) -> str:
-    """Slack sends `&`, `<` and `>` typed by the user as entities."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

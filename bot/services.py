@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 
 from bot.alerts.worker import AlertWorker
 from bot.answers.deciding import Decider
+from bot.answers.home import HomeAnswers
+from bot.answers.home_loop import HomeRefresher
 from bot.answers.listing import Listings
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.config import Settings
 from bot.db.alerts import AlertStore
 from bot.db.engine import Database
 from bot.db.events import EventStore
+from bot.db.homes import HomeStore
 from bot.db.operations import OperationStore
 from bot.db.stops import StopStore
 from bot.feed import EventPoller, Feed
@@ -73,6 +76,9 @@ class Services:
     feed: Feed | None = None  # where every event goes, webhook or poll (bot/feed/)
     poller: EventPoller | None = None  # the events poller, when POLYTOMIC_EVENTS_INTERVAL > 0
     names: SyncNames = field(default_factory=SyncNames)  # a short cache of sync names
+    homes: HomeStore | None = None  # the App Home tabs (bot/db/homes.py)
+    home: HomeAnswers | None = None  # reads and publishes them (bot/answers/home.py)
+    home_refresher: HomeRefresher | None = None  # republishes open ones, with the tracker
     alerts: AlertStore | None = None  # alerts, their failures and digests (bot/db/alerts.py)
     alert_worker: AlertWorker | None = None  # intake and passes of alerts, beside the tracker
     _started: bool = field(default=False, repr=False)
@@ -90,12 +96,16 @@ class Services:
             self.tracker.start()
             if self.poller is not None:
                 self.poller.start()
+            if self.home_refresher is not None:
+                self.home_refresher.start()
             if self.alert_worker is not None:
                 self.alert_worker.start()
             self._started = True
 
     def stop(self, timeout: float = 8.0) -> None:
         """Drain: answers in progress and tracker steps finish, leases are given up."""
+        if self.home_refresher is not None and self._started:
+            self.home_refresher.stop(min(timeout, 2.0))  # before the lane it hands homes to
         self.responder.shutdown(wait=False)
         if self.poller is not None and self._started:
             self.poller.stop(min(timeout, 3.0))
@@ -119,6 +129,7 @@ def build_services(
     slack = SlackGateway(
         make_web_client(settings),
         post_interval=settings.slack_post_interval,
+        views_interval=settings.slack_views_interval,
         on_error=lambda method, error: metrics.slack_error(error),
     )
     authorizer = Authorizer(db, settings.bot_admins, slack.group_members)
@@ -139,6 +150,10 @@ def build_services(
         listings=Listings(polytomic, ttl=settings.list_cache),
         clock=clock,
     )
+    services.homes = HomeStore(db, clock=clock)
+    services.home = HomeAnswers(
+        services.homes, services.listings, authorizer, slack, services.names, clock, stops
+    )
     services.events = EventStore(db, clock=clock)
     services.alerts = AlertStore(db, clock=clock, lease_ttl=settings.lease_ttl)
     services.feed = Feed(
@@ -149,6 +164,7 @@ def build_services(
         # next pass, and short calls let a SIGTERM drain finish within seconds. An attempt has
         # 5 s in all, so a Polytomic that drips (or hangs) frees a worker within 5 s, and one
         # stuck for some runs keeps no other run's cancel waiting longer (well under LEASE_TTL).
+        services.home_refresher = HomeRefresher(services.homes, services.home, services.responder, clock)
         tracker_polytomic = make_polytomic(
             settings, max_retries=1, timeout=5.0, deadline=5.0, metrics=metrics, shared_retry_after=True
         )
@@ -162,6 +178,8 @@ def build_services(
             metrics=metrics,
             names=services.names,
             stops=stops,
+            # An operation's change of state republishes its requester's open Home tab.
+            on_change=services.home_refresher.stale,
         )
         services.alert_worker = AlertWorker(
             services.alerts,

@@ -129,6 +129,7 @@ def serve(
     on_start: Callable[[], None] | None = None,
     on_drain: Callable[[float], None] | None = None,
     on_refused: Callable[[int], None] | None = None,
+    on_listening: Callable[[int], None] | None = None,
     limits: Limits = Limits(),
     host: str = "0.0.0.0",
 ) -> None:
@@ -137,8 +138,9 @@ def serve(
 
     `on_start` runs once the socket listens (start the tracker there); `on_drain(seconds_left)`
     runs after the HTTP side has drained (stop the tracker there, within seconds_left);
-    `on_refused(status)` counts the requests waitress answered itself (400, 413, 431, 501).
-    Raises CannotListen when the port cannot be bound.
+    `on_refused(status)` counts the requests waitress answered itself (400, 413, 431, 501);
+    `on_listening(port)` is told the port the socket is bound to (the kernel's pick for 0),
+    before `on_start`. Raises CannotListen when the port cannot be bound.
     """
     connections = _connection_capacity(limits.max_connections)
     try:
@@ -162,6 +164,8 @@ def serve(
     channels = server._map  # the listening socket, waitress's trigger and every connection
     try:
         log.info("listening", extra={"port": port, "max_connections": connections})
+        if on_listening is not None:
+            on_listening(int(server.effective_port))
         if on_start is not None:
             on_start()
         while not stopping:

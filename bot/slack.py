@@ -35,7 +35,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
 )
 
-from bot.config import DEFAULT_SLACK_POST_INTERVAL, Settings
+from bot.config import DEFAULT_SLACK_POST_INTERVAL, DEFAULT_SLACK_VIEWS_INTERVAL, Settings
 from bot.pacing import Pacer, Rate
 from bot.slack_http import BoundedWebClient, BoundedWebhookClient, DeadlineExceeded, Redirected
 from bot.views.blocks import View
@@ -57,6 +57,8 @@ RESPOND_MAX_RETRY_AFTER = 5.0
 # chat.postMessage: about 1 a second per channel, short bursts allowed (PLATFORM.md): posts are
 # spaced SLACK_POST_INTERVAL apart (a little wider than 1 s), after a burst of this many.
 POST_MESSAGE_BURST = 2
+# views.publish (Tier 4, 100+ a minute): a burst of this many, then SLACK_VIEWS_INTERVAL apart.
+VIEWS_PUBLISH_BURST = 20
 # Seconds a call waits in place for its slot: less than a reschedule costs, and short enough
 # that a tracker thread is not held (further slots raise Throttled to come back for them).
 WAIT_IN_PLACE = 0.25
@@ -149,11 +151,21 @@ def _retry_after(error: SlackApiError) -> float:
     return 1.0
 
 
-def known_limits(post_interval: float = DEFAULT_SLACK_POST_INTERVAL) -> Callable[[str], Rate | None]:
-    """The pace of each gate whose limit is known: chat.postMessage, per channel. Any other
-    gate (and posts, with an interval of 0) is paced only once Slack has refused it."""
+def known_limits(
+    post_interval: float = DEFAULT_SLACK_POST_INTERVAL, views_interval: float = DEFAULT_SLACK_VIEWS_INTERVAL
+) -> Callable[[str], Rate | None]:
+    """The pace of each gate whose limit is known: chat.postMessage, per channel, and
+    views.publish (the Home tab). Any other gate (and these, with an interval of 0) is paced
+    only once Slack has refused it. views.open is not paced: its trigger_id lasts 3 seconds."""
     post = Rate(post_interval, POST_MESSAGE_BURST) if post_interval > 0 else None
-    return lambda gate: post if gate.startswith("chat.postMessage:") else None
+    views = Rate(views_interval, VIEWS_PUBLISH_BURST) if views_interval > 0 else None
+
+    def limit(gate: str) -> Rate | None:
+        if gate.startswith("chat.postMessage:"):
+            return post
+        return views if gate == "views.publish" else None
+
+    return limit
 
 
 @dataclass
@@ -173,6 +185,7 @@ class SlackGateway:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         post_interval: float = DEFAULT_SLACK_POST_INTERVAL,
+        views_interval: float = DEFAULT_SLACK_VIEWS_INTERVAL,
         pacer: Pacer | None = None,
         on_error: Callable[[str, str], None] | None = None,
     ) -> None:
@@ -180,10 +193,13 @@ class SlackGateway:
         self.group_ttl = group_ttl
         self.clock = clock
         self.sleep = sleep
-        self.pacer = pacer if pacer is not None else Pacer(known_limits(post_interval), clock=clock)
+        self.pacer = (
+            pacer if pacer is not None else Pacer(known_limits(post_interval, views_interval), clock=clock)
+        )
         self.on_error = on_error or (lambda method, error: None)
         self._lock = threading.Lock()
         self._groups: dict[str, _CachedGroup] = {}
+        self._workspace_url: str | None = None
 
     def call(
         self,
@@ -209,9 +225,9 @@ class SlackGateway:
                 raise Throttled(method, shut)
         sent_at = self.clock()
         try:
-            # chat.* take JSON bodies (blocks); read methods such as usergroups.users.list
-            # only take form fields.
-            if method.startswith("chat."):
+            # chat.* and views.* take JSON bodies (blocks, views); read methods such as
+            # usergroups.users.list only take form fields.
+            if method.startswith(("chat.", "views.")):
                 response = self.client.api_call(method, json=kwargs)
             else:
                 response = self.client.api_call(method, params=kwargs)
@@ -256,6 +272,30 @@ class SlackGateway:
 
     def update_message(self, channel: str, ts: str, view: View, *, holder: str | None = None) -> None:
         self.call("chat.update", holder=holder, channel=channel, ts=ts, text=view.text, blocks=view.blocks)
+
+    def publish_home(self, user_id: str, view: dict[str, Any], *, wait: float) -> None:
+        """views.publish of `user_id`'s Home tab, in its turn (Tier 4, paced): waits up to `wait`
+        seconds for its slot, else raises Throttled with the time until it, a slot kept for this
+        user's publish until it comes back for it (so that queued publishes get distinct turns)."""
+        self.call("views.publish", holder=f"home-{user_id}", wait=wait, user_id=user_id, view=view)
+
+    def open_modal(self, trigger_id: str, view: dict[str, Any]) -> None:
+        """views.open with a click's trigger_id (which Slack honours for 3 seconds): not paced."""
+        self.call("views.open", wait=0.0, trigger_id=trigger_id, view=view)
+
+    def workspace_url(self) -> str | None:
+        """The workspace's URL (`https://<domain>.slack.com/`, from auth.test, asked once per
+        process): messages' links are built on it. None when Slack could not say."""
+        if self._workspace_url is None:
+            try:
+                url = self.call("auth.test").get("url")
+            except SlackError:
+                return None
+            if isinstance(url, str) and url.startswith("https://") and url.endswith("/"):
+                self._workspace_url = url
+            elif isinstance(url, str) and url.startswith("http"):
+                self._workspace_url = url.rstrip("/") + "/"
+        return self._workspace_url
 
     def group_members(self, group_id: str) -> frozenset[str]:
         """Members of a user group, cached for group_ttl seconds. Raises on transient failures."""

@@ -98,13 +98,7 @@ def tally(stop: Stop, members: Sequence[StopSync], ops: Sequence[Operation]) -> 
             _schedule(add, failures, op)
             if pause_due(op):
                 add("pausing")
-        if op.resumed_at is not None:
-            add("resumed")
-        elif op.resume_error is not None:
-            add("resume_failed")
-            failures.append(
-                Failure(op.sync_id, op.sync_name, f"could not be resumed: {op.resume_error[:200]}")
-            )
+        _resume(add, failures, op)
     if stop.kind in ("pause", "resume"):
         for member in members:
             if stop.kind == "pause":
@@ -112,7 +106,7 @@ def tally(stop: Stop, members: Sequence[StopSync], ops: Sequence[Operation]) -> 
                 if pending:
                     add("pausing")
                 _schedule(add, failures, member)
-            _member_resume(add, failures, member)
+            _resume(add, failures, member)
     return Tally(size=stop.size, failures=tuple(failures), **counts)
 
 
@@ -132,27 +126,19 @@ def _schedule(
         )
 
 
-def _member_resume(add: Callable[[str], None], failures: list[Failure], member: StopSync) -> None:
-    if member.resumed_at is not None:
+def _resume(add: Callable[[str], None], failures: list[Failure], row: Operation | StopSync) -> None:
+    if row.resumed_at is not None:
         add("resumed")
-    elif member.resume_error is not None:
+    elif row.resume_error is not None:
         add("resume_failed")
-        failures.append(
-            Failure(member.sync_id, member.sync_name, f"could not be resumed: {member.resume_error[:200]}")
-        )
+        why = f"could not be resumed: {row.resume_error[:200]}"
+        failures.append(Failure(row.sync_id, row.sync_name, why))
 
 
 def resumable_ops(ops: Sequence[Operation]) -> list[Operation]:
     """The operations whose schedule this stop paused and that were active before: a resume
     reactivates these, never one that was already paused."""
-    return [
-        op
-        for op in ops
-        if op.paused_at is not None
-        and op.was_active is True
-        and op.resumed_at is None
-        and op.resume_error is None
-    ]
+    return [op for op in ops if _paused_here(op)]
 
 
 def resumable_members(stop: Stop, members: Sequence[StopSync]) -> list[StopSync]:
@@ -162,14 +148,13 @@ def resumable_members(stop: Stop, members: Sequence[StopSync]) -> list[StopSync]
         return [m for m in members if m.resumed_at is None and m.resume_error is None]
     if stop.kind != "pause":
         return []
-    return [
-        m
-        for m in members
-        if m.paused_at is not None
-        and m.was_active is True
-        and m.resumed_at is None
-        and m.resume_error is None
-    ]
+    return [m for m in members if _paused_here(m)]
+
+
+def _paused_here(row: Operation | StopSync) -> bool:
+    """Paused by this stop, active before it, and not resumed (nor failed to) since."""
+    paused = row.paused_at is not None and row.was_active is True
+    return paused and row.resumed_at is None and row.resume_error is None
 
 
 def pending_pauses(stop: Stop, members: Sequence[StopSync]) -> list[StopSync]:

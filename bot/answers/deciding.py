@@ -10,7 +10,7 @@ from bot.clock import Clock
 from bot.db import audit
 from bot.db.engine import Database
 from bot.metrics import Metrics
-from bot.permissions import Authorizer, Decision
+from bot.permissions import Authorizer, Decision, Snapshot
 from bot.slack import SlackError, Throttled
 from bot.views import replies
 
@@ -26,12 +26,16 @@ class Decider:
         self.metrics = metrics
         self.clock = clock
 
-    def may(self, user_id: str, action: str, sync_id: str | None) -> Decision:
-        """A decision; waits out a Slack rate limit on the group look-up (never on the ack path)."""
+    def may(
+        self, user_id: str, action: str, sync_id: str | None, *, grants: Snapshot | None = None
+    ) -> Decision:
+        """A decision; waits out a Slack rate limit on the group look-up (never on the ack path).
+        With `grants` (one read for many decisions: a stop's prompt), decided from that read."""
         waited = 0.0
+        source: Authorizer | Snapshot = grants if grants is not None else self.authorizer
         while True:
             try:
-                return self.authorizer.may(user_id, action, sync_id)
+                return source.may(user_id, action, sync_id)
             except Throttled as throttled:
                 if waited + throttled.retry_after > GROUP_WAIT_LIMIT:
                     raise
@@ -64,9 +68,9 @@ class Decider:
         decision = self.decide(req, action, sync_id, audit_as)
         return decision is not None and decision.allowed
 
-    def shows(self, user_id: str, action: str, sync_id: str) -> bool:
+    def shows(self, user_id: str, action: str, sync_id: str, *, grants: Snapshot | None = None) -> bool:
         """Whether to offer a button; the click is decided (and audited) again when it comes."""
         try:
-            return self.may(user_id, action, sync_id).allowed
+            return self.may(user_id, action, sync_id, grants=grants).allowed
         except SlackError:
             return False

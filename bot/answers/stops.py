@@ -27,6 +27,7 @@ from bot.slack import SlackError
 from bot.stops import resumable_members, resumable_ops
 from bot.views import replies
 from bot.views import stops as views
+from bot.views.blocks import View
 from bot.views.syncs import no_such_name, too_many_to_search
 
 STOP_PAGES = MAX_STOP // MAX_PAGE_SIZE + 1  # pages read at most: one more than MAX_STOP needs
@@ -74,12 +75,17 @@ def answer_stop(
     action = "cancel" if verb == "cancel" else "pause"
     allowed: list[Picked] = []
     try:
+        # One read of the grants for every decision of the prompt (it lists up to MAX_STOP syncs);
+        # the confirm decides each sync again (bot/tracker/stop_grants.py).
+        grants = decider.authorizer.snapshot((action, "pause"))
         for one in picked:
-            if decider.may(req.user_id, action, one.sync_id).allowed:
+            if decider.may(req.user_id, action, one.sync_id, grants=grants).allowed:
                 allowed.append(one)
             else:
                 excluded.append(views.Named(one.sync_id, one.name, f"you may not {action} it"))
-        may_pause = verb == "cancel" and all(decider.shows(req.user_id, "pause", p.sync_id) for p in allowed)
+        may_pause = verb == "cancel" and all(
+            decider.shows(req.user_id, "pause", p.sync_id, grants=grants) for p in allowed
+        )
     except SlackError:
         req.answer(replies.groups_unavailable())
         return
@@ -202,14 +208,9 @@ def answer_abort(
         return
     if req.user_id != stop.requested_by and not decider.allows(req, "cancel", None, "stop.abort"):
         return
-    try:
-        won = stops.abort(stop_id, by=req.user_id, channel_id=req.channel_id)
-    except SQLAlchemyError:
-        req.answer(replies.not_changed_database())
-        return
-    if won:
-        nudge()
-    req.answer(views.aborted(won))
+    _record(
+        req, nudge, lambda: stops.abort(stop_id, by=req.user_id, channel_id=req.channel_id), views.aborted
+    )
 
 
 def answer_resume(
@@ -220,7 +221,7 @@ def answer_resume(
     if stop is None:
         req.answer(replies.invalid_button())
         return
-    members, ops = stops.members(stop_id), stops.operations(stop_id)
+    members, ops = stops.members(stop_id), stops.tallied(stop_id)
     sync_ids = [m.sync_id for m in resumable_members(stop, members)] + [o.sync_id for o in resumable_ops(ops)]
     try:
         for sync_id in sync_ids:
@@ -229,11 +230,24 @@ def answer_resume(
     except SlackError:
         req.answer(replies.groups_unavailable())
         return
+    _record(
+        req,
+        nudge,
+        lambda: stops.ask_resume(stop_id, by=req.user_id, channel_id=req.channel_id),
+        lambda won: views.resume_asked(won, len(sync_ids)),
+    )
+
+
+def _record(
+    req: Requester, nudge: Callable[[], None], click: Callable[[], bool], view: Callable[[bool], View]
+) -> None:
+    """Records a summary's click (`click` says whether it won: a second click, or a replay,
+    loses), wakes the tracker if it did, and answers the clicker with `view` of the outcome."""
     try:
-        won = stops.ask_resume(stop_id, by=req.user_id, channel_id=req.channel_id)
+        won = click()
     except SQLAlchemyError:
         req.answer(replies.not_changed_database())
         return
     if won:
         nudge()
-    req.answer(views.resume_asked(won, len(sync_ids)))
+    req.answer(view(won))

@@ -12,7 +12,7 @@ from typing import cast
 from sqlalchemy import Index, Integer, String, Table, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db.models import Base, UTCDateTime, utcnow
+from bot.db.model_base import Base, UTCDateTime, utcnow
 
 
 class Subscription(Base):

@@ -114,6 +114,14 @@ def grants_for(db: Database, actions: Sequence[str], scopes: Sequence[str]) -> l
     return [Grant(**row._mapping) for row in rows]
 
 
+def grants_of(db: Database, actions: Sequence[str]) -> list[Grant]:
+    """The grants of any of `actions`, on any scope, oldest first (one read for many decisions:
+    bot.permissions.Snapshot)."""
+    query = select(Grant).where(Grant.action.in_(actions)).order_by(Grant.id)
+    with db.read() as session:
+        return list(session.scalars(query))
+
+
 def every_grant(db: Database) -> list[Grant]:
     """Every grant, by scope, then action, then age: the order `grants` lists them in."""
     with db.read() as session:

@@ -1,7 +1,10 @@
-"""SQLAlchemy 2 models: grants, operations (one row per cancel, cancel-and-pause or start),
-audit events, Polytomic's events with their poller's row, stops (many syncs stopped at once: the
-prompt's snapshot, the stop, and its syncs), and the alerts' tables (subscriptions, alerts with
-their failures, flood digests, mutes).
+"""SQLAlchemy 2 models of who may do what and what they did: grants, operations (one row per
+cancel, cancel-and-pause or start), audit events, and the App Home tabs people have open. This
+module is also where every model is gathered: it imports the other model modules (stops in
+bot/db/stop_models.py, Polytomic's events in bot/db/event_models.py, the alerts' tables in
+bot/db/alert_models.py; the Base in bot/db/model_base.py), so that Base.metadata (what the
+migrations compare against) holds every table whoever imports it, and it re-exports their names:
+`from bot.db.models import X` works for every model and table.
 
 The operations row is the single source of truth for a cancellation: every Slack message
 about it is rendered from the row, and the tracker keeps nothing in memory that the row
@@ -10,24 +13,27 @@ does not hold, so any process can pick an operation up after a restart.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import cast
 
-from sqlalchemy import (
-    Boolean,
-    DateTime,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    TypeDecorator,
-    UniqueConstraint,
-    text,
+from sqlalchemy import Boolean, Index, Integer, String, Table, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.db.alert_models import (
+    ALERT_DIGESTS,
+    ALERT_FAILURES,
+    ALERTS,
+    MUTES,
+    SUBSCRIPTIONS,
+    Alert,
+    AlertDigest,
+    AlertFailure,
+    Mute,
+    Subscription,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from bot.db.event_models import EVENT_POLLER, POLYTOMIC_EVENTS, EventPoller, PolytomicEvent
+from bot.db.model_base import Base, UTCDateTime, utcnow
+from bot.db.stop_models import STOP_PROMPTS, STOP_SYNCS, STOPS, Stop, StopPrompt, StopSync
 
 # Rows in these states don't hold their execution: a confirmed click is not yet authorized, and
 # the others were refused, too late, not taken by Polytomic, or lost the race to another click.
@@ -38,42 +44,6 @@ NOT_HOLDING = ("confirmed", "denied", "stale", "rejected", "duplicate")
 _HOLDING = text("kind <> 'start' AND state NOT IN (" + ", ".join(f"'{state}'" for state in NOT_HOLDING) + ")")
 LIVE_START = ("starting", "running")
 _LIVE_START = text("kind = 'start' AND state IN (" + ", ".join(f"'{s}'" for s in LIVE_START) + ")")
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on both SQLite (which drops the zone) and PostgreSQL."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-            "ck": "ck_%(table_name)s_%(constraint_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
 
 
 class Grant(Base):
@@ -104,6 +74,7 @@ class Operation(Base):
             postgresql_where=_HOLDING,
         ),
         Index("ix_operations_due", "finished_at", "next_poll_at"),
+        Index("ix_operations_requested_by", "requested_by", "created_at"),
         # A stop's operations, by state: its hint asks whether any is still going.
         Index("ix_operations_stop_id_state", "stop_id", "state"),
         # A stop (a mass stop, bot/db/stops.py) makes one operation per sync, once.
@@ -190,90 +161,6 @@ class Operation(Base):
     resume_error: Mapped[str | None] = mapped_column(Text)  # why a stop's Resume could not reactivate it
 
 
-class StopPrompt(Base):
-    """What a stop's prompt showed (the syncs, and the run of each then), kept for its buttons:
-    a button's value holds 2,000 characters, so it carries this row's ID. Expires."""
-
-    __tablename__ = "stop_prompts"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, URL-safe
-    verb: Mapped[str] = mapped_column(String(16))  # cancel, pause, resume
-    command: Mapped[str] = mapped_column(Text)  # the command's text, to ask again once expired
-    label: Mapped[str] = mapped_column(Text)  # what was selected, as a source for the views
-    requested_by: Mapped[str] = mapped_column(String(32))
-    team_id: Mapped[str | None] = mapped_column(String(32))
-    channel_id: Mapped[str] = mapped_column(String(32))
-    syncs: Mapped[str] = mapped_column(Text)  # JSON: [{"s": sync ID, "n": name, "e": run or null}]
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class Stop(Base):
-    """A stop: many syncs canceled, paused or resumed from one confirm click, followed by one
-    summary message (not to be confused with the incident channel, which only hears of it)."""
-
-    __tablename__ = "stops"
-    __table_args__ = (
-        UniqueConstraint("prompt_id"),  # one stop per prompt: a double click confirms once
-        Index("ix_stops_due", "finished_at", "next_poll_at"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    prompt_id: Mapped[str] = mapped_column(String(32))
-    kind: Mapped[str] = mapped_column(String(32))  # cancel, cancel_and_pause, pause, resume
-    label: Mapped[str] = mapped_column(Text)
-    requested_by: Mapped[str] = mapped_column(String(32))
-    team_id: Mapped[str | None] = mapped_column(String(32))
-    channel_id: Mapped[str] = mapped_column(String(32))
-    response_url: Mapped[str | None] = mapped_column(Text)
-    incident_channel: Mapped[str | None] = mapped_column(String(32))
-    size: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    aborted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # Abort the rest
-    aborted_by: Mapped[str | None] = mapped_column(String(32))
-    resume_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # Resume the N schedules
-    resume_asked_by: Mapped[str | None] = mapped_column(String(32))
-    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # every sync settled
-    prompt_cleared: Mapped[bool] = mapped_column(Boolean, default=False)
-    summary_ts: Mapped[str | None] = mapped_column(String(32))
-    summary_digest: Mapped[str | None] = mapped_column(String(64))
-    summary_edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    quiet_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # no summary edit before
-    summary_error: Mapped[str | None] = mapped_column(Text)
-    failures_ts: Mapped[str | None] = mapped_column(String(32))  # the thread reply of failures
-    resumed_ts: Mapped[str | None] = mapped_column(String(32))  # the thread reply of a resume
-    incident_ts: Mapped[str | None] = mapped_column(String(32))  # the incident channel's notice
-    incident_final_ts: Mapped[str | None] = mapped_column(String(32))  # its outcome, in its thread
-    incident_error: Mapped[str | None] = mapped_column(Text)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    next_poll_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    hinted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # an operation made it due
-    lease_owner: Mapped[str | None] = mapped_column(String(128))
-    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-
-
-class StopSync(Base):
-    """One sync of a stop: the run it was bound to at prompt time, and its schedule (for a pause
-    or a resume): whether it was active just before the stop paused it, and its resume."""
-
-    __tablename__ = "stop_syncs"
-    __table_args__ = (UniqueConstraint("stop_id", "sync_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    stop_id: Mapped[int] = mapped_column(Integer)
-    sync_id: Mapped[str] = mapped_column(String(64))
-    sync_name: Mapped[str | None] = mapped_column(Text)
-    execution_id: Mapped[str | None] = mapped_column(String(64))  # running at prompt time
-    was_active: Mapped[bool | None] = mapped_column(Boolean)  # read just before pausing
-    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    pause_error: Mapped[str | None] = mapped_column(Text)
-    resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    resume_error: Mapped[str | None] = mapped_column(Text)
-
-
 class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_sync_at", "sync_id", "at"),)
@@ -290,69 +177,29 @@ class AuditEvent(Base):
     channel_id: Mapped[str | None] = mapped_column(String(32))
 
 
-class PolytomicEvent(Base):
-    """One Polytomic event, stored once whichever way it came (webhook or poll), keyed by its
-    id (or a digest of its body when it has none). Pruned after Polytomic's 48 hours."""
+class Home(Base):
+    """One person's App Home tab: where their DM with the app is (`channel_id`, from the
+    app_home_opened event), when they last opened it (Slack has no "closed" event, so a home
+    opened within the last few minutes counts as open), when it was last published, and since
+    when one of their operations has changed without it being published again (`stale_at`).
+    Shared by every replica, so the pace of republishing holds across them."""
 
-    __tablename__ = "polytomic_events"
-    __table_args__ = (
-        UniqueConstraint("event_key"),
-        Index("ix_polytomic_events_execution_id", "execution_id"),
-        Index("ix_polytomic_events_received_at", "received_at"),
-        Index("ix_polytomic_events_alerted_at", "alerted_at"),
-    )
+    __tablename__ = "homes"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_key: Mapped[str] = mapped_column(String(160))
-    type: Mapped[str] = mapped_column(String(200))
-    execution_id: Mapped[str | None] = mapped_column(String(64))
-    sync_id: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # Polytomic's time
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    source: Mapped[str] = mapped_column(String(8))  # "webhook" or "poll"
-    payload: Mapped[str] = mapped_column(Text)  # the event as JSON
-    # When the alerts' intake took this event in (bot/db/alerts.py); NULL: not yet. Only the
-    # four terminal model-sync types are ever taken in.
-    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class EventPoller(Base):
-    """The events poller's one row: who polls (a lease, as for operations) and how far the
-    events API has been read (`cursor`, a Polytomic timestamp)."""
-
-    __tablename__ = "event_poller"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    cursor: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    lease_owner: Mapped[str | None] = mapped_column(String(128))
-    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(32))  # the DM with the app (D…)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    event_ts: Mapped[str | None] = mapped_column(String(32))  # the last app_home_opened taken
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    stale_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 # The tables, typed, for the stores' Core statements (cheaper than the ORM's on the hot paths).
 GRANTS = cast(Table, Grant.__table__)
 OPERATIONS = cast(Table, Operation.__table__)
 AUDIT_EVENTS = cast(Table, AuditEvent.__table__)
-POLYTOMIC_EVENTS = cast(Table, PolytomicEvent.__table__)
-EVENT_POLLER = cast(Table, EventPoller.__table__)
-STOP_PROMPTS = cast(Table, StopPrompt.__table__)
-STOPS = cast(Table, Stop.__table__)
-STOP_SYNCS = cast(Table, StopSync.__table__)
-
-# The alerts' tables (issue 14) live in a module of their own; imported here, last, so that
-# Base.metadata (what the migrations compare against) holds them whoever imports the models.
-from bot.db.alert_models import (  # noqa: E402
-    ALERT_DIGESTS,
-    ALERT_FAILURES,
-    ALERTS,
-    MUTES,
-    SUBSCRIPTIONS,
-    Alert,
-    AlertDigest,
-    AlertFailure,
-    Mute,
-    Subscription,
-)
+HOMES = cast(Table, Home.__table__)
 
 __all__ = [
     "ALERTS",
@@ -361,6 +208,7 @@ __all__ = [
     "AUDIT_EVENTS",
     "EVENT_POLLER",
     "GRANTS",
+    "HOMES",
     "MUTES",
     "NOT_HOLDING",
     "OPERATIONS",
@@ -376,6 +224,7 @@ __all__ = [
     "Base",
     "EventPoller",
     "Grant",
+    "Home",
     "Mute",
     "Operation",
     "PolytomicEvent",

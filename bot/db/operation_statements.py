@@ -42,7 +42,9 @@ _NOW = bindparam("w_now", type_=OPS.c.next_poll_at.type)
 _DUE = (
     select(OPS.c.id)
     .where(OPS.c.finished_at.is_(None), OPS.c.next_poll_at <= _NOW, lease_free(_NOW))
-    .order_by(OPS.c.next_poll_at)
+    # Rows whose run's end an event told (its final pass, no remote call) before the rest: a
+    # stop's last summary does not wait behind its syncs still to confirm.
+    .order_by(OPS.c.event_type.is_(None), OPS.c.next_poll_at)
     .limit(bindparam("w_limit"))
     # PostgreSQL: replicas skip rows another is claiming instead of queueing on them.
     .with_for_update(skip_locked=True)

@@ -47,11 +47,10 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.clock import SYSTEM_CLOCK, Clock
 from bot.db import stops
 from bot.db.audit import Event, insert_event
 from bot.db.bounds import CLICK_SECONDS
-from bot.db.engine import Database
+from bot.db.leased import LeasedStore
 from bot.db.models import NOT_HOLDING, OPERATIONS, Operation
 from bot.db.operation_statements import (
     CLAIM,
@@ -86,19 +85,13 @@ RETRIED = "sent again"  # the audit outcomes of a "try again" click
 NOT_RETRIED = "already retried or finished"
 
 
-class OperationStore:
+class OperationStore(LeasedStore):
     """The verbs on `operations`; times come from `clock`, leases last `lease_ttl` seconds."""
-
-    def __init__(self, db: Database, *, clock: Clock = SYSTEM_CLOCK, lease_ttl: float = 60.0) -> None:
-        self.db = db
-        self.clock = clock
-        self.lease_ttl = lease_ttl
 
     # ---- reads ------------------------------------------------------------------------------
 
     def get(self, op_id: int) -> Operation | None:
-        with self.db.read() as session:
-            return session.get(Operation, op_id)
+        return self._get(Operation, op_id)
 
     def holder_of(self, execution_id: str) -> Operation | None:
         """The operation that holds this run (is canceling it, or has), if any."""
@@ -253,7 +246,8 @@ class OperationStore:
     # ---- the tracker's passes ----------------------------------------------------------------
 
     def claim(self, owner: str, limit: int) -> list[Operation]:
-        """Lease up to `limit` due rows to `owner`, most overdue first, and return them whole:
+        """Lease up to `limit` due rows to `owner`, those whose end an event told first, then
+        the most overdue, and return them whole:
         one statement, so claiming costs one round trip however many rows it takes."""
         return self.claim_and_next_due(owner, limit, next_due=False)[0]
 

@@ -27,10 +27,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, or_, select, update
+from sqlalchemy.orm import load_only
 
-from bot.clock import SYSTEM_CLOCK, Clock
 from bot.db.audit import Event, insert_event
-from bot.db.engine import Database
+from bot.db.leased import LeasedStore
 from bot.db.models import OPERATIONS, STOP_SYNCS, STOPS, Operation, Stop, StopSync
 from bot.db.stop_clicks import MAX_STOP, PROMPT_TTL, AlreadyConfirmed, Expired, Picked, StopClicks
 
@@ -55,6 +55,23 @@ def _lease_free(now: datetime) -> Any:
     return or_(STOPS.c.lease_owner.is_(None), STOPS.c.lease_expires_at < now)
 
 
+# What a stop's tally (bot/stops.py), its Resume and its views read of its operations.
+_TALLIED = (
+    Operation.id,
+    Operation.stop_id,
+    Operation.sync_id,
+    Operation.sync_name,
+    Operation.kind,
+    Operation.state,
+    Operation.last_error,
+    Operation.execution_errors,
+    Operation.paused_at,
+    Operation.was_active,
+    Operation.pause_error,
+    Operation.resumed_at,
+    Operation.resume_error,
+    Operation.resumed_by,
+)
 _UNSETTLED = ("confirmed", "canceling")  # an operation of a stop that may still change the summary
 
 
@@ -75,17 +92,17 @@ def hint(conn: Connection, op_id: int, stop_id: int, now: datetime) -> None:
     )
 
 
-class StopStore(StopClicks):
-    def __init__(self, db: Database, *, clock: Clock = SYSTEM_CLOCK, lease_ttl: float = 60.0) -> None:
-        self.db = db
-        self.clock = clock
-        self.lease_ttl = lease_ttl
-
+class StopStore(StopClicks, LeasedStore):
     # ---- reads ----------------------------------------------------------------------------
 
     def get(self, stop_id: int) -> Stop | None:
-        with self.db.read() as session:
-            return session.get(Stop, stop_id)
+        return self._get(Stop, stop_id)
+
+    def aborted(self, stop_id: int) -> bool:
+        """Whether the rest of this stop was aborted (one column read: each of its operations
+        asks before its cancel goes)."""
+        with self.db.read_engine.connect() as conn:
+            return conn.scalar(select(STOPS.c.aborted_at).where(STOPS.c.id == stop_id)) is not None
 
     def members(self, stop_id: int) -> list[StopSync]:
         with self.db.read() as session:
@@ -98,6 +115,19 @@ class StopStore(StopClicks):
             return list(
                 session.scalars(select(Operation).where(Operation.stop_id == stop_id).order_by(Operation.id))
             )
+
+    def tallied(self, stop_id: int) -> list[Operation]:
+        """The stop's operations with only what its tally, its Resume and its views read
+        (bot/stops.py): its pass reads all of them each time, and a 1,000-sync stop's whole
+        rows cost twice as much. Any other column is not loaded (reading one raises)."""
+        with self.db.read() as session:
+            query = (
+                select(Operation)
+                .options(load_only(*_TALLIED, raiseload=True))
+                .where(Operation.stop_id == stop_id)
+                .order_by(Operation.id)
+            )
+            return list(session.scalars(query))
 
     def paused_by_the_bot(self, sync_ids: Sequence[str]) -> dict[str, StopSync]:
         """For each of these syncs, the latest stop that paused its schedule (it was active before)
@@ -130,9 +160,15 @@ class StopStore(StopClicks):
 
     def claim(self, owner: str, limit: int) -> list[Stop]:
         now = self.clock.now()
+        due_now = (STOPS.c.finished_at.is_(None), STOPS.c.next_poll_at <= now, _lease_free(now))
+        # The tracker looks every STOP_LOOK seconds and a stop is seldom due: a read says so
+        # without a write transaction (the claim below decides, conditionally, as before).
+        with self.db.read_engine.connect() as conn:
+            if conn.execute(select(STOPS.c.id).where(*due_now).limit(1)).first() is None:
+                return []
         due = (
             select(STOPS.c.id)
-            .where(STOPS.c.finished_at.is_(None), STOPS.c.next_poll_at <= now, _lease_free(now))
+            .where(*due_now)
             .order_by(STOPS.c.next_poll_at)
             .limit(limit)
             .with_for_update(skip_locked=True)

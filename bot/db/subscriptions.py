@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.db.audit import insert_event
@@ -54,7 +54,7 @@ def subscribe(
 ) -> Changed:
     """Add the subscription, or change its mode (and enable it again); audited either way."""
     now = at or utcnow()
-    key = (SUBS.c.channel_id == channel_id, SUBS.c.scope_kind == scope.kind, SUBS.c.scope_id == scope.id)
+    key = _key(channel_id, scope)
     for attempt in range(2):  # a racing insert of the same key: the second try updates it
         try:
             with db.core() as conn:
@@ -89,15 +89,8 @@ def subscribe(
                         )
                     )
                     changed = "updated"
-                insert_event(
-                    conn,
-                    now,
-                    actor=actor,
-                    action="subscribe",
-                    sync_id=scope.id if scope.kind == "sync" else None,
-                    outcome=f"{changed}: {scope.kind} {scope.id} ({mode})",
-                    channel_id=channel_id,
-                )
+                outcome = f"{changed}: {scope.kind} {scope.id} ({mode})"
+                _audit(conn, now, actor, "subscribe", channel_id, scope, outcome)
             return changed
         except IntegrityError:
             if attempt:
@@ -110,22 +103,30 @@ def unsubscribe(
 ) -> Changed:
     now = at or utcnow()
     with db.core() as conn:
-        removed = conn.execute(
-            delete(SUBS).where(
-                SUBS.c.channel_id == channel_id, SUBS.c.scope_kind == scope.kind, SUBS.c.scope_id == scope.id
-            )
-        ).rowcount
+        removed = conn.execute(delete(SUBS).where(*_key(channel_id, scope))).rowcount
         changed: Changed = "removed" if removed else "absent"
-        insert_event(
-            conn,
-            now,
-            actor=actor,
-            action="unsubscribe",
-            sync_id=scope.id if scope.kind == "sync" else None,
-            outcome=f"{changed}: {scope.kind} {scope.id}",
-            channel_id=channel_id,
-        )
+        _audit(conn, now, actor, "unsubscribe", channel_id, scope, f"{changed}: {scope.kind} {scope.id}")
     return changed
+
+
+def _key(channel_id: str, scope: Scope) -> tuple[ColumnElement[bool], ...]:
+    """The subscription's unique key (channel, scope) as a WHERE clause."""
+    return (SUBS.c.channel_id == channel_id, SUBS.c.scope_kind == scope.kind, SUBS.c.scope_id == scope.id)
+
+
+def _audit(
+    conn: Connection, now: datetime, actor: str, action: str, channel_id: str, scope: Scope, outcome: str
+) -> None:
+    """The audit event of a (un)subscribe, in its transaction: on a sync, it is the sync's."""
+    insert_event(
+        conn,
+        now,
+        actor=actor,
+        action=action,
+        sync_id=scope.id if scope.kind == "sync" else None,
+        outcome=outcome,
+        channel_id=channel_id,
+    )
 
 
 def in_channel(db: Database, channel_id: str) -> list[Subscription]:

@@ -24,12 +24,16 @@ from slack_sdk.signature import SignatureVerifier
 __all__ = [
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "app_home_opened",
     "block_actions_body",
     "block_actions_payload",
+    "home_block_actions_payload",
     "make_trigger_id",
+    "payload_body",
     "post_signed",
     "sign",
     "slash_command_body",
+    "view_submission_payload",
 ]
 
 TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"
@@ -205,6 +209,116 @@ def block_actions_body(
         team_id=team_id,
         **extra,
     )
+    return urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode("utf-8")
+
+
+def app_home_opened(
+    *,
+    user_id: str,
+    channel_id: str = "D0HOME",
+    tab: str = "home",
+    team_id: str = "T0TEST",
+    api_app_id: str = "A0TEST",
+    event_ts: str | None = None,
+    event_id: str | None = None,
+    view: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An Events API `event_callback` carrying app_home_opened, as Slack posts it (JSON) and as
+    Socket Mode's `events_api` envelopes carry it. `view` is present only once a Home view has
+    been published, as in Slack's."""
+    event: dict[str, Any] = {
+        "type": "app_home_opened",
+        "user": user_id,
+        "channel": channel_id,
+        "tab": tab,
+        "event_ts": event_ts or _action_ts(),
+    }
+    if view is not None:
+        event["view"] = dict(view)
+    return {
+        "token": "verification-token",
+        "team_id": team_id,
+        "api_app_id": api_app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{secrets.token_hex(6).upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": team_id, "user_id": "UBOT", "is_bot": True}],
+        "is_ext_shared_channel": False,
+    }
+
+
+def home_block_actions_payload(
+    *,
+    user_id: str,
+    action_id: str,
+    value: str,
+    team_id: str = "T0TEST",
+    trigger_id: str | None = None,
+    api_app_id: str = "A0TEST",
+    view_id: str = "V0HOME",
+) -> dict[str, Any]:
+    """A click on a Home tab's button: its container is the view, and it carries no channel
+    and no response_url (only a trigger_id, for views.open)."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": "tester", "name": "tester", "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": "verification-token",
+        "container": {"type": "view", "view_id": view_id},
+        "trigger_id": trigger_id or make_trigger_id(),
+        "team": {"id": team_id, "domain": "fake-team"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": {"id": view_id, "type": "home", "team_id": team_id, "blocks": []},
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "b",
+                "text": {"type": "plain_text", "text": "Button", "emoji": True},
+                "value": value,
+                "type": "button",
+                "action_ts": _action_ts(),
+            }
+        ],
+    }
+
+
+def view_submission_payload(
+    *,
+    user_id: str,
+    callback_id: str,
+    private_metadata: str,
+    team_id: str = "T0TEST",
+    api_app_id: str = "A0TEST",
+    view_id: str = "V0MODAL",
+) -> dict[str, Any]:
+    """A modal's submission (view_submission), as Slack posts it (form-encoded `payload=`)."""
+    return {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": "fake-team"},
+        "user": {"id": user_id, "username": "tester", "name": "tester", "team_id": team_id},
+        "api_app_id": api_app_id,
+        "token": "verification-token",
+        "trigger_id": make_trigger_id(),
+        "view": {
+            "id": view_id,
+            "team_id": team_id,
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": private_metadata,
+            "state": {"values": {}},
+            "blocks": [],
+            "hash": "1.abc",
+        },
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
+def payload_body(payload: Mapping[str, Any]) -> bytes:
+    """An interactive payload form-encoded as Slack posts it: ``payload=<json>``."""
     return urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode("utf-8")
 
 

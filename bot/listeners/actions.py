@@ -27,6 +27,7 @@ from bot.services import Services
 from bot.slack import respond
 from bot.views import buttons, replies
 from bot.views import stops as stop_views
+from bot.views.blocks import View
 
 log = logging.getLogger("bot.listeners.actions")
 
@@ -47,15 +48,21 @@ def _action_value(body: dict[str, Any]) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _ack_and_answer(services: Services, ack: Ack, req: Requester | None, reply: View) -> None:
+    """Acks a click answered at once (a bad button, a click the database could not record),
+    then tells the clicker why, on the click's response_url (no one to tell without `req`)."""
+    ack()
+    if req is not None:
+        services.responder.submit(respond, req.response_url, reply)
+
+
 def handle_confirm(
     services: Services, ack: Ack, body: dict[str, Any], context: BoltContext, kind: str = "cancel"
 ) -> None:
     req = Requester.from_context(context, body)
     target = buttons.parse_confirm_value(_action_value(body))
     if req is None or target is None:
-        ack()
-        if req is not None:
-            services.responder.submit(respond, req.response_url, replies.invalid_button())
+        _ack_and_answer(services, ack, req, replies.invalid_button())
         return
     sync_id, execution_id = target
     try:
@@ -74,13 +81,11 @@ def handle_confirm(
         )
     except SQLAlchemyError as error:
         log.warning("could not record a confirm click: %s", health.describe(error))
-        ack()
-        services.responder.submit(respond, req.response_url, replies.not_recorded())
+        _ack_and_answer(services, ack, req, replies.not_recorded())
         return
     except OutcomeUnknown:
         log.warning("a confirm click's COMMIT got no answer: it may or may not be recorded")
-        ack()
-        services.responder.submit(respond, req.response_url, replies.recorded_in_doubt(sync_id))
+        _ack_and_answer(services, ack, req, replies.recorded_in_doubt(sync_id))
         return
     ack()
     if isinstance(recorded, int):
@@ -174,9 +179,7 @@ def handle_stop_confirm(
     req = Requester.from_context(context, body)
     prompt_id = buttons.parse_stop_prompt_value(_action_value(body))
     if req is None or prompt_id is None:
-        ack()
-        if req is not None:
-            services.responder.submit(respond, req.response_url, replies.invalid_button())
+        _ack_and_answer(services, ack, req, replies.invalid_button())
         return
     try:
         recorded = services.stops.confirm(
@@ -189,8 +192,12 @@ def handle_stop_confirm(
         )
     except SQLAlchemyError as error:
         log.warning("could not record a stop's confirm click: %s", health.describe(error))
-        ack()
-        services.responder.submit(respond, req.response_url, replies.not_recorded())
+        _ack_and_answer(services, ack, req, replies.not_recorded())
+        return
+    except OutcomeUnknown:
+        # The stop may be recorded (its summary will then come): say so, and where to look.
+        log.warning("a stop's confirm click's COMMIT got no answer: it may or may not be recorded")
+        _ack_and_answer(services, ack, req, replies.recorded_in_doubt(check="/polytomic list"))
         return
     ack()
     if isinstance(recorded, int):

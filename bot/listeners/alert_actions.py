@@ -24,7 +24,7 @@ from bot.answers import Requester, alert_clicks
 from bot.db import health
 from bot.db.bounds import OutcomeUnknown
 from bot.db.starts import KEY_SEPARATOR, record_start
-from bot.listeners.actions import Handler, _action_value, _listener
+from bot.listeners.actions import Handler, _ack_and_answer, _action_value, _listener
 from bot.listeners.commands import hand_off
 from bot.services import Services
 from bot.slack import respond
@@ -53,12 +53,10 @@ def _record(services: Services, req: Requester, ack: Ack, *, key: str, **start: 
         )
     except SQLAlchemyError as error:
         log.warning("could not record a start click: %s", health.describe(error))
-        ack()
-        services.responder.submit(respond, req.response_url, replies.not_recorded())
+        _ack_and_answer(services, ack, req, replies.not_recorded())
         return
     except OutcomeUnknown:
-        ack()
-        services.responder.submit(respond, req.response_url, replies.recorded_in_doubt(start["sync_id"]))
+        _ack_and_answer(services, ack, req, replies.recorded_in_doubt(start["sync_id"]))
         return
     ack()
     if made:
@@ -77,9 +75,7 @@ def handle_start_confirm(services: Services, ack: Ack, body: dict[str, Any], con
     message_ts = str((body.get("container") or {}).get("message_ts") or "")
     clicked = str(((body.get("actions") or [{}])[0]).get("action_ts") or "")
     if req is None or sync_id is None or not (message_ts or clicked):
-        ack()
-        if req is not None:
-            services.responder.submit(respond, req.response_url, replies.invalid_button())
+        _ack_and_answer(services, ack, req, replies.invalid_button())
         return
     # An Idempotency-Key takes letters, digits, "_" and "-" only (a ts has a dot).
     key = f"start-{sync_id}-{_KEY_UNSAFE.sub('_', (message_ts or clicked)[:40])}"
@@ -91,9 +87,7 @@ def handle_restart(services: Services, ack: Ack, body: dict[str, Any], context: 
     value = buttons.parse_restart_value(_action_value(body))
     alert = None if value is None or services.alerts is None else services.alerts.get(value[0])
     if req is None or value is None or alert is None or alert.channel_id != req.channel_id:
-        ack()
-        if req is not None:
-            services.responder.submit(respond, req.response_url, replies.invalid_button())
+        _ack_and_answer(services, ack, req, replies.invalid_button())
         return
     alert_id, failures = value
     _record(

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -63,6 +63,7 @@ class Tracker:
         workers: int = 4,
         metrics: Metrics | None = None,
         names: SyncNames | None = None,
+        on_change: Callable[[Sequence[str]], None] | None = None,
         stops: StopStore | None = None,
     ) -> None:
         self.store = store
@@ -88,13 +89,22 @@ class Tracker:
             metrics=self.metrics,
             stopping=self._stop,
             names=names,
+            on_change=on_change,
             stops=stops,
         )
         self.stop_reconciler = (
             None
             if stops is None
             else StopReconciler(
-                stops, store, polytomic, slack, authorizer, settings, owner=self.owner, clock=clock
+                stops,
+                store,
+                polytomic,
+                slack,
+                authorizer,
+                settings,
+                owner=self.owner,
+                clock=clock,
+                on_change=on_change,
             )
         )
         # Other row loops run one look each by `run_due` too (the alerts' worker), so that a

@@ -18,15 +18,16 @@ from bot.operations import (
     RELEASED,
     State,
     announced,
+    in_dm,
     incident_due,
     requester_due,
     stuck,
     stuck_mark,
     told_stuck,
 )
-from bot.slack import respond
+from bot.slack import SlackError, respond
 from bot.tracker import posts
-from bot.tracker.outcome import DONE, Outcome, again
+from bot.tracker.outcome import DONE, Doing, Outcome, again, from_error
 from bot.views.blocks import View
 from bot.views.incident import incident_escalation, incident_notice, incident_outcome
 from bot.views.replies import released
@@ -147,6 +148,8 @@ class SlackSteps:
             return DONE
         # Told that this state's step keeps failing: told of the state too (its headline).
         told = op.notified_state in (op.state, stuck_mark(op.state))
+        if requester_due(op) and not told and in_dm(op):
+            return self.note_in_dm(released(op))
         if not requester_due(op) or told or op.response_url is None:
             return DONE
         if op.state in RELEASED and not announced(op):
@@ -159,4 +162,16 @@ class SlackSteps:
         respond(op.response_url, view, replace_original=replace)
         # response_url allows 5 uses in 30 min: whether or not it took, don't try again.
         self.save(notified_state=op.state)
+        return DONE
+
+    def note_in_dm(self, view: View) -> Outcome:
+        """Why a cancel started from the Home tab was not sent, as a message in the requester's
+        DM with the app; tried again while Slack refuses it for a while, recorded once sent."""
+        try:
+            self.r.slack.post_message(self.op.channel_id, view, holder=self.holder)
+        except SlackError as error:
+            outcome = from_error(error, Doing.POST)
+            if not outcome.final:
+                return outcome
+        self.save(notified_state=self.op.state)
         return DONE

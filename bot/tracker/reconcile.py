@@ -33,6 +33,7 @@ from bot.polytomic import PolytomicClient
 from bot.slack import SlackGateway
 from bot.tracker.starts import StartPass
 from bot.tracker.steps import MAX_BACKOFF, Pass
+from bot.tracker.stop_grants import StopGrants
 from bot.views import notes
 
 log = logging.getLogger("bot.tracker")
@@ -66,6 +67,7 @@ class Reconciler:
         metrics: Metrics,
         stopping: threading.Event,
         names: SyncNames | None = None,
+        on_change: Callable[[Sequence[str]], None] | None = None,
         stops: StopStore | None = None,
     ) -> None:
         self.store = store
@@ -78,12 +80,18 @@ class Reconciler:
         self.metrics = metrics
         self.stopping = stopping  # set when the process drains: stop waiting out the database
         self.names = names  # a short cache of sync names (bot/names.py)
+        # Told who started an operation whose state (or status message) a pass changed (their
+        # open Home tab is republished: bot/answers/home_loop.py); after the pass, once its
+        # effects are recorded.
+        self.on_change = on_change
         self.stops = stops  # the stops' store: whether a stop's rest was aborted
+        self.stop_grants = StopGrants(authorizer, clock)  # a stop's operations: one grants read
         # The alerts' store, for a start that an alert's Restart made: its alert is touched when
         # the start's state changes, so the alert shows it (set by bot.services).
         self.alerts: AlertStore | None = None
 
     def process(self, op: Operation) -> Processed:
+        before, posted = op.state, op.status_ts is not None
         try:
             return self.reconcile(op)
         except LeaseLost:
@@ -92,6 +100,14 @@ class Reconciler:
         except Exception as error:
             log.exception("operation step failed", extra={"operation_id": op.id})
             return self.failed_unexpectedly(op, notes.step_failed(error))
+        finally:
+            changed = op.state != before or (not posted and op.status_ts is not None)
+            # A stop's operations: its pass tells Home as its summary changes (stop_pass.py).
+            if changed and self.on_change is not None and op.stop_id is None:
+                try:
+                    self.on_change([op.requested_by])
+                except Exception:  # a Home tab a little late is no reason to fail the pass
+                    log.exception("could not tell the Home tab of a change", extra={"operation_id": op.id})
 
     def failed_unexpectedly(self, op: Operation, problem: str) -> Processed:
         """A step raised what no outcome names (a write the database refused, a bug): count

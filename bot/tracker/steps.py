@@ -242,7 +242,7 @@ class Pass(SlackSteps):
         actions = ("cancel", "pause") if op.kind == "cancel_and_pause" else ("cancel",)
         for action in actions:
             try:
-                decision = self.r.authorizer.may(op.requested_by, action, op.sync_id)
+                decision = self.r.stop_grants.may(op, action)  # a single cancel: authorizer.may
             except SlackError as error:
                 return from_error(error, Doing.GROUPS)
             # Written with the state it leads to (every way on from here saves one).
@@ -390,8 +390,7 @@ class Pass(SlackSteps):
 
     def stop_aborted(self) -> bool:
         stops = self.r.stops
-        stop = stops.get(self.op.stop_id) if stops is not None and self.op.stop_id is not None else None
-        return stop is not None and stop.aborted_at is not None
+        return stops is not None and self.op.stop_id is not None and stops.aborted(self.op.stop_id)
 
     def pause(self) -> Outcome:
         """Read whether the schedule is active, just before pausing it: one already paused is

@@ -18,6 +18,7 @@ replica or a replayed click never repeats one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -96,6 +97,7 @@ class StopReconciler:
         *,
         owner: str,
         clock: Clock,
+        on_change: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self.stops = stops
         self.operations = operations
@@ -105,8 +107,12 @@ class StopReconciler:
         self.settings = settings
         self.owner = owner
         self.clock = clock
+        # Told who asked for a stop when its summary changed: their open Home tab shows its
+        # counts (bot/answers/home_loop.py). Its operations do not tell it one by one.
+        self.on_change = on_change
 
     def process(self, stop: Stop) -> StopProcessed:
+        before = stop.summary_digest
         try:
             return StopPass(self, stop).run()
         except LeaseLost:
@@ -117,6 +123,12 @@ class StopReconciler:
             later = self.clock.now() + timedelta(seconds=30)
             self.stops.release(stop, self.owner, next_at=later, hinted_at=stop.hinted_at)
             return StopProcessed(stop.id, finished=False, next_at=later, problem=type(error).__name__)
+        finally:
+            if stop.summary_digest != before and self.on_change is not None:
+                try:
+                    self.on_change([stop.requested_by])
+                except Exception:  # a Home tab a little late is no reason to fail the pass
+                    log.exception("could not tell the Home tab of a change", extra={"stop_id": stop.id})
 
 
 class StopPass:
@@ -161,7 +173,7 @@ class StopPass:
         # A cancel's syncs are its operations; the members matter to a pause or a resume.
         members = self.r.stops.members(stop.id) if stop.kind not in CANCELING_KINDS else []
         self.pauses(members)
-        ops = self.r.stops.operations(stop.id) if stop.kind in CANCELING_KINDS else []
+        ops = self.r.stops.tallied(stop.id) if stop.kind in CANCELING_KINDS else []
         if stop.resume_asked_at is not None or stop.kind == "resume":
             self.resumes(members, ops)
         t = tally(stop, members, ops)

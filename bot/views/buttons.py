@@ -20,6 +20,10 @@ RETRY_ACTION = "cancel_retry"
 RESUME_ACTION = "resume_schedule"
 PICK_ACTION = "sync_pick"  # one of several syncs with the same name
 LIST_CANCEL_ACTION = "list_cancel"  # "Cancel…" next to a running sync in /polytomic list
+HOME_CANCEL_ACTION = "home_cancel"  # "Cancel…" next to a running sync on the Home tab
+HOME_REFRESH_ACTION = "home_refresh"  # "Refresh" on the Home tab
+HOME_LINK_ACTION = "home_link"  # "Status message" (a link) on the Home tab: `home_link_<op ID>`
+HOME_CANCEL_MODAL = "home_cancel_modal"  # the callback_id of the Home tab's confirm modal
 # A stop's buttons (bot/views/stops.py): the prompt's, then the summary's.
 STOP_CONFIRM_ACTION = "stop_confirm"  # Cancel N syncs / Pause N schedules / Resume N schedules
 STOP_PAUSE_CONFIRM_ACTION = "stop_pause_confirm"  # Cancel N and pause their schedules
@@ -64,6 +68,13 @@ def parse_confirm_value(value: str) -> tuple[str, str] | None:
     if not (isinstance(execution_id, str) and _EXECUTION_ID.match(execution_id)):
         return None
     return sync_id, execution_id
+
+
+# ---- Cancel… on the Home tab, and its modal's private_metadata: the sync and the run shown ----
+# The same wire format as the confirm buttons (`confirm_value`): the modal's submission is a
+# confirm click, decided and verified again by the tracker.
+home_cancel_value = confirm_value
+parse_home_cancel_value = parse_confirm_value
 
 
 # ---- Choose: one sync of several with the same name, and the command to go on with ----------

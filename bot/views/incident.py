@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.db.models import Operation
-from bot.views.blocks import Builder, View, channel, icon, ids, sync_label, user
-from bot.views.status import headline, retry_button
+from bot.views.blocks import Builder, View, icon, ids, sync_label, user
+from bot.views.status import asked_from, headline, retry_button
 
 
 def incident_notice(op: Operation) -> View:
@@ -23,10 +23,7 @@ def incident_notice(op: Operation) -> View:
         label += " (and a pause of its schedule)"
     head = f"{icon(':rotating_light:')}{user(op.requested_by)} requested cancellation of {label}"
     return (
-        Builder()
-        .section(f"{head}{channel(op.channel_id)}.")
-        .context(ids(op.sync_id, op.execution_id or "?"))
-        .view()
+        Builder().section(f"{head}{asked_from(op)}.").context(ids(op.sync_id, op.execution_id or "?")).view()
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.db.models import Operation
-from bot.operations import OUTCOMES, State, elapsed_seconds, stuck
+from bot.operations import OUTCOMES, State, elapsed_seconds, in_dm, stuck
 from bot.views.blocks import (
     MAX_ERROR,
     Block,
@@ -37,6 +37,12 @@ from bot.views.buttons import RESUME_ACTION, RETRY_ACTION, resume_value, retry_v
 PROGRESS_EVERY = 30.0  # seconds: progress alone (rows, elapsed time) refreshes no faster
 
 
+def asked_from(op: Operation) -> str:
+    """' in <#C…>', the channel the cancel came from; a cancel started from the Home tab has the
+    requester's DM with the app as its channel, which is not named elsewhere."""
+    return " from the Home tab" if in_dm(op) else channel(op.channel_id)
+
+
 def headline(op: Operation, now: datetime, *, where: bool = False) -> str:
     """Who asked to cancel which sync (in which channel, for posts elsewhere) and what
     happened: the first line of the status message and of every incident post."""
@@ -45,7 +51,7 @@ def headline(op: Operation, now: datetime, *, where: bool = False) -> str:
         label += " (and a pause of its schedule)"
     asked = f"{user(op.requested_by)} requested cancellation of {label}"
     if where:
-        asked += channel(op.channel_id)
+        asked += asked_from(op)
     state = State(op.state)
     took = elapsed_seconds(op.cancel_sent_at or op.created_at, op.execution_ended_at)
     if state is State.CANCELED:

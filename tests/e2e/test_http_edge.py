@@ -259,8 +259,8 @@ def test_url_verification_and_events_reach_bolt(start_bot: Any) -> None:
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"challenge": challenge["challenge"]}
     assert post(bot, body, content_type=JSON, secret=None).status_code == 401
-    # An Events API callback (App Home's, say) is Bolt's to route: no listener for it yet, so
-    # Bolt answers its "unhandled request", not the edge a refusal.
+    # An Events API callback is Bolt's to route: for one no listener takes (a reaction), Bolt
+    # answers its "unhandled request", not the edge a refusal.
     event = {
         "token": "x",
         "team_id": "T0TEST",
@@ -268,7 +268,12 @@ def test_url_verification_and_events_reach_bolt(start_bot: Any) -> None:
         "type": "event_callback",
         "event_id": "Ev01",
         "event_time": int(time.time()),
-        "event": {"type": "app_home_opened", "user": "UADMIN", "channel": "D01", "tab": "home"},
+        "event": {
+            "type": "reaction_added",
+            "user": "UADMIN",
+            "reaction": "eyes",
+            "item": {"type": "message", "channel": "C01", "ts": "1.2"},
+        },
         "authorizations": [{"team_id": "T0TEST", "user_id": "UBOT", "is_bot": True}],
     }
     answer = post(bot, json.dumps(event).encode(), content_type=JSON + "; charset=utf-8")

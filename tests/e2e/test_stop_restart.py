@@ -31,7 +31,7 @@ def test_kill_in_the_middle_of_a_stop(start_bot: Any, slack: Any, polytomic: Any
     _ack, url = user.command("cancel running to Salesforce prod")
     prompt = user.answers(url)[0]
     # Cancels answer slowly, so the process dies with some sent and others not.
-    polytomic.set_latency(0.4, r"/cancel$", method="POST")
+    polytomic.set_latency(1.0, r"/cancel$", method="POST")  # 12 cancels on 4 workers: >= 3 s
     user.click("stop_pause_confirm", button(prompt, "stop_pause_confirm")["value"])
     wait_until(lambda: len(polytomic.cancel_requests()) >= 3, 20, what="some cancels")
     bot.kill()

@@ -376,3 +376,27 @@ def test_a_long_stop_edits_its_summary_less_often(
     _summary(slack, "2 canceled, 1 canceling")
     syncs[2].finish_current("canceled")
     _summary(slack, "Stopped 3 syncs to Slow CRM: 3 canceled.")  # the final edit is not held back
+
+
+def test_a_confirm_whose_commit_gets_no_answer_is_told_so(
+    stop_bot: InProcessBot, slack: FakeSlack, polytomic: FakePolytomic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database takes the stop's confirm but its COMMIT gets no answer (the fault that
+    tests/integration/test_database_bounds.py makes with a held PostgreSQL): the click is acked
+    and the clicker told that it may or may not be recorded, never that nothing changed."""
+    from bot.db.bounds import OutcomeUnknown
+
+    _connection, syncs = _fleet(polytomic, 3)
+    user = SlackUser(stop_bot, slack, "UADMIN", CHANNEL)
+    prompt = _prompt(user, "cancel running to Salesforce prod")
+
+    def silent_commit(*args: Any, **kwargs: Any) -> Any:
+        raise OutcomeUnknown("the database did not answer the COMMIT")
+
+    monkeypatch.setattr(stop_bot.services.stops, "confirm", silent_commit)
+    click, url = user.click("stop_confirm", button(prompt, "stop_confirm")["value"])
+    assert click.status_code == 200
+    said = all_text(user.answers(url)[0])
+    assert "can't tell whether that was recorded" in said and "/polytomic list" in said
+    assert "nothing was changed" not in said.lower()
+    assert all(polytomic.cancel_requests(s.id) == [] for s in syncs)

@@ -54,10 +54,15 @@ class PolytomicState:
         delivery_timeout: float = 5.0,
         delivery_concurrency: int = 1,
         max_recorded: int = 200_000,
+        max_executions: int | None = None,
     ) -> None:
         """`max_recorded` bounds what a long-lived fake (the demo) keeps: recorded requests,
         idempotent answers and page tokens, oldest dropped first; events and deliveries are
-        bounded by `max_events`."""
+        bounded by `max_events`; `max_executions` bounds each sync's runs (its oldest finished
+        ones go first when a run starts; None keeps all)."""
+        if max_executions is not None and max_executions < 1:
+            raise ValueError("max_executions must be at least 1")
+        self.max_executions = max_executions
         self.api_key = api_key
         self.deployment_key = deployment_key
         self.organization_id = organization_id or str(uuid.uuid4())

@@ -111,6 +111,11 @@ class FakeSync:
             raise RuntimeError(f"sync {self.id} already has an active execution")
         execution = FakeExecution(self._fake, self, created_mono=now, **options)
         self.executions.append(execution)
+        cap = self._fake.max_executions
+        if cap is not None and len(self.executions) > cap:  # the oldest finished runs go
+            finished = [e for e in self.executions if not e._is_active(now)]
+            gone = {id(e) for e in finished[: len(self.executions) - cap]}
+            self.executions = [e for e in self.executions if id(e) not in gone]
         execution._settle(now)  # a run that starts running at once says so at once
         self._fake._wake(execution)
         self._fake._cond.notify_all()

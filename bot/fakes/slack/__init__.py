@@ -24,6 +24,9 @@ Behaviour follows Slack where it matters for the bot (see /work/shared/slack/PLA
 * Block Kit limits that Slack enforces (button text 75, value 2000, confirm title 100 /
   text 300 / confirm+deny 30, section text 3000, header 150, 50 blocks, ...) answer
   ``invalid_blocks`` with an ``errors`` list (disable with ``strict_blocks=False``);
+* ``views.publish`` keeps each user's Home views (``home_view``, ``home_views``) and ``views.open``
+  each modal (``modals``), with a view's 100 blocks checked and a trigger_id used once within
+  3 seconds (views.py); ``set_home_tab(False)`` makes views.publish answer ``not_enabled``;
 * scopes are enforced for chat.* (``chat:write``), usergroups.* (``usergroups:read``) and
   users.info (``users:read``) -> ``missing_scope``. conversations.info is not scope-checked;
 * rate limits only when asked for: one-off 429s (``inject_rate_limit``), a held window
@@ -43,7 +46,8 @@ behind the lock, and the rules the parts share: channels, message content, times
 `workspace` (channels, users, user groups, scopes), `methods` (each Web API method's answer),
 `response_urls` (the response_url sink), `faults` (injected errors, 429 windows, latency) and
 `limits` (Slack's limits and the limiters), `inspection` (what a test reads, and `wait_for`),
-`records` (the recorded calls, messages and channels handed out), `blocks` (Block Kit
+`views` (views.publish and views.open), `records` (the recorded calls, messages and channels
+handed out), `blocks` (Block Kit
 validation), `plumbing` (the HTTP server and parameter parsing). FakeSlack is one object with
 one lock, so its methods are grouped into mixins of `state.SlackState`, one per module.
 

@@ -37,6 +37,13 @@ class Inspection(SlackState):
         with self._lock:
             return copy.deepcopy(self._requests)
 
+    @property
+    def recorded_total(self) -> int:
+        """How many requests were ever recorded (`max_records` drops none from this count): it
+        moves whenever anything the bot can change has changed, so a reader can skip a rebuild."""
+        with self._lock:
+            return self._recorded_total
+
     def calls(self, method: str) -> list[RecordedCall]:
         with self._lock:
             return copy.deepcopy([c for c in self._requests if c.method == method])

@@ -22,6 +22,8 @@ TIER_PER_MINUTE = {
     "conversations.info": 50,  # Tier 3
     "chat.postEphemeral": 100,  # Tier 4
     "users.info": 100,  # Tier 4
+    "views.publish": 100,  # Tier 4
+    "views.open": 100,  # Tier 4
     "usergroups.list": 20,  # Tier 2
     "usergroups.users.list": 20,  # Tier 2
 }

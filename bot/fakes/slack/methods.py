@@ -1,6 +1,6 @@
 """The Web API methods the fake Slack answers (auth.test, chat.postMessage/update/postEphemeral/
-delete, usergroups.list and usergroups.users.list, users.info, conversations.info, api.test),
-and the scope each one needs.
+delete, usergroups.list and usergroups.users.list, users.info, conversations.info, api.test, and
+views.publish/open from views.py), and the scope each one needs.
 
 Each method takes the request's parameters and the time, and answers the JSON body of a
 success or raises ApiError; authentication, scopes, limits and faults are checked before it
@@ -16,7 +16,7 @@ from typing import Any
 from bot.fakes.slack.plumbing import truthy
 from bot.fakes.slack.records import Ephemeral, Message
 from bot.fakes.slack.state import ApiError
-from bot.fakes.slack.workspace import Workspace
+from bot.fakes.slack.views import Views
 
 REQUIRED_SCOPES = {
     "chat.postMessage": "chat:write",
@@ -29,7 +29,7 @@ REQUIRED_SCOPES = {
 }
 
 
-class WebApiMethods(Workspace):
+class WebApiMethods(Views):
     """The handler of each Web API method, on the workspace it answers from."""
 
     def _api_test(self, params: dict[str, Any], now: float) -> dict[str, Any]:
@@ -75,6 +75,7 @@ class WebApiMethods(Workspace):
             ],
         )
         self._messages[(channel.id, ts)] = msg
+        self._bound()
         return {"ok": True, "channel": channel.id, "ts": ts, "message": msg.to_api()}
 
     def _bot_message(self, params: dict[str, Any]) -> Message:
@@ -126,6 +127,7 @@ class WebApiMethods(Workspace):
                 attachments=attachments,
             )
         )
+        self._bound()
         return {"ok": True, "message_ts": ts}
 
     def _chat_delete(self, params: dict[str, Any], now: float) -> dict[str, Any]:
@@ -186,4 +188,6 @@ METHODS: dict[str, Method] = {
     "usergroups.list": WebApiMethods._usergroups_list,
     "users.info": WebApiMethods._users_info,
     "conversations.info": WebApiMethods._conversations_info,
+    "views.publish": WebApiMethods._views_publish,
+    "views.open": WebApiMethods._views_open,
 }

@@ -38,6 +38,7 @@ class ResponseUrls(SlackState):
             self._response_urls[rid] = ResponseUrl(
                 id=rid, label=label, created=time.time(), channel=channel, message_ts=message_ts
             )
+            self._bound()
         return f"{self.base_url}/response/{rid}"
 
     def _response_state(self, url_or_id: str) -> ResponseUrl:

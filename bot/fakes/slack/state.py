@@ -85,7 +85,14 @@ class SlackState:
         real_limits: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
+        max_records: int | None = None,
     ) -> None:
+        """`max_records` bounds what a long-lived fake (the demo) keeps: recorded requests, the
+        bot's messages, ephemerals, response_urls, each user's Home views and the modals, each
+        list its oldest dropped first (view IDs stay unique); None (tests) keeps everything."""
+        if max_records is not None and max_records < 1:
+            raise ValueError("max_records must be at least 1")
+        self.max_records = max_records
         self.bot_token = bot_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
@@ -102,6 +109,7 @@ class SlackState:
 
         self._lock = threading.RLock()
         self._requests: list[RecordedCall] = []
+        self._recorded_total = 0  # every request ever recorded, however many were dropped
         self._messages: dict[tuple[str, str], Message] = {}
         self._ephemerals: list[Ephemeral] = []
         self._channels: dict[str, Channel] = {}
@@ -121,6 +129,11 @@ class SlackState:
         self._response_counter = itertools.count(1)
         self._last_ts_us = 0
         self._internal_errors: list[str] = []
+        self._home_tab_enabled = True
+        self._home_views: dict[str, list[dict[str, Any]]] = {}  # user -> views published (views.py)
+        self._modals: list[dict[str, Any]] = []
+        self._used_triggers: set[str] = set()
+        self._views_made: dict[str, int] = {}  # views published per user ("": modals), for their IDs
 
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
@@ -161,6 +174,28 @@ class SlackState:
 
     def _record(self, call: RecordedCall) -> None:
         self._requests.append(call)
+        self._recorded_total += 1
+        self._bound()
+
+    def _bound(self) -> None:
+        """Drop the oldest records beyond `max_records` (a tenth more first, so a long run trims
+        now and then rather than on every call). Lock held."""
+        cap = self.max_records
+        if cap is None:
+            return
+        slack = cap + max(1, cap // 10)
+        if len(self._requests) > slack:
+            del self._requests[: len(self._requests) - cap]
+        if len(self._ephemerals) > slack:
+            del self._ephemerals[: len(self._ephemerals) - cap]
+        _drop_oldest(self._messages, cap, slack)
+        _drop_oldest(self._response_urls, cap, slack)
+        for views in (*self._home_views.values(), self._modals):
+            if len(views) > slack:
+                del views[: len(views) - cap]
+        if len(self._used_triggers) > slack:  # those past their 3 s are refused as expired anyway
+            stale = time.time() - 10
+            self._used_triggers = {t for t in self._used_triggers if _trigger_time(t) >= stale}
 
     def _next_ts(self) -> str:
         now_us = int(time.time() * 1_000_000)
@@ -228,3 +263,16 @@ class SlackState:
         if text is not None and len(text) > MAX_TEXT_LENGTH:
             raise ApiError("msg_too_long")
         return text, blocks, attachments
+
+
+def _drop_oldest(table: dict[Any, Any], cap: int, slack: int) -> None:
+    """Keep the newest `cap` entries of an insertion-ordered dict once it holds over `slack`."""
+    if len(table) > slack:
+        for key in list(itertools.islice(iter(table), len(table) - cap)):
+            del table[key]
+
+
+def _trigger_time(trigger_id: str) -> float:
+    """The Unix time a trigger_id starts with (`<unix time>.<digits>.<hex>`); 0 if none."""
+    head = trigger_id.split(".", 1)[0]
+    return float(head) if head.isdigit() else 0.0

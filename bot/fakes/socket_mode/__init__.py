@@ -24,7 +24,9 @@ Two servers on 127.0.0.1, ephemeral ports:
   used yet (HTTP 401 otherwise). On connect it sends ``hello`` like Slack; ping/pong is the
   WebSocket protocol's (the built-in client pings every ``ping_interval`` and answers pings).
 
-Envelopes go to the newest open connection unless a connection id is given. Everything is
+Envelopes go to the newest open connection unless a connection id is given: slash commands,
+button clicks (``interactive``) and Events API events (``send_events_api``: ``events_api``
+envelopes with ``retry_attempt``, e.g. an app_home_opened from ``bot.fakes.signing``). Everything is
 recorded: ``connections``, ``frames`` (both directions, parsed JSON), ``open_calls``, ``acks``;
 anything the client sends that is not a well-formed ack of a known envelope lands in
 ``problems`` (a test fixture should assert it stays empty).

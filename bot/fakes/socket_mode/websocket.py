@@ -177,6 +177,28 @@ class Sockets(SocketModeState):
             connection_id=connection_id,
         )
 
+    def send_events_api(
+        self,
+        payload: dict[str, Any],
+        *,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        connection_id: int | None = None,
+        envelope_id: str | None = None,
+    ) -> str:
+        """An Events API event (``events_api`` envelope), e.g. the `event_callback` of
+        ``bot.fakes.signing.app_home_opened``: Slack sets ``retry_attempt`` 0 on the first
+        delivery and counts up on each redelivery of an envelope it saw no ack for."""
+        return self.send_envelope(
+            "events_api",
+            payload,
+            accepts_response_payload=False,
+            connection_id=connection_id,
+            envelope_id=envelope_id,
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+        )
+
     def request_refresh(
         self,
         reason: str = "refresh_requested",

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.commands import ACTIONS, USAGE, Invalid
-from bot.db.models import AuditEvent, Operation
+from bot.db.models import AuditEvent, Operation, Stop, Subscription
 from bot.operations import State
 from bot.permissions import Decision, Rule
 from bot.polytomic import (
@@ -26,7 +26,8 @@ from bot.polytomic import (
     Unauthorized,
     Unavailable,
 )
-from bot.views import access, blocks, incident, prompts, replies, status, syncs
+from bot.stops import Tally
+from bot.views import access, blocks, home, incident, prompts, replies, status, syncs
 from bot.views import notes as row_notes
 from bot.views.blocks import View, escape
 
@@ -481,6 +482,94 @@ def _other_cases() -> dict[str, list[Case]]:
     return cases
 
 
+def _home_cases(name: str | None) -> dict[str, list[Case]]:
+    it = shown(name)
+    other = Sync(id=NEXT_EXEC, name="Someone else's")
+    running = (
+        home.RunningSync(make_sync(name), make_execution(), may_cancel=True),
+        home.RunningSync(other, make_execution(id=NEXT_EXEC), may_cancel=False),
+    )
+    done = make_op(state=State.CANCELED.value, sync_name=name, status_ts="1700000000.000100", rows_written=7)
+    asked = make_op(sync_name=name)
+    held = home.RunningSync(make_sync(name), make_execution(), may_cancel=True, held_by=asked)
+    grants = (Rule(1, "user", REQUESTER, "cancel", "*"), Rule(2, "usergroup", "SOPS", "pause", SYNC_ID))
+    sub = Subscription(
+        id=1,
+        channel_id="CSUBS1",
+        scope_kind="sync",
+        scope_id=SYNC_ID,
+        scope_name=name,
+        mode="failures",
+        created_by="UOTHER1",
+        disabled_at=NOW,
+        disabled_reason="channel_not_found",
+    )
+    start = make_op(kind="start", state=State.RUNNING.value, sync_name=name, thread_ts="1700000000.000050")
+    stop = Stop(
+        id=7,
+        prompt_id="p7",
+        kind="cancel",
+        label=f"to {name or 'Salesforce prod'}",
+        requested_by=REQUESTER,
+        channel_id=CHANNEL,
+        size=3,
+        created_at=NOW - timedelta(minutes=3),
+        final_at=NOW,
+        aborted_at=NOW,
+        summary_ts="1700000000.000300",
+    )
+    full = home.HomeData(
+        user_id=REQUESTER,
+        grants=grants,
+        running=running,
+        operations=(done, make_op(state=State.DENIED.value, sync_name=name), start),
+        workspace_url="https://fake-team.slack.com/",
+        age=20,
+        subscriptions=(sub,),
+        stops=((stop, Tally(size=3, canceled=2, not_sent=1)),),
+    )
+    return {
+        "home": [
+            (
+                home.home(full, NOW),
+                (
+                    f"Polytomic for <@{REQUESTER}>",
+                    "Running syncs you may cancel",
+                    it,
+                    "1 running sync you may not cancel",
+                    "Your last operations",
+                    "canceled after",
+                    "not sent: you lacked the permission",
+                    "Your permissions",
+                    "cancel on every sync (granted to you)",
+                    f"pause on sync {SYNC_ID} (granted to <!subteam^SOPS>)",
+                    "Subscriptions you can manage",
+                    "<#CSUBS1>",
+                    "by <@UOTHER1>",
+                    "disabled",
+                    "Start",
+                    ": running",
+                    "Stopped 3 syncs",
+                    "2 canceled, 1 not sent (aborted)",
+                    "The rest was aborted.",
+                ),
+            ),
+            (
+                home.home(home.HomeData(user_id=REQUESTER, granters=(f"<@{ADMIN}>",)), NOW),
+                ("You hold no permission yet", f"<@{ADMIN}>", "/polytomic grant"),
+            ),
+            (
+                home.home(home.HomeData(user_id=REQUESTER, is_admin=True, running=(held,)), NOW),
+                ("bot admin", it, "Cancel asked by", "canceling", "have not asked me"),
+            ),
+            (
+                home.home(home.HomeData(user_id=REQUESTER, is_admin=True, running_error=EVIL), NOW),
+                ("couldn't read the running syncs", escape(EVIL)),
+            ),
+        ]
+    }
+
+
 def every_case(name: str | None) -> dict[str, list[Case]]:
     from tests.unit.views.alert_cases import alert_cases  # the alerts' views (issue 14)
     from tests.unit.views.stop_cases import stop_cases  # bot/views/stops.py (issue 15)
@@ -491,6 +580,7 @@ def every_case(name: str | None) -> dict[str, list[Case]]:
         **_other_cases(),
         **alert_cases(name),
         **stop_cases(),
+        **_home_cases(name),
     }
     return cases
 

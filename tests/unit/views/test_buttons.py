@@ -10,6 +10,7 @@ import pytest
 
 from bot.listeners.actions import HANDLERS
 from bot.listeners.alert_actions import HANDLERS as ALERT_HANDLERS
+from bot.listeners.home import ACTIONS as HOME_ACTIONS
 from bot.polytomic import Sync
 from bot.views import buttons, prompts, status, syncs
 from tests.unit.views.cases import (
@@ -156,9 +157,10 @@ def test_a_resume_value_that_is_not_ours_decodes_to_none(value: str) -> None:
 
 def test_the_action_ids_are_distinct_and_each_has_a_listener() -> None:
     ids = [value for name, value in vars(buttons).items() if name.endswith("_ACTION")]
-    assert len(ids) == len(set(ids)) == 19  # 7 for alerts (issue 14), 5 for stops (issue 15)
+    # 7 for alerts (issue 14), 5 for stops (issue 15), 3 for the Home tab (issue 16)
+    assert len(ids) == len(set(ids)) == 22
     assert all(0 < len(action_id) <= 255 for action_id in ids)
-    assert set(HANDLERS) | set(ALERT_HANDLERS) == set(ids)
+    assert set(HANDLERS) | set(ALERT_HANDLERS) | set(HOME_ACTIONS) == set(ids)
 
 
 def test_the_buttons_views_render_decode_to_what_they_show() -> None:
