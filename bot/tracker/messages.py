@@ -167,6 +167,7 @@ class SlackSteps:
     def note_in_dm(self, view: View) -> Outcome:
         """Why a cancel started from the Home tab was not sent, as a message in the requester's
         DM with the app; tried again while Slack refuses it for a while, recorded once sent."""
+        self.flush()  # what landed before is on the row before this post is tried
         try:
             self.r.slack.post_message(self.op.channel_id, view, holder=self.holder)
         except SlackError as error:
