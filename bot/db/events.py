@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, case, delete, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from bot.alerts.rules import TERMINAL
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.db.engine import Database
 from bot.db.models import EVENT_POLLER, OPERATIONS, POLYTOMIC_EVENTS
@@ -44,6 +45,23 @@ POLLER = EVENT_POLLER
 POLLER_NAME = "events"
 RETENTION = timedelta(hours=48)  # how long Polytomic keeps events readable
 Source = Literal["webhook", "poll"]
+
+
+# An event's hint, built once (values as parameters, as bot/db/operation_statements.py's): the
+# unfinished operations of its execution are due now (the SET clause: `next_poll_at`,
+# `hinted_at`, given at execution) ...
+_HINT = update(OPS).where(OPS.c.execution_id == bindparam("w_execution"), OPS.c.finished_at.is_(None))
+# ... and a terminal model-sync event is kept on them, unless one was already: the first
+# terminal event stays, terminal is final, a later one changes nothing.
+_SAID = ("event_type", "event_at", "event_error", "event_rows", "event_sync_name")
+_HINT_TERMINAL = _HINT.values(
+    {
+        name: case(
+            (OPS.c.event_type.is_(None), bindparam(f"w_{name}", type_=OPS.c[name].type)), else_=OPS.c[name]
+        )
+        for name in _SAID
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -123,6 +141,9 @@ class EventStore:
             "received_at": now,
             "source": source,
             "payload": json.dumps(item.raw, separators=(",", ":"), default=str),
+            # Alerts take in only terminal model-sync events (bot/db/alert_intake.py): any other
+            # is stored as taken already, as the intake would mark it (one write fewer each).
+            "alerted_at": None if event.type[:200] in TERMINAL else now,
         }
 
     @staticmethod
@@ -132,20 +153,18 @@ class EventStore:
         were made due."""
         if event.family != "sync" or not event.execution_id:
             return 0  # bulk syncs are stored, not acted on (no operation tracks one yet)
-        mine = (OPS.c.execution_id == event.execution_id, OPS.c.finished_at.is_(None))
-        values: dict[str, Any] = {"next_poll_at": now, "hinted_at": now}
+        values: dict[str, Any] = {"w_execution": event.execution_id, "next_poll_at": now, "hinted_at": now}
+        query = _HINT
         if event.is_terminal and event.sync is not None:
-            # The first terminal event stays: terminal is final, a later one changes nothing.
-            first = OPS.c.event_type.is_(None)
-            said = {
-                "event_type": event.type,
-                "event_at": event.created_at or now,
-                "event_error": (event.sync.error or None) and event.sync.error[:2000],
-                "event_rows": event.sync.rows_written,
-                "event_sync_name": event.sync.sync_name,
-            }
-            values.update({name: case((first, value), else_=OPS.c[name]) for name, value in said.items()})
-        result = conn.execute(update(OPS).where(*mine).values(**values))
+            query = _HINT_TERMINAL
+            values.update(
+                w_event_type=event.type,
+                w_event_at=event.created_at or now,
+                w_event_error=(event.sync.error or None) and event.sync.error[:2000],
+                w_event_rows=event.sync.rows_written,
+                w_event_sync_name=event.sync.sync_name,
+            )
+        result = conn.execute(query, values)
         return int(result.rowcount or 0)
 
     def count(self) -> int:
