@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.db.audit import Event
 from bot.db.models import Operation
 from bot.operations import (
     FINAL,
@@ -28,6 +27,7 @@ from bot.operations import (
 from bot.slack import SlackError, respond
 from bot.tracker import posts
 from bot.tracker.outcome import DONE, Doing, Outcome, again, from_error
+from bot.tracker.pass_writes import PassWrites
 from bot.views.blocks import View
 from bot.views.incident import incident_escalation, incident_notice, incident_outcome
 from bot.views.replies import released
@@ -39,25 +39,14 @@ if TYPE_CHECKING:
     from bot.tracker.reconcile import Reconciler
 
 
-class SlackSteps:
-    """The Slack side of `bot.tracker.steps.Pass` (which sets these attributes)."""
+class SlackSteps(PassWrites):
+    """The Slack side of `bot.tracker.steps.Pass` (which sets these attributes); it writes
+    through the pass's buffers (bot.tracker.pass_writes)."""
 
     r: Reconciler
     op: Operation
     now: datetime
     by_event: bool
-
-    def save(self, audit: Event | None = None, /, **changes: Any) -> None:
-        raise NotImplementedError  # bot.tracker.steps.Pass.save
-
-    def record(self, **changes: Any) -> None:
-        raise NotImplementedError  # bot.tracker.steps.Pass.record
-
-    def flush(self) -> None:
-        raise NotImplementedError  # bot.tracker.steps.Pass.flush
-
-    def record_edit(self, **changes: Any) -> None:
-        raise NotImplementedError  # bot.tracker.steps.Pass.record_edit
 
     @property
     def holder(self) -> str:

@@ -66,18 +66,7 @@ class Pass(SlackSteps):
         self.finished = False
         self.failed = False  # a step failed in a way that may pass: back off
         self.not_before = 0.0  # seconds: a Retry-After the remote asked for
-        # What the pass read that records no effect: written with the next save, or with the
-        # release at the end.
-        self.pending: dict[str, Any] = {}
-        # Effects that landed (a message's ts, a digest) and audit rows, not written yet: they
-        # ride on the next write, which comes before the next remote call (`flush`) or is the
-        # pass's release or finish, so each effect is on the row before another is attempted.
-        self.unsaved: dict[str, Any] = {}
-        # What a successful edit of a message records (its digests): an edit sent again shows
-        # what the message shows already and posts nothing, so this waits for the pass's next
-        # save or its release or finish, not for the next remote call (`record_edit`).
-        self.edited: dict[str, Any] = {}
-        self.audits: list[Event] = []
+        self.start_writes()
         self.hinted_at = op.hinted_at  # as claimed: the release never postpones a later hint
         self.by_event = False  # this pass took the run's end from Polytomic's event
 
@@ -117,56 +106,6 @@ class Pass(SlackSteps):
             delay = max(delay, backoff(self.op.attempts, base=self.settings.poll_interval, cap=MAX_BACKOFF))
             delay = max(delay, self.not_before)
         return self.r.clock.now() + timedelta(seconds=max(0.05, delay))
-
-    def save(self, audit: Event | None = None, /, **changes: Any) -> None:
-        merged = {**self.pending, **self.edited, **self.unsaved, **changes}
-        audits = [*self.audits, audit] if audit is not None else list(self.audits)
-        self.pending.clear()
-        # Kept until written: a save the database refuses (ExecutionHeld) leaves them for the next.
-        self.r.save(self.op, merged, audits)
-        self.unsaved.clear()
-        self.edited.clear()
-        self.audits.clear()
-
-    def record(self, **changes: Any) -> None:
-        """An effect that just landed (bot.tracker.posts): on the row in memory now, written
-        with the next write (see `unsaved`)."""
-        for name, value in changes.items():
-            setattr(self.op, name, value)
-        self.unsaved.update(changes)
-
-    def record_edit(self, **changes: Any) -> None:
-        """A message's edit that just landed (bot.tracker.posts): on the row in memory now,
-        written with the pass's next save, release or finish (see `edited`). Only a post's ts
-        must be on the row before the next remote call (a post sent again is a second message);
-        an edit lost with a crash is sent again, the same, by the next pass."""
-        for name, value in changes.items():
-            setattr(self.op, name, value)
-        self.edited.update(changes)
-
-    def flush(self) -> None:
-        """Write the effects that landed and are not written yet: called before every remote
-        call. (Audit rows wait for the next save: they record decisions, not effects.)"""
-        if self.unsaved:
-            self.save()
-
-    def closing(self) -> tuple[dict[str, Any], bool]:
-        """What the release or finish writes, and whether it records an effect (then the
-        write is waited out like a save, never given up while the database is away)."""
-        if self.audits:
-            self.save()  # an audit row is an INSERT: a save of its own
-        effects = bool(self.unsaved or self.edited)
-        changes = {**self.pending, **self.edited, **self.unsaved}
-        self.pending.clear()
-        self.edited.clear()
-        self.unsaved.clear()
-        return changes, effects
-
-    def note(self, **changes: Any) -> None:
-        """Take in what was read without writing it yet (see `pending`)."""
-        for name, value in changes.items():
-            setattr(self.op, name, value)
-        self.pending.update(changes)
 
     # ---- the pass ----------------------------------------------------------------------
 
