@@ -48,11 +48,20 @@ Source = Literal["webhook", "poll"]
 
 @dataclass(frozen=True)
 class Incoming:
-    """One event to store: its dedupe key, the parsed event, and its JSON as received."""
+    """One event to store: its dedupe key, the parsed event, and its JSON: the text as
+    received (a webhook's body, stored as it came), a value to serialize, or None for the
+    event's own `as_json()`, made only if the event is new to the store (a polled page is
+    mostly events stored already)."""
 
     key: str
     event: Event
-    raw: dict[str, Any]
+    raw: dict[str, Any] | str | None = None
+
+    def text(self) -> str:
+        if isinstance(self.raw, str):
+            return self.raw
+        value = self.event.as_json() if self.raw is None else self.raw
+        return json.dumps(value, separators=(",", ":"), default=str)
 
 
 @dataclass(frozen=True)
@@ -122,7 +131,7 @@ class EventStore:
             "created_at": event.created_at,
             "received_at": now,
             "source": source,
-            "payload": json.dumps(item.raw, separators=(",", ":"), default=str),
+            "payload": item.text(),
         }
 
     @staticmethod

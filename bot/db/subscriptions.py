@@ -262,3 +262,24 @@ def any_by_connection(db: Database) -> bool:
             select(SUBS.c.id).where(SUBS.c.scope_kind == "connection", SUBS.c.disabled_at.is_(None)).limit(1)
         )
     return found is not None
+
+
+@dataclass(frozen=True)
+class Cover:
+    """An enabled subscription as the alerts' intake matches it: its channel, mode and scope."""
+
+    channel_id: str
+    mode: str
+    scope_kind: str
+    scope_id: str | None
+
+
+def enabled_covers(db: Database) -> list[Cover]:
+    """Every enabled subscription, in one read (the intake matches a whole batch against it)."""
+    with db.read_engine.connect() as conn:
+        rows = conn.execute(
+            select(SUBS.c.channel_id, SUBS.c.mode, SUBS.c.scope_kind, SUBS.c.scope_id)
+            .where(SUBS.c.disabled_at.is_(None))
+            .order_by(SUBS.c.id)
+        ).all()
+    return [Cover(row.channel_id, row.mode, row.scope_kind, row.scope_id) for row in rows]
