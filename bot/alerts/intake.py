@@ -24,8 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from bot.alerts.rules import TERMINAL, RunEnded, widest
 from bot.db import subscriptions
 from bot.db.alert_intake import Pending
-from bot.db.subscriptions import Cover
 from bot.db.alerts import AlertStore
+from bot.db.subscriptions import Cover
 from bot.polytomic import PolytomicClient, PolytomicError
 from bot.polytomic.events import parse_event
 
