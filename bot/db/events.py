@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, case, delete, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -74,6 +74,30 @@ class Taken:
     duplicates: int
     cross_duplicates: int
     hinted: int
+
+
+_MINE = (OPS.c.execution_id == bindparam("h_execution"), OPS.c.finished_at.is_(None))
+_NOW = bindparam("h_now", type_=OPS.c.next_poll_at.type)
+_DUE: dict[str, Any] = {"next_poll_at": _NOW, "hinted_at": _NOW}
+_FIRST = OPS.c.event_type.is_(None)  # the first terminal event stays: terminal is final
+_HINT = update(OPS).where(*_MINE).values(**_DUE)
+_HINT_TERMINAL = (
+    update(OPS)
+    .where(*_MINE)
+    .values(
+        **_DUE,
+        **{
+            column: case((_FIRST, bindparam(param, type_=OPS.c[column].type)), else_=OPS.c[column])
+            for column, param in (
+                ("event_type", "h_type"),
+                ("event_at", "h_at"),
+                ("event_error", "h_error"),
+                ("event_rows", "h_rows"),
+                ("event_sync_name", "h_name"),
+            )
+        },
+    )
+)
 
 
 class EventStore:
@@ -138,24 +162,21 @@ class EventStore:
     def _hint(conn: Connection, event: Event, now: datetime) -> int:
         """Make the unfinished operations of the event's execution due now; a terminal
         model-sync event is also kept on them, unless one was already. Returns how many rows
-        were made due."""
+        were made due. The two statements are built once (bound parameters), not per event."""
         if event.family != "sync" or not event.execution_id:
             return 0  # bulk syncs are stored, not acted on (no operation tracks one yet)
-        mine = (OPS.c.execution_id == event.execution_id, OPS.c.finished_at.is_(None))
-        values: dict[str, Any] = {"next_poll_at": now, "hinted_at": now}
+        params: dict[str, Any] = {"h_execution": event.execution_id, "h_now": now}
+        statement = _HINT
         if event.is_terminal and event.sync is not None:
-            # The first terminal event stays: terminal is final, a later one changes nothing.
-            first = OPS.c.event_type.is_(None)
-            said = {
-                "event_type": event.type,
-                "event_at": event.created_at or now,
-                "event_error": (event.sync.error or None) and event.sync.error[:2000],
-                "event_rows": event.sync.rows_written,
-                "event_sync_name": event.sync.sync_name,
-            }
-            values.update({name: case((first, value), else_=OPS.c[name]) for name, value in said.items()})
-        result = conn.execute(update(OPS).where(*mine).values(**values))
-        return int(result.rowcount or 0)
+            statement = _HINT_TERMINAL
+            params.update(
+                h_type=event.type,
+                h_at=event.created_at or now,
+                h_error=(event.sync.error or None) and event.sync.error[:2000],
+                h_rows=event.sync.rows_written,
+                h_name=event.sync.sync_name,
+            )
+        return int(conn.execute(statement, params).rowcount or 0)
 
     def count(self) -> int:
         with self.db.read_engine.connect() as conn:
