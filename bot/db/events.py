@@ -76,6 +76,7 @@ class Taken:
     hinted: int
 
 
+_INSERTS: dict[str, Any] = {}  # dialect → the events' INSERT (see EventStore._insert_ignoring_duplicates)
 _MINE = (OPS.c.execution_id == bindparam("h_execution"), OPS.c.finished_at.is_(None))
 _NOW = bindparam("h_now", type_=OPS.c.next_poll_at.type)
 _DUE: dict[str, Any] = {"next_poll_at": _NOW, "hinted_at": _NOW}
@@ -128,21 +129,29 @@ class EventStore:
             duplicates += len(unique) - len(fresh)
             inserted: set[str] = set()
             if fresh:
-                statement = self._insert_ignoring_duplicates(conn).values(
-                    [self._row(item, source, now) for item in fresh]
-                )
-                inserted = set(conn.execute(statement.returning(EV.c.event_key)).scalars())
+                # One statement built once per dialect, the rows as parameters (SQLAlchemy's
+                # "insertmanyvalues"): compiled once, not for every batch as `.values([...])` is.
+                rows = [self._row(item, source, now) for item in fresh]
+                inserted = set(conn.execute(self._insert_ignoring_duplicates(conn), rows).scalars())
             duplicates += len(fresh) - len(inserted)  # stored already (or by another process now)
             new = [item.event for item in fresh if item.key in inserted]
             hinted = sum(self._hint(conn, event, now) for event in new)
         return Taken(tuple(new), duplicates, cross, hinted)
 
-    def _insert_ignoring_duplicates(self, conn: Connection) -> Any:
-        if conn.dialect.name == "postgresql":
-            return pg_insert(EV).on_conflict_do_nothing(index_elements=["event_key"])
-        if conn.dialect.name == "sqlite":
-            return sqlite_insert(EV).on_conflict_do_nothing(index_elements=["event_key"])
-        return insert(EV)
+    @staticmethod
+    def _insert_ignoring_duplicates(conn: Connection) -> Any:
+        """INSERT … ON CONFLICT (event_key) DO NOTHING RETURNING event_key, for this dialect."""
+        dialect = conn.dialect.name
+        statement = _INSERTS.get(dialect)
+        if statement is None:
+            if dialect == "postgresql":
+                statement = pg_insert(EV).on_conflict_do_nothing(index_elements=["event_key"])
+            elif dialect == "sqlite":
+                statement = sqlite_insert(EV).on_conflict_do_nothing(index_elements=["event_key"])
+            else:
+                statement = insert(EV)
+            statement = _INSERTS[dialect] = statement.returning(EV.c.event_key)
+        return statement
 
     @staticmethod
     def _row(item: Incoming, source: Source, now: datetime) -> dict[str, Any]:
