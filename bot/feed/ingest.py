@@ -44,7 +44,9 @@ class Feed:
         if taken.new and self.on_new is not None:
             self.on_new()
         if taken.hinted:
-            log.info(
+            # A poll's batch at info; a webhook's (one event a delivery) at debug, as its line.
+            log.log(
+                logging.DEBUG if source == "webhook" else logging.INFO,
                 "events made operations due",
                 extra={"source": source, "events": len(taken.new), "operations": taken.hinted},
             )
