@@ -153,8 +153,13 @@ def fresh_database(url: str, grants: Sequence[tuple[str, str, str]]) -> None:
 
 
 def _load_worker(
-    url: str, bodies: list[bytes], secret: str, concurrency: int, out: multiprocessing.Queue
-) -> None:  # type: ignore[type-arg]
+    url: str,
+    bodies: list[bytes],
+    secret: str,
+    concurrency: int,
+    out: multiprocessing.Queue,  # type: ignore[type-arg]
+    interval: float = 0.0,
+) -> None:
     signed = [(body, sign(secret, body)) for body in bodies]  # signing is the client's cost, not timed
     latencies: list[float] = [0.0] * len(signed)
     statuses: list[int] = [0] * len(signed)
@@ -170,38 +175,45 @@ def _load_worker(
                 if index is None:
                     return
                 body, headers = signed[index]
+                if interval > 0:  # an arrival rate: request i goes no sooner than i intervals in
+                    time.sleep(max(0.0, load_started + index * interval - time.monotonic()))
                 headers = {
                     "Content-Type": "application/x-www-form-urlencoded",
                     "User-Agent": SLACK_USER_AGENT,
                     **headers,
                 }
                 sent_at[index] = time.time()
-                started = time.perf_counter()
+                began = time.perf_counter()
                 try:
                     status = client.post(url, content=body, headers=headers).status_code
                 except httpx.HTTPError:
                     status = -1
-                latencies[index] = time.perf_counter() - started
+                latencies[index] = time.perf_counter() - began
                 statuses[index] = status
 
     threads = [threading.Thread(target=run) for _ in range(concurrency)]
-    started = time.monotonic()
+    load_started = time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    out.put((latencies, statuses, time.monotonic() - started, sent_at))
+    out.put((latencies, statuses, time.monotonic() - load_started, sent_at))
 
 
 def send_load(
-    url: str, bodies: list[bytes], secret: str, concurrency: int
+    url: str, bodies: list[bytes], secret: str, concurrency: int, *, rate: float = 0.0
 ) -> tuple[list[float], list[int], float, list[float]]:
-    """POST every body, signed, with `concurrency` in flight from a separate process (each of
-    its threads keeps one connection open). Returns each request's latency and status, in
+    """POST every body, signed, with up to `concurrency` in flight from a separate process (each
+    of its threads keeps one connection open); with `rate` (requests a second), request i is
+    sent no sooner than i / rate seconds after the first, else as fast as they are answered.
+    Returns each request's latency and status, in
     order, the time the whole load took, and when (wall clock) each request was sent."""
     context = multiprocessing.get_context("spawn")
     out = context.Queue()
-    worker = context.Process(target=_load_worker, args=(url, bodies, secret, concurrency, out))
+    worker = context.Process(
+        target=_load_worker,
+        args=(url, bodies, secret, concurrency, out, 1.0 / rate if rate > 0 else 0.0),
+    )
     worker.start()
     while True:
         try:
@@ -219,3 +231,44 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+# ---- the machine's speed, in the same run ---------------------------------------------------
+
+# A fixed piece of the kinds of work the bot does per cancellation (SQLAlchemy Core writes to
+# SQLite, JSON, HMAC), timed in a fresh interpreter with the bot's environment: the same figure
+# on two machines says their CPU per cancellation can be compared; a slower one, or a tracer in
+# the environment (coverage's, PYTHONDEVMODE), shows here as it shows in the bot.
+_YARDSTICK = """
+import hashlib, hmac, json, time
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, create_engine, update
+t = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("v", String))
+engine = create_engine("sqlite://")
+t.metadata.create_all(engine)
+with engine.begin() as c:
+    c.execute(t.insert(), [{"id": i, "v": ""} for i in range(100)])
+stmt = update(t).where(t.c.id == bindparam("w_id"))
+body = {"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 200}}] * 5}
+started = time.process_time()
+for i in range(3000):
+    with engine.begin() as c:
+        c.execute(stmt, {"w_id": i % 100, "v": str(i)})
+    raw = json.dumps(body).encode()
+    hmac.new(b"secret", raw, hashlib.sha256).hexdigest()
+    json.loads(raw)
+print((time.process_time() - started) * 1000)
+"""
+
+
+def yardstick_ms(env: dict[str, str] | None = None) -> float:
+    """CPU milliseconds of the fixed workload above, in a fresh interpreter (the best of 3)."""
+    import subprocess
+    import sys
+
+    runs = []
+    for _ in range(3):
+        out = subprocess.run(
+            [sys.executable, "-c", _YARDSTICK], env=env, capture_output=True, text=True, check=True
+        )
+        runs.append(float(out.stdout.strip().splitlines()[-1]))
+    return min(runs)

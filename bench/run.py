@@ -13,10 +13,11 @@
   tracking  1,000 cancellations confirmed at once, POLL_INTERVAL=1, each run canceled 5 s after
             its cancel: lag from the run turning terminal to the final edit of its status
             message, Polytomic requests and Slack calls per cancellation, peak RSS, CPU.
-  events    the tracking run twice in one go, side by side: polling only (POLL_INTERVAL=1, as
-            `tracking`), and with Polytomic's webhook and the events poller on (POLL_INTERVAL=30,
-            the fallback; POLYTOMIC_EVENTS_INTERVAL=30): lag, Polytomic requests per
-            cancellation by purpose, the bot's CPU per cancellation.
+  events    the tracking run side by side: polling only (POLL_INTERVAL=1, as `tracking`), and
+            with Polytomic's webhook and the events poller on (POLL_INTERVAL=30, the fallback;
+            POLYTOMIC_EVENTS_INTERVAL=30): lag, Polytomic requests per cancellation by purpose,
+            the bot's CPU per cancellation. The clicks arrive as a stream (--rate, 20 a second),
+            then both runs again with every click at once (--no-burst skips those).
   scale     the tracking run at 100, 250, 500, 1,000 and 5,000 operations: CPU per operation,
             peak RSS, lag (where the one-process bot stops keeping up).
   stop      a 1,000-sync stop (`cancel running to <connection>`, confirmed once), the fake Slack
@@ -40,6 +41,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import tempfile
 import time
@@ -50,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.common import machine, table  # noqa: E402
+from bench.common import machine, table, yardstick_ms  # noqa: E402
 
 # Imported in main() and report_profile(), not here: each load generator is a process started
 # with multiprocessing's "spawn", which runs this file again (as __mp_main__) before it can
@@ -67,6 +69,13 @@ STOP_RSS_TARGET_MIB = 250.0
 EVENTS_LAG_TARGET = 0.5  # s, p95 of terminal → final edit with webhooks on
 EVENTS_REQUESTS_TARGET = 3.0  # Polytomic requests per cancellation, on average
 EVENTS_CPU_TARGET_MS = 10.0  # the bot's CPU per cancellation
+# events: the clicks arrive as a stream, this many a second. Real Slack takes about 50
+# chat.update a minute per workspace (Tier 3) and 1 chat.postMessage a second per channel, so
+# 1,000 final edits at once cannot happen there; 20 a second is still 20 times what it carries.
+EVENTS_RATE = 20.0
+# ... and each run ends 5 s plus up to 1 s (POLL_INTERVAL) after its cancel: a run that ends
+# exactly 5 s after it would meet the polls' 1 s grid, and polling's lag would look like none.
+EVENTS_JITTER = 1.0
 ACK_P99_TARGET = 0.100
 ACK_FLOOR_RATIO = 1.5
 RSS_TARGET_MIB = 200.0
@@ -217,6 +226,7 @@ def report_events(polling: tracking.TrackingResult, hooked: tracking.TrackingRes
             "",
             "",
         ],
+        ["confirm-click ack (p50 / p99 / max)", polling.click_ack.ms(), hooked.click_ack.ms(), "", ""],
         ["peak RSS", f"{polling.peak_rss_mib:.0f} MiB", f"{hooked.peak_rss_mib:.0f} MiB", "", ""],
         ["webhook deliveries answered 2xx", "-", f"{hooked.deliveries}", "", ""],
     ]
@@ -229,10 +239,20 @@ def report_events(polling: tracking.TrackingResult, hooked: tracking.TrackingRes
         ]
         for name in purposes
     ]
+    arrival = (
+        f"confirmed as a stream of {hooked.rate:g} a second"
+        if hooked.rate > 0
+        else "confirmed at once (25 in flight)"
+    )
+    ends = (
+        f"{hooked.cancel_delay:g} to {hooked.cancel_delay + hooked.jitter:g}"
+        if hooked.jitter
+        else f"{hooked.cancel_delay:g}"
+    )
     return "\n".join(
         [
-            f"{hooked.operations} cancellations confirmed at once, each run canceled "
-            f"{hooked.cancel_delay:g} s after its cancel. Polling only: "
+            f"{hooked.operations} cancellations {arrival}, each run canceled "
+            f"{ends} s after its cancel. Polling only: "
             f"POLL_INTERVAL={polling.poll_interval:g}, no webhook, "
             f"POLYTOMIC_EVENTS_INTERVAL=0. Webhooks: POLL_INTERVAL={hooked.poll_interval:g} (the "
             f"fallback), the webhook registered, POLYTOMIC_EVENTS_INTERVAL={hooked.events_interval:g}.",
@@ -434,6 +454,15 @@ def main(argv: list[str] | None = None) -> int:
         help="events: how many cancellations; stop: how many syncs (default 1,000)",
     )
     parser.add_argument(
+        "--rate",
+        type=float,
+        default=EVENTS_RATE,
+        help="events: confirm clicks a second (default %(default)g; 0: all at once, as tracking)",
+    )
+    parser.add_argument(
+        "--no-burst", action="store_true", help="events: skip the runs with every click at once"
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         default=None,
@@ -448,9 +477,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(BENCHMARKS)}")
     quick = args.quick
     raw: dict[str, Any] = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "quick": quick}
+    raw["yardstick_ms"] = yardstick_ms()
     print(
         f"# polytomic-bot benchmarks{' (--quick)' if quick else ''}\n\n{raw['date']}, {raw['machine']}, "
-        f"database: {'PostgreSQL' if str(args.database_url or '').startswith('postgresql') else 'SQLite'}\n",
+        f"database: {'PostgreSQL' if str(args.database_url or '').startswith('postgresql') else 'SQLite'}, "
+        f"load average "
+        f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}; yardstick {raw['yardstick_ms']:.0f} ms "
+        "(a fixed piece of the bot's kinds of work in this interpreter and environment, "
+        "bench/common.py: compare CPU figures across machines by it)\n",
         flush=True,
     )
 
@@ -495,20 +529,51 @@ def main(argv: list[str] | None = None) -> int:
             print(report_profile(samples) + "\n", flush=True)
 
     if "events" in which:
-        size = args.operations or (5 if quick else 1000)  # quick: the polling run is the tracking run
-        polling = track(size)
-        folder = workdir()
-        hooked = tracking.run(
-            folder,
-            database_for(args, folder),
-            operations=size,
-            poll_interval=30.0,
-            webhooks=True,
-            events_interval=30.0,
-            **delay,  # type: ignore[arg-type]
-        )
+        size = args.operations or (5 if quick else 1000)
+        rate = 0.0 if quick else args.rate  # quick: the polling run is the tracking run
+
+        def hooked_run(rate: float) -> tracking.TrackingResult:
+            folder = workdir()
+            return tracking.run(
+                folder,
+                database_for(args, folder),
+                operations=size,
+                poll_interval=30.0,
+                webhooks=True,
+                events_interval=30.0,
+                rate=rate,
+                jitter=EVENTS_JITTER if rate > 0 else 0.0,
+                **delay,  # type: ignore[arg-type]
+            )
+
+        if rate > 0:
+            folder = workdir()
+            polling = tracking.run(
+                folder,
+                database_for(args, folder),
+                operations=size,
+                rate=rate,
+                jitter=EVENTS_JITTER,
+                **delay,  # type: ignore[arg-type]
+            )
+        else:
+            polling = track(size)
+        hooked = hooked_run(rate)
         raw["events"] = {"polling": dataclasses.asdict(polling), "webhooks": dataclasses.asdict(hooked)}
         print("## Webhooks beside polling\n\n" + report_events(polling, hooked) + "\n", flush=True)
+        if rate > 0 and not args.no_burst:
+            # The same two runs with every click at once: the backlog, not the pipeline.
+            burst_polling, burst_hooked = track(size), hooked_run(0.0)
+            raw["events_burst"] = {
+                "polling": dataclasses.asdict(burst_polling),
+                "webhooks": dataclasses.asdict(burst_hooked),
+            }
+            print(
+                "## Webhooks beside polling, every click at once\n\n"
+                + report_events(burst_polling, burst_hooked)
+                + "\n",
+                flush=True,
+            )
 
     if "scale" in which:
         sizes = (2, 5) if quick else (100, 250, 500, 1000, 5000)  # quick: 5 is the tracking run's

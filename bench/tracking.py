@@ -3,7 +3,9 @@ time after its cancel; how late the bot's final status edit comes, what each can
 costs in Polytomic requests, Slack calls, CPU and memory. Slack's rate limits are off (in the
 fake and in the bot's pacing): this measures the bot's own work. With `webhooks=True` the fake
 Polytomic delivers its events, signed, to the bot's POST /polytomic/webhook, and the events
-poller runs too (`events_interval`); without, both are off: polling only, as before."""
+poller runs too (`events_interval`); without, both are off: polling only, as before. With
+`rate`, the clicks arrive as a stream, that many a second, instead of all at once; with
+`jitter`, the runs end up to that much later than `cancel_delay`, off the poll grid."""
 
 from __future__ import annotations
 
@@ -84,6 +86,8 @@ class TrackingResult:
     polytomic_total: float = 0.0  # every Polytomic request, the events API's too, per cancellation
     polytomic_purposes: dict[str, float] = field(default_factory=dict)  # per cancellation
     deliveries: int = 0  # webhook deliveries answered 2xx
+    rate: float = 0.0  # confirm clicks sent a second (0: all at once, 25 in flight)
+    jitter: float = 0.0  # each run ends cancel_delay plus up to this much after its cancel
 
     @property
     def cpu_ms_per_operation(self) -> float:
@@ -120,6 +124,8 @@ def run(
     profile: Path | None = None,
     webhooks: bool = False,
     events_interval: float = 30.0,
+    rate: float = 0.0,
+    jitter: float = 0.0,
 ) -> TrackingResult:
     # Whoever confirms holds a grant on every sync, as an on-call group's members would.
     fresh_database(database_url, [(USER, "cancel", "*")])
@@ -128,7 +134,10 @@ def run(
         runs: list[tuple[str, FakeExecution]] = []
         for i in range(operations):
             sync = polytomic.add_sync(name=f"Tracked-{i:06d}")
-            runs.append((sync.id, sync.start_execution(cancel_delay=cancel_delay, rows_per_second=50)))
+            # With `jitter`, run i ends up to that much later, spread evenly (the golden ratio's
+            # multiples, modulo 1): not on the poll grid, as real runs end.
+            delay = cancel_delay + jitter * ((i * 0.6180339887498949) % 1.0)
+            runs.append((sync.id, sync.start_execution(cancel_delay=delay, rows_per_second=50)))
         env = base_env(
             slack,
             polytomic,
@@ -171,7 +180,9 @@ def run(
             cpu_before = cpu_seconds(pid)
             fakes_before = _own_cpu()
             started = time.monotonic()
-            acks, statuses, _, _ = send_load(bot.url + "/slack/events", clicks, SIGNING_SECRET, concurrency)
+            acks, statuses, _, _ = send_load(
+                bot.url + "/slack/events", clicks, SIGNING_SECRET, concurrency, rate=rate
+            )
             clicks_cpu = cpu_seconds(pid) - cpu_before
             if any(status != 200 for status in statuses):
                 raise RuntimeError(f"{sum(s != 200 for s in statuses)} confirm clicks were not acked")
@@ -269,4 +280,6 @@ def run(
         polytomic_total=sum(purposes.values()) / operations,
         polytomic_purposes={name: count / operations for name, count in sorted(purposes.items())},
         deliveries=delivered,
+        rate=rate,
+        jitter=jitter,
     )

@@ -7,10 +7,15 @@ follows a 3xx with every header, the bot token's `Authorization: Bearer xoxb-…
 whatever host `Location` names. `bounded_post` replaces that one step (slack_sdk's
 `_perform_*_internal`), and keeps slack_sdk's retry handlers, parsing and errors around it:
 
-- a timer shuts the socket down when the deadline passes, whatever phase the request is in
-  (connecting, TLS, headers, body), and the call raises `DeadlineExceeded`;
+- a watchdog shuts the socket down when the deadline passes, whatever phase the request is in
+  (connecting, TLS, headers, body), and the call raises `DeadlineExceeded` (one thread watches
+  every request's deadline: a timer thread per call cost the bot a thread start per Slack call);
 - a 3xx raises `Redirected`; nothing is sent to the other host and nothing it says is read;
 - a body over MAX_ANSWER_BYTES raises `TooLarge`;
+- the connection is kept for the thread's next call to the same host (keep-alive: no new TCP
+  connection or TLS handshake per call) after a whole 2xx answer, and closed after anything
+  else; a kept one that the other side closed while idle is replaced and the request sent on
+  the new one;
 - any other status >= 400 becomes urllib's HTTPError, as slack_sdk expects, with an absurd
   Retry-After (`1e300`, `inf`) clamped to the client's `max_retry_after`.
 """
@@ -18,16 +23,19 @@ whatever host `Location` names. `bounded_post` replaces that one step (slack_sdk
 from __future__ import annotations
 
 import contextlib
+import heapq
 import http.client
 import io
+import itertools
 import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from email.message import Message
 from typing import Any, Final
 from urllib.error import HTTPError
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 from urllib.request import Request
 
 from slack_sdk import WebClient
@@ -78,6 +86,91 @@ def clamp_retry_after(value: str | None, maximum: float) -> str | None:
     return str(int(min(max(0.0, seconds), maximum)))
 
 
+class _Watchdog:
+    """One daemon thread that calls each armed callback once its time has come, unless it was
+    disarmed first: the deadlines of every Slack request in flight, in one heap."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._heap: list[tuple[float, int]] = []
+        self._armed: dict[int, Callable[[], None]] = {}
+        self._ids = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, seconds: float, callback: Callable[[], None]) -> int:
+        with self._lock:
+            token = next(self._ids)
+            self._armed[token] = callback
+            entry = (time.monotonic() + seconds, token)
+            heapq.heappush(self._heap, entry)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="slack-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0] is entry:
+                self._lock.notify()  # sooner than what the thread sleeps until (else it sleeps on)
+        return token
+
+    def disarm(self, token: int) -> None:
+        with self._lock:
+            self._armed.pop(token, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while self._heap and self._heap[0][1] not in self._armed:
+                    heapq.heappop(self._heap)  # disarmed: drop it
+                if not self._heap:
+                    self._lock.wait()
+                    continue
+                at, token = self._heap[0]
+                wait = at - time.monotonic()
+                if wait > 0:
+                    self._lock.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                callback = self._armed.pop(token)
+            with contextlib.suppress(Exception):
+                callback()
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _Idle(threading.local):
+    """This thread's open connections to each host, kept between calls (HTTP keep-alive): a
+    new TCP connection, and over HTTPS a TLS handshake, per Slack call cost more than the call."""
+
+    def __init__(self) -> None:
+        self.connections: dict[tuple[str, str, int | None, int], http.client.HTTPConnection] = {}
+
+
+_IDLE = _Idle()
+# Errors that say a kept connection was closed by the other side while idle: the request is
+# sent once more, on a new connection (slack_sdk's own retry handler retries these too).
+_STALE = (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
+
+
+def _connection(
+    parts: SplitResult, timeout: float, context: ssl.SSLContext | None
+) -> tuple[tuple[str, str, int | None, int], http.client.HTTPConnection, bool]:
+    """A kept connection to the URL's host, or a new one; and whether it was kept."""
+    assert parts.hostname is not None
+    key = (parts.scheme, parts.hostname, parts.port, id(context))
+    kept = _IDLE.connections.pop(key, None)
+    if kept is not None:
+        kept.timeout = timeout
+        if kept.sock is not None:
+            kept.sock.settimeout(timeout)
+        return key, kept, True
+    if parts.scheme == "https":
+        return (
+            key,
+            http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context),
+            False,
+        )
+    return key, http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout), False
+
+
 def bounded_post(
     req: Request,
     *,
@@ -87,18 +180,46 @@ def bounded_post(
     max_retry_after: float,
 ) -> tuple[int, Message, bytes]:
     """POST `req` once: (status, headers, body) of a 2xx. Raises DeadlineExceeded, Redirected,
-    TooLarge, HTTPError (status >= 400) or an OSError from the network."""
+    TooLarge, HTTPError (status >= 400) or an OSError from the network. The connection is kept
+    for this thread's next call after a whole 2xx answer, and closed after anything else."""
     url = req.full_url
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SlackRequestError("Invalid URL detected: only http(s) URLs are called")
-    connection: http.client.HTTPConnection
-    if parts.scheme == "https":
-        connection = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=min(timeout, deadline), context=context
-        )
+    started = time.monotonic()
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    while True:
+        key, connection, kept = _connection(parts, min(timeout, deadline), context)
+        left = deadline - (time.monotonic() - started)
+        try:
+            status, response, body = _exchange(connection, target, req, left)
+        except _STALE:
+            connection.close()
+            if kept and time.monotonic() - started < deadline:
+                continue  # it had been closed while idle: once more, on a new connection
+            raise
+        except BaseException:
+            connection.close()
+            raise
+        break
+    headers = response.msg
+    if 200 <= status < 300 and not response.will_close:
+        _IDLE.connections[key] = connection
     else:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=min(timeout, deadline))
+        connection.close()
+    if status >= 400:
+        if "Retry-After" in headers:
+            clamped = clamp_retry_after(headers["Retry-After"], max_retry_after)
+            del headers["Retry-After"]
+            headers["Retry-After"] = clamped or "1"
+        raise HTTPError(url, status, response.reason, headers, io.BytesIO(body))
+    return status, headers, body
+
+
+def _exchange(
+    connection: http.client.HTTPConnection, target: str, req: Request, deadline: float
+) -> tuple[int, http.client.HTTPResponse, bytes]:
+    """One request and its whole answer on `connection`, within `deadline` seconds."""
     expired = threading.Event()
 
     def expire() -> None:
@@ -108,12 +229,9 @@ def bounded_post(
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    timer = threading.Timer(deadline, expire)
-    timer.daemon = True
     started = time.monotonic()
-    timer.start()
+    token = _WATCHDOG.arm(max(0.0, deadline), expire)
     try:
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         connection.request("POST", target, body=req.data, headers=dict(req.header_items()))
         response = connection.getresponse()
         status = response.status
@@ -122,21 +240,13 @@ def bounded_post(
         body = response.read(MAX_ANSWER_BYTES + 1)
         if len(body) > MAX_ANSWER_BYTES:
             raise TooLarge(f"Slack's answer is larger than {MAX_ANSWER_BYTES // (1024 * 1024)} MB")
-        headers = response.msg
     except (OSError, http.client.HTTPException) as error:
         if expired.is_set() or time.monotonic() - started >= deadline:
             raise DeadlineExceeded(f"no complete answer from Slack within {deadline:g} s") from None
         raise error
     finally:
-        timer.cancel()
-        connection.close()
-    if status >= 400:
-        if "Retry-After" in headers:
-            clamped = clamp_retry_after(headers["Retry-After"], max_retry_after)
-            del headers["Retry-After"]
-            headers["Retry-After"] = clamped or "1"
-        raise HTTPError(url, status, response.reason, headers, io.BytesIO(body))
-    return status, headers, body
+        _WATCHDOG.disarm(token)
+    return status, response, body
 
 
 def _charset(headers: Message) -> str:

@@ -45,9 +45,13 @@ def _values(at: datetime, event: Event) -> dict[str, Any]:
     }
 
 
+# Built once: the values go as parameters, so the compiled statement is cached and reused.
+_INSERT = insert(AUDIT_EVENTS)
+
+
 def insert_event(connection: Connection, at: datetime, **event: Unpack[Event]) -> None:
     """One audit row, in the caller's transaction."""
-    connection.execute(insert(AUDIT_EVENTS).values(**_values(at, event)))
+    connection.execute(_INSERT, _values(at, event))
 
 
 def record(db: Database, *, at: datetime | None = None, **event: Unpack[Event]) -> None:

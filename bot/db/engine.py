@@ -30,6 +30,7 @@ __all__ = ["Database", "OutcomeUnknown", "configure_sqlite", "make_engine", "sql
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # migrations' (bot.db.migrate); the bot's own is bounded.py's
 READ_ONLY = "polytomic_bot_read_only"  # execution option of Database.read()'s connections
+_BUSY_TIMEOUT = "polytomic_bot_busy_timeout_ms"  # a connection's busy timeout as last set
 # Once a COMMIT is on its way, how much longer write_within waits for its answer.
 COMMIT_GRACE = 0.5
 _T = TypeVar("_T")
@@ -110,7 +111,13 @@ def configure_sqlite(engine: Engine, *, bounded: bool = False) -> None:
     def _on_begin(connection: Any) -> None:
         if bounded:
             seconds = max(0.0, min(bounds.SQLITE_BUSY_SECONDS, bounds.left()))
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+            timeout = int(seconds * 1000)
+            # Nearly always SQLITE_BUSY_SECONDS (the window is longer): a statement per
+            # transaction saved by setting it only when it changes on this connection.
+            info = connection.connection.info
+            if info.get(_BUSY_TIMEOUT) != timeout:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={timeout}")
+                info[_BUSY_TIMEOUT] = timeout
         if connection.get_execution_options().get(READ_ONLY):
             # WAL lets readers run beside the one writer: a read never waits for the lock.
             connection.exec_driver_sql("BEGIN")

@@ -31,6 +31,7 @@ from sqlalchemy import Connection, bindparam, case, delete, insert, or_, select,
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from bot.alerts.rules import TERMINAL
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.db.engine import Database
 from bot.db.models import EVENT_POLLER, OPERATIONS, POLYTOMIC_EVENTS
@@ -44,6 +45,23 @@ POLLER = EVENT_POLLER
 POLLER_NAME = "events"
 RETENTION = timedelta(hours=48)  # how long Polytomic keeps events readable
 Source = Literal["webhook", "poll"]
+
+
+# An event's hint, built once (values as parameters, as bot/db/operation_statements.py's): the
+# unfinished operations of its execution are due now (the SET clause: `next_poll_at`,
+# `hinted_at`, given at execution) ...
+_HINT = update(OPS).where(OPS.c.execution_id == bindparam("w_execution"), OPS.c.finished_at.is_(None))
+# ... and a terminal model-sync event is kept on them, unless one was already: the first
+# terminal event stays, terminal is final, a later one changes nothing.
+_SAID = ("event_type", "event_at", "event_error", "event_rows", "event_sync_name")
+_HINT_TERMINAL = _HINT.values(
+    {
+        name: case(
+            (OPS.c.event_type.is_(None), bindparam(f"w_{name}", type_=OPS.c[name].type)), else_=OPS.c[name]
+        )
+        for name in _SAID
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -77,28 +95,6 @@ class Taken:
 
 
 _INSERTS: dict[str, Any] = {}  # dialect → the events' INSERT (see EventStore._insert_ignoring_duplicates)
-_MINE = (OPS.c.execution_id == bindparam("h_execution"), OPS.c.finished_at.is_(None))
-_NOW = bindparam("h_now", type_=OPS.c.next_poll_at.type)
-_DUE: dict[str, Any] = {"next_poll_at": _NOW, "hinted_at": _NOW}
-_FIRST = OPS.c.event_type.is_(None)  # the first terminal event stays: terminal is final
-_HINT = update(OPS).where(*_MINE).values(**_DUE)
-_HINT_TERMINAL = (
-    update(OPS)
-    .where(*_MINE)
-    .values(
-        **_DUE,
-        **{
-            column: case((_FIRST, bindparam(param, type_=OPS.c[column].type)), else_=OPS.c[column])
-            for column, param in (
-                ("event_type", "h_type"),
-                ("event_at", "h_at"),
-                ("event_error", "h_error"),
-                ("event_rows", "h_rows"),
-                ("event_sync_name", "h_name"),
-            )
-        },
-    )
-)
 
 
 class EventStore:
@@ -165,27 +161,31 @@ class EventStore:
             "received_at": now,
             "source": source,
             "payload": item.text(),
+            # Alerts take in only terminal model-sync events (bot/db/alert_intake.py): any other
+            # is stored as taken already, as the intake would mark it (one write fewer each).
+            "alerted_at": None if event.type[:200] in TERMINAL else now,
         }
 
     @staticmethod
     def _hint(conn: Connection, event: Event, now: datetime) -> int:
         """Make the unfinished operations of the event's execution due now; a terminal
         model-sync event is also kept on them, unless one was already. Returns how many rows
-        were made due. The two statements are built once (bound parameters), not per event."""
+        were made due."""
         if event.family != "sync" or not event.execution_id:
             return 0  # bulk syncs are stored, not acted on (no operation tracks one yet)
-        params: dict[str, Any] = {"h_execution": event.execution_id, "h_now": now}
-        statement = _HINT
+        values: dict[str, Any] = {"w_execution": event.execution_id, "next_poll_at": now, "hinted_at": now}
+        query = _HINT
         if event.is_terminal and event.sync is not None:
-            statement = _HINT_TERMINAL
-            params.update(
-                h_type=event.type,
-                h_at=event.created_at or now,
-                h_error=(event.sync.error or None) and event.sync.error[:2000],
-                h_rows=event.sync.rows_written,
-                h_name=event.sync.sync_name,
+            query = _HINT_TERMINAL
+            values.update(
+                w_event_type=event.type,
+                w_event_at=event.created_at or now,
+                w_event_error=(event.sync.error or None) and event.sync.error[:2000],
+                w_event_rows=event.sync.rows_written,
+                w_event_sync_name=event.sync.sync_name,
             )
-        return int(conn.execute(statement, params).rowcount or 0)
+        result = conn.execute(query, values)
+        return int(result.rowcount or 0)
 
     def count(self) -> int:
         with self.db.read_engine.connect() as conn:

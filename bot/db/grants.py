@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.commands import Subject
+from bot.db import bounds
 from bot.db.audit import insert_event
 from bot.db.engine import Database
 from bot.db.models import GRANTS, Grant, utcnow
@@ -95,11 +96,22 @@ def _remove(connection: Connection, subject: Subject, action: str, scope: str) -
     return bool(result.rowcount)
 
 
+# Every permission check runs it (each confirm click's pass does): built once, read with Core.
+_GRANTS_FOR = (
+    select(GRANTS)
+    .where(
+        GRANTS.c.scope.in_(bindparam("scopes", expanding=True)),
+        GRANTS.c.action.in_(bindparam("actions", expanding=True)),
+    )
+    .order_by(GRANTS.c.id)
+)
+
+
 def grants_for(db: Database, actions: Sequence[str], scopes: Sequence[str]) -> list[Grant]:
-    """The grants of any of `actions` on any of `scopes`, oldest first."""
-    query = select(Grant).where(Grant.scope.in_(scopes), Grant.action.in_(actions)).order_by(Grant.id)
-    with db.read() as session:
-        return list(session.scalars(query))
+    """The grants of any of `actions` on any of `scopes`, oldest first (detached rows)."""
+    with bounds.window(bounds.TRANSACTION_SECONDS), db.read_engine.connect() as conn:
+        rows = conn.execute(_GRANTS_FOR, {"scopes": list(scopes), "actions": list(actions)}).all()
+    return [Grant(**row._mapping) for row in rows]
 
 
 def grants_of(db: Database, actions: Sequence[str]) -> list[Grant]:

@@ -43,7 +43,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Unpack
 
-from sqlalchemy import ColumnElement, Connection, case, func, insert, or_, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,15 +52,23 @@ from bot.db.audit import Event, insert_event
 from bot.db.bounds import CLICK_SECONDS
 from bot.db.leased import LeasedStore
 from bot.db.models import NOT_HOLDING, OPERATIONS, Operation
+from bot.db.operation_statements import (
+    CLAIM,
+    FINISH,
+    HOLDER,
+    INSERT,
+    NEXT_DUE,
+    NEXT_DUE_WITH_STOPS,
+    RELEASE,
+    RELEASE_AT,
+    SAVE,
+    SAVE_MOVE,
+)
 from bot.operations import State, can_move, final_states
 
 # Rows are claimed and written with Core statements: the ORM's bulk-update machinery costs about
 # twice as much CPU, and the tracker writes on every poll.
 OPS = OPERATIONS
-# A row that failed in a way no step handles is looked at again after this long.
-AFTER_A_FAILED_STEP = 30.0  # seconds
-RETRIED = "sent again"  # the audit outcomes of a "try again" click
-NOT_RETRIED = "already retried or finished"
 
 
 class LeaseLost(Exception):
@@ -71,8 +79,10 @@ class ExecutionHeld(Exception):
     """Another operation holds this execution already (the partial unique index said no)."""
 
 
-def _lease_free(now: datetime) -> ColumnElement[bool]:
-    return or_(OPS.c.lease_owner.is_(None), OPS.c.lease_expires_at < now)
+# A row that failed in a way no step handles is looked at again after this long.
+AFTER_A_FAILED_STEP = 30.0  # seconds
+RETRIED = "sent again"  # the audit outcomes of a "try again" click
+NOT_RETRIED = "already retried or finished"
 
 
 class OperationStore(LeasedStore):
@@ -101,16 +111,6 @@ class OperationStore(LeasedStore):
             )
         return count or 0
 
-    def next_due(self) -> datetime | None:
-        """When the earliest unleased, unfinished row falls due (None: there is none)."""
-        with self.db.read_engine.connect() as conn:
-            due: datetime | None = conn.scalar(
-                select(func.min(OPS.c.next_poll_at)).where(
-                    OPS.c.finished_at.is_(None), OPS.c.lease_owner.is_(None)
-                )
-            )
-        return due
-
     # ---- clicks -----------------------------------------------------------------------------
 
     def record_click(
@@ -134,17 +134,12 @@ class OperationStore(LeasedStore):
         now = self.clock.now()
 
         def record(session: Session) -> Operation | int:
-            holder = session.scalars(
-                select(Operation).where(
-                    Operation.execution_id == execution_id,
-                    Operation.kind != "start",
-                    Operation.state.not_in(NOT_HOLDING),
-                )
-            ).first()
+            conn = session.connection()
+            holder = conn.execute(HOLDER, {"w_execution": execution_id}).first()
             if holder is not None:
-                return holder
+                return Operation(**holder._mapping)
             return _insert_confirmed(
-                session.connection(),
+                conn,
                 now,
                 kind=kind,
                 sync_id=sync_id,
@@ -254,29 +249,28 @@ class OperationStore(LeasedStore):
         """Lease up to `limit` due rows to `owner`, those whose end an event told first, then
         the most overdue, and return them whole:
         one statement, so claiming costs one round trip however many rows it takes."""
+        return self.claim_and_next_due(owner, limit, next_due=False)[0]
+
+    def claim_and_next_due(
+        self, owner: str, limit: int, *, next_due: bool = True, stops: bool = False
+    ) -> tuple[list[Operation], datetime | None, datetime | None]:
+        """`claim`, and in the same transaction when the earliest row left unleased falls due
+        (None: none is, or not asked), and with `stops` the earliest unleased stop too (one
+        statement for both): what the tracker's loop sleeps until."""
         now = self.clock.now()
         expires = now + timedelta(seconds=self.lease_ttl)
-        claimable = (OPS.c.finished_at.is_(None), OPS.c.next_poll_at <= now, _lease_free(now))
-        due = (
-            select(OPS.c.id)
-            .where(*claimable)
-            # Rows whose run's end an event told (its final pass, no remote call) before the
-            # rest: a stop's last summary does not wait behind its syncs still to confirm.
-            .order_by(OPS.c.event_type.is_(None), OPS.c.next_poll_at)
-            .limit(limit)
-            # PostgreSQL: replicas skip rows another is claiming instead of queueing on them.
-            .with_for_update(skip_locked=True)
-        )
+        due: datetime | None = None
+        stop_due: datetime | None = None
         with self.db.core() as conn:
-            # The lease is checked again in the UPDATE itself: on SQLite (no row locks) that is
-            # what makes the claim exclusive.
             rows = conn.execute(
-                update(OPS)
-                .where(OPS.c.id.in_(due.scalar_subquery()), _lease_free(now))
-                .values(lease_owner=owner, lease_expires_at=expires)
-                .returning(*OPS.c)
+                CLAIM, {"w_now": now, "w_limit": limit, "lease_owner": owner, "lease_expires_at": expires}
             ).all()
-        return [Operation(**row._mapping) for row in rows]
+            if next_due and stops:
+                found = conn.execute(NEXT_DUE_WITH_STOPS).one()
+                due, stop_due = found[0], found[1]
+            elif next_due:
+                due = conn.scalar(NEXT_DUE)
+        return [Operation(**row._mapping) for row in rows], due, stop_due
 
     def renew(self, owner: str, ids: Sequence[int]) -> None:
         """Extend `owner`'s leases on these rows (those it still holds)."""
@@ -291,25 +285,38 @@ class OperationStore(LeasedStore):
             )
 
     def save(
-        self, op: Operation, owner: str, changes: Mapping[str, Any], *, audit: Event | None = None
+        self,
+        op: Operation,
+        owner: str,
+        changes: Mapping[str, Any],
+        *,
+        audit: Event | None = None,
+        audits: Sequence[Event] = (),
     ) -> None:
-        """Write a pass's `changes` to its row and renew the lease, with `audit` (if any) in
-        the same transaction; a move to a final state writes its own audit row too. Raises
+        """Write a pass's `changes` to its row and renew the lease, with `audit` and `audits`
+        (if any) in the same transaction; a move to a final state writes its own audit row too. Raises
         LeaseLost when `owner` no longer holds the row or its state moved since the pass read
         it, ExecutionHeld when another row holds the execution, ValueError for a transition
         the state machine does not have. `op` itself is not changed (the caller does that)."""
         now = self.clock.now()
-        values = {**changes, "updated_at": now, "lease_expires_at": now + timedelta(seconds=self.lease_ttl)}
-        query = update(OPS).where(OPS.c.id == op.id, OPS.c.lease_owner == owner)
+        values = {
+            **changes,
+            "updated_at": now,
+            "lease_expires_at": now + timedelta(seconds=self.lease_ttl),
+            "w_id": op.id,
+            "w_owner": owner,
+        }
+        query = SAVE
         target = changes.get("state")
         if target is not None:
             # Only the machine's transitions, and only from the state this pass saw.
             if not can_move(State(op.state), State(target), op.kind):
                 raise ValueError(f"operation {op.id}: no transition {op.state} → {target}")
-            query = query.where(OPS.c.state == op.state)
+            query = SAVE_MOVE
+            values["w_state"] = op.state
         try:
             with self.db.core() as conn:
-                if conn.execute(query.values(**values)).rowcount != 1:
+                if conn.execute(query, values).rowcount != 1:
                     raise LeaseLost(op.id)
                 if target is not None and target in final_states(op.kind) and op.stop_id is not None:
                     # One sync of a stop is settled: if it was the last, the stop is due now.
@@ -326,8 +333,8 @@ class OperationStore(LeasedStore):
                         operation_id=op.id,
                         channel_id=op.channel_id,
                     )
-                if audit is not None:
-                    insert_event(conn, now, **audit)
+                for event in (*audits, audit) if audit is not None else audits:
+                    insert_event(conn, now, **event)
         except IntegrityError as error:
             if target not in (State.CANCELING, State.STARTING):
                 raise
@@ -356,41 +363,37 @@ class OperationStore(LeasedStore):
         (bot/db/events.py), it stays due now, whatever `next_at` says. Returns when the row
         is due again (None when this owner no longer held it)."""
         now = self.clock.now()
-        values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+        values: dict[str, Any] = {"w_id": op_id, "w_owner": owner}
         if changes:
             values.update(changes, updated_at=now)
-        if next_at is not None:
-            values["next_poll_at"] = case(
-                (OPS.c.hinted_at.is_not_distinct_from(hinted_at), next_at), else_=now
-            )
+        values.update(lease_owner=None, lease_expires_at=None)
+        query = RELEASE
         if error is not None:
             values["last_error"] = error
             values["next_poll_at"] = now + timedelta(seconds=AFTER_A_FAILED_STEP)
+        elif next_at is not None:
+            query = RELEASE_AT
+            values.update(w_hinted=hinted_at, w_next=next_at, w_now=now)
         with self.db.core() as conn:
-            due: datetime | None = conn.execute(
-                update(OPS)
-                .where(OPS.c.id == op_id, OPS.c.lease_owner == owner)
-                .values(**values)
-                .returning(OPS.c.next_poll_at)
-            ).scalar()
+            due: datetime | None = conn.execute(query, values).scalar()
         return due
 
     def finish(self, op: Operation, owner: str, changes: Mapping[str, Any]) -> bool:
         """Mark the row done and give it back, unless a click changed it while the pass ran (a
         resume sets resumed_at, a retry bumps cancel_attempt): False, and it gets another pass,
         which renders what the click did."""
+        values = {
+            **changes,
+            "finished_at": self.clock.now(),
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "w_id": op.id,
+            "w_owner": owner,
+            "w_resumed": op.resumed_at,
+            "w_attempt": op.cancel_attempt,
+        }
         with self.db.core() as conn:
-            result = conn.execute(
-                update(OPS)
-                .where(
-                    OPS.c.id == op.id,
-                    OPS.c.lease_owner == owner,
-                    OPS.c.resumed_at.is_not_distinct_from(op.resumed_at),
-                    OPS.c.cancel_attempt == op.cancel_attempt,
-                )
-                .values(finished_at=self.clock.now(), lease_owner=None, lease_expires_at=None, **changes)
-            )
-            return bool(result.rowcount)
+            return bool(conn.execute(FINISH, values).rowcount)
 
     def release_all(self, owner: str | None) -> None:
         """Give up every lease `owner` holds (None: every lease, whoever holds it)."""
@@ -403,16 +406,17 @@ class OperationStore(LeasedStore):
 
 def _insert_confirmed(conn: Connection, now: datetime, *, poll_timeout: float, **values: Any) -> int:
     result = conn.execute(
-        insert(OPS).values(
+        INSERT,
+        {
             **values,
-            state=State.CONFIRMED,
-            created_at=now,
-            updated_at=now,
-            deadline_at=now + timedelta(seconds=poll_timeout),
-            next_poll_at=now,
-            cancel_attempt=1,
-            attempts=0,
-        )
+            "state": State.CONFIRMED,
+            "created_at": now,
+            "updated_at": now,
+            "deadline_at": now + timedelta(seconds=poll_timeout),
+            "next_poll_at": now,
+            "cancel_attempt": 1,
+            "attempts": 0,
+        },
     )
     key = result.inserted_primary_key
     assert key is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from bot.alerts.rules import TERMINAL
 from bot.db.events import EventStore, Incoming, Source, Taken
 from bot.metrics import Metrics
 from bot.names import SyncNames
@@ -41,8 +42,8 @@ class Feed:
         duplicates = taken.duplicates if source == "webhook" else taken.cross_duplicates
         if duplicates:
             self.metrics.event_duplicates.labels(source=source).inc(duplicates)
-        if taken.new and self.on_new is not None:
-            self.on_new()
+        if self.on_new is not None and any(event.type in TERMINAL for event in taken.new):
+            self.on_new()  # only an event alerts take in (the others are stored as taken)
         if taken.hinted:
             # A poll's batch at info; a webhook's (one event a delivery) at debug, as its line.
             log.log(

@@ -125,6 +125,8 @@ class Tracker:
         self._last_renewal: datetime | None = None
         self._starved = False  # the loop stopped claiming because every slot was taken
         self._next_tick = clock.now()  # when the sleeping loop plans to look again
+        self._next_due: datetime | None = None  # the earliest unleased row's due time, as last claimed
+        self._next_stop_due: datetime | None = None  # the earliest unleased stop's, read with it
 
     # ---- one pass at a time, in the calling thread -------------------------------------
 
@@ -243,10 +245,11 @@ class Tracker:
             self._wake.set()
 
     def until_next_due(self, now: datetime) -> float:
-        """Seconds until the earliest unleased row falls due (a poll is never late by a tick)."""
-        due = self.store.next_due()
+        """Seconds until the earliest unleased row falls due (a poll is never late by a tick),
+        as the last claim saw it, or the next due stop's (read in the same statement), if sooner."""
+        due = self._next_due
         if self.stops is not None:
-            stop_due = self.stops.next_due()
+            stop_due = self._next_stop_due
             if stop_due is not None:
                 # Not before the next look for a stop (STOP_LOOK), or the loop would spin.
                 look = now + timedelta(seconds=max(0.0, self._next_stop_look - time.monotonic()))
@@ -284,7 +287,9 @@ class Tracker:
     def claim(self, limit: int) -> list[Operation]:
         """Lease up to `limit` due rows, most overdue first."""
         now = self.clock.now()
-        claimed = self.store.claim(self.owner, limit)
+        claimed, self._next_due, self._next_stop_due = self.store.claim_and_next_due(
+            self.owner, limit, stops=self.stops is not None
+        )
         # How late the most overdue operation is: grows when the tracker can't keep up.
         self.metrics.loop_lag.set(max(((now - op.next_poll_at).total_seconds() for op in claimed), default=0))
         return claimed

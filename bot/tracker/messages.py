@@ -50,6 +50,15 @@ class SlackSteps:
     def save(self, audit: Event | None = None, /, **changes: Any) -> None:
         raise NotImplementedError  # bot.tracker.steps.Pass.save
 
+    def record(self, **changes: Any) -> None:
+        raise NotImplementedError  # bot.tracker.steps.Pass.record
+
+    def flush(self) -> None:
+        raise NotImplementedError  # bot.tracker.steps.Pass.flush
+
+    def record_edit(self, **changes: Any) -> None:
+        raise NotImplementedError  # bot.tracker.steps.Pass.record_edit
+
     @property
     def holder(self) -> str:
         """Who holds a Slack slot handed out to this operation until it comes back for it."""
@@ -62,7 +71,9 @@ class SlackSteps:
             message,
             view,
             channel=channel,
-            record=self.save,
+            record=self.record,
+            flush=self.flush,
+            record_edit=self.record_edit,
             holder=self.holder,
             **kwargs,
         )
@@ -131,6 +142,7 @@ class SlackSteps:
         op = self.op
         if stuck(op) and not told_stuck(op) and op.response_url is not None:
             # A step keeps failing: said once, wherever the channel message stands.
+            self.flush()
             respond(op.response_url, stuck_note(op, self.now))
             self.save(notified_state=stuck_mark(op.state))
             return DONE
@@ -146,6 +158,7 @@ class SlackSteps:
         else:
             view = requester_note(op, self.now)
             replace = False
+        self.flush()
         respond(op.response_url, view, replace_original=replace)
         # response_url allows 5 uses in 30 min: whether or not it took, don't try again.
         self.save(notified_state=op.state)
@@ -154,6 +167,7 @@ class SlackSteps:
     def note_in_dm(self, view: View) -> Outcome:
         """Why a cancel started from the Home tab was not sent, as a message in the requester's
         DM with the app; tried again while Slack refuses it for a while, recorded once sent."""
+        self.flush()  # what landed before is on the row before this post is tried
         try:
             self.r.slack.post_message(self.op.channel_id, view, holder=self.holder)
         except SlackError as error:

@@ -6,7 +6,8 @@ message's ts, the digest of what it shows, and the error that stopped it. The st
 and the incident notice (and its thread replies) are the first users; an incident-mode summary
 or a failure alert, rows of their own, are kept in line the same way with a `Message` of their
 own. Every effect is recorded on the row as it lands (through `record`, the pass's conditional
-write), so no effect is repeated by this process or by the next holder of the row.
+write, which the pass may hold until its next write: `flush` comes before every Slack call
+here), so no effect is repeated by this process or by the next holder of the row.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ from bot.tracker.outcome import DONE, Doing, Outcome, from_error
 from bot.views.blocks import View
 
 Record = Callable[..., None]  # record(**fields): write fields onto the row, under its lease
+# flush(): what `record` was given is written by now. A caller whose `record` defers its write
+# to the next one (the tracker's pass: bot.tracker.steps) is flushed before every Slack call
+# here, so an effect is always on the row before the next effect is attempted.
+Flush = Callable[[], None]
+
+
+def _nothing_to_flush() -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -78,11 +87,16 @@ def keep(
     holder: str | None = None,
     thread_ts: str | None = None,
     also: Mapping[str, Any] | None = None,
+    flush: Flush = _nothing_to_flush,
+    record_edit: Record | None = None,
 ) -> Outcome:
     """Bring `message` of `row` in line with `view`: post it when the row has none, edit it when
-    its digest changed; `also` is recorded with either. Slack's rate limit gives `again` (the
-    slot the gate handed `holder`), a transient failure `failed`, and a permanent one is recorded
-    in the message's error field (DONE: nothing more will be tried)."""
+    its digest changed; `also` is recorded with either (`flush` is called before each Slack call:
+    see `Flush`). Slack's rate limit gives `again` (the slot the gate handed `holder`), a
+    transient failure `failed`, and a permanent one is recorded in the message's error field
+    (DONE: nothing more will be tried). A successful edit is recorded through `record_edit` when
+    given: an edit sent again shows the same thing, so its record may wait longer than a post's
+    (see bot.tracker.steps.Pass.record_edit)."""
     if getattr(row, message.error) is not None:
         return DONE
     ts = getattr(row, message.ts)
@@ -91,13 +105,14 @@ def keep(
     sent = {**(also or {})}
     if message.digest is not None:
         sent[message.digest] = view.digest()
-    post = partial(_post, slack, message, view, channel, record, holder, thread_ts, sent)
+    post = partial(_post, slack, message, view, channel, record, flush, holder, thread_ts, sent)
     try:
         if ts is None:
             post()
             return DONE
         assert message.digest is not None  # only a message with a digest is ever edited
         try:
+            flush()
             slack.update_message(channel, ts, view, holder=holder)
         except SlackFailure as failure:
             if failure.error not in message.gone:
@@ -109,7 +124,7 @@ def keep(
             record(**{message.ts: None, message.digest: None})
             post()
             return DONE
-        record(**sent)
+        (record_edit or record)(**sent)
         return DONE
     except SlackError as error:
         outcome = from_error(error, Doing.POST)
@@ -125,9 +140,11 @@ def _post(
     view: View,
     channel: str,
     record: Record,
+    flush: Flush,
     holder: str | None,
     thread_ts: str | None,
     sent: Mapping[str, Any],
 ) -> None:
+    flush()
     ts = slack.post_message(channel, view, thread_ts=thread_ts, holder=holder)
     record(**{message.ts: ts}, **sent)

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import OperationalError
 
@@ -37,6 +37,7 @@ from bot.tracker.stop_grants import StopGrants
 from bot.views import notes
 
 log = logging.getLogger("bot.tracker")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -128,37 +129,50 @@ class Reconciler:
         return Processed(op.id, op.state, finished=False, next_at=None, problem=problem)
 
     def reconcile(self, op: Operation) -> Processed:
-        """Bring one operation one pass closer to done; every effect is recorded as it lands."""
+        """Bring one operation one pass closer to done; every effect is recorded as it lands
+        (with the pass's next write, before any other remote call: see Pass.unsaved)."""
         pass_ = StartPass(self, op) if op.kind == "start" else Pass(self, op)
-        pass_.run()
-        if pass_.finished and self.store.finish(op, self.owner, pass_.pending):
+        try:
+            pass_.run()
+        except LeaseLost:
+            raise
+        except Exception:
+            pass_.flush()  # what landed before the failure is on the row before anything else
+            raise
+        changes, effects = pass_.closing()
+        if pass_.finished and self.durably(op, effects, lambda: self.store.finish(op, self.owner, changes)):
             return Processed(op.id, op.state, finished=True, next_at=None)
         # Finished, but a click changed the row during the pass: another pass at once.
         next_at = self.clock.now() if pass_.finished else pass_.next_at()
-        due = self.store.release(
-            op.id, self.owner, next_at=next_at, changes=pass_.pending, hinted_at=pass_.hinted_at
+        due = self.durably(
+            op,
+            effects,
+            lambda: self.store.release(
+                op.id, self.owner, next_at=next_at, changes=changes, hinted_at=pass_.hinted_at
+            ),
         )
         # An event during the pass keeps the row due now: the loop is told so (Processed).
         return Processed(op.id, op.state, finished=False, next_at=min(next_at, due) if due else next_at)
 
-    def save(self, op: Operation, changes: dict[str, Any], audit: Event | None = None) -> None:
-        """Write `changes` only while we still hold the lease, and renew it.
-
-        A remote effect has usually just happened, so a database outage is waited out rather
-        than letting the record of that effect be lost (which would repeat the effect). Only a
-        shutdown gives up, and the lease, still ours, makes the row wait for the next holder.
-        """
+    def durably(self, op: Operation, effects: bool, write: Callable[[], _T]) -> _T:
+        """`write`; when it records an effect that has happened, a database outage is waited
+        out rather than letting the record be lost (which would repeat the effect). Only a
+        shutdown gives up, and the lease, still ours, makes the row wait for the next holder."""
         attempt = 0
         while True:
             try:
-                self.store.save(op, self.owner, changes, audit=audit)
-                break
+                return write()
             except OperationalError:
-                if self.stopping.is_set():
+                if not effects or self.stopping.is_set():
                     raise
                 attempt += 1
                 log.warning("database unavailable, retrying a write", extra={"operation_id": op.id})
                 self.stopping.wait(min(5.0, 0.25 * 2**attempt))
+
+    def save(self, op: Operation, changes: dict[str, Any], audits: Sequence[Event] = ()) -> None:
+        """Write `changes` (and `audits`) only while we still hold the lease, and renew it;
+        waited out like every write that records an effect (`durably`)."""
+        self.durably(op, True, lambda: self.store.save(op, self.owner, changes, audits=audits))
         target = changes.get("state")
         if target is not None:
             log.info(

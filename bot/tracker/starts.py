@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.db.audit import Event
 from bot.db.operations import ExecutionHeld
 from bot.db.starts import post_key
 from bot.operations import START_FINAL, State, event_outcome, execution_fields
@@ -63,13 +64,16 @@ class StartPass(Pass):
             decision = self.r.authorizer.may(op.requested_by, "start", op.sync_id)
         except SlackError as error:
             return from_error(error, Doing.GROUPS)
-        self.r.store.record(
-            actor=op.requested_by,
-            action="start.confirm",
-            sync_id=op.sync_id,
-            decision=decision,
-            operation_id=op.id,
-            channel_id=op.channel_id,
+        # Written with the state it leads to (every way on from here saves one).
+        self.audits.append(
+            Event(
+                actor=op.requested_by,
+                action="start.confirm",
+                sync_id=op.sync_id,
+                decision=decision,
+                operation_id=op.id,
+                channel_id=op.channel_id,
+            )
         )
         self.r.metrics.decision("start", decision.allowed)
         if not decision.allowed:
@@ -86,12 +90,14 @@ class StartPass(Pass):
             self.save(state=State.DUPLICATE)
             return DONE
         if op.response_url and op.alert_id is None:
+            self.flush()
             respond(op.response_url, None, delete_original=True)  # the prompt has done its work
         return DONE
 
     def send_start(self) -> Outcome:
         op = self.op
         assert op.start_key is not None
+        self.flush()
         try:
             execution = self.r.polytomic.start_sync(op.sync_id, idempotency_key=post_key(op.start_key))
         except Conflict:
@@ -115,6 +121,7 @@ class StartPass(Pass):
 
     def read_conflict(self) -> Outcome:
         """A 409: a run already going, or this key still in flight at Polytomic."""
+        self.flush()
         try:
             status = self.r.polytomic.sync_status(self.op.sync_id)
         except PolytomicError as error:
@@ -130,16 +137,8 @@ class StartPass(Pass):
         if State(op.state) not in ANNOUNCED or op.status_error is not None:
             return DONE
         view = start_status(op, self.now)
-        return posts.keep(
-            self.r.slack,
-            op,
-            posts.STATUS,
-            view,
-            channel=op.channel_id,
-            record=self.save,
-            holder=self.holder,
-            thread_ts=op.thread_ts,
-        )
+        # Its ts and digest ride on the pass's next write (flushed before every remote call).
+        return self.keep(posts.STATUS, view, op.channel_id, thread_ts=op.thread_ts)
 
     def requester(self) -> Outcome:
         """Told privately, once: denied or a duplicate (the channel hears of neither), or the
@@ -147,6 +146,7 @@ class StartPass(Pass):
         op = self.op
         if op.response_url is None or op.notified_state == op.state:
             return DONE
+        self.flush()
         if op.state in (State.DENIED, State.DUPLICATE):
             respond(op.response_url, start_not_made(op), replace_original=op.alert_id is None)
         elif op.status_error is not None and State(op.state) in START_FINAL:

@@ -69,6 +69,15 @@ class Pass(SlackSteps):
         # What the pass read that records no effect: written with the next save, or with the
         # release at the end.
         self.pending: dict[str, Any] = {}
+        # Effects that landed (a message's ts, a digest) and audit rows, not written yet: they
+        # ride on the next write, which comes before the next remote call (`flush`) or is the
+        # pass's release or finish, so each effect is on the row before another is attempted.
+        self.unsaved: dict[str, Any] = {}
+        # What a successful edit of a message records (its digests): an edit sent again shows
+        # what the message shows already and posts nothing, so this waits for the pass's next
+        # save or its release or finish, not for the next remote call (`record_edit`).
+        self.edited: dict[str, Any] = {}
+        self.audits: list[Event] = []
         self.hinted_at = op.hinted_at  # as claimed: the release never postpones a later hint
         self.by_event = False  # this pass took the run's end from Polytomic's event
 
@@ -110,9 +119,48 @@ class Pass(SlackSteps):
         return self.r.clock.now() + timedelta(seconds=max(0.05, delay))
 
     def save(self, audit: Event | None = None, /, **changes: Any) -> None:
-        merged = {**self.pending, **changes}
+        merged = {**self.pending, **self.edited, **self.unsaved, **changes}
+        audits = [*self.audits, audit] if audit is not None else list(self.audits)
         self.pending.clear()
-        self.r.save(self.op, merged, audit)
+        # Kept until written: a save the database refuses (ExecutionHeld) leaves them for the next.
+        self.r.save(self.op, merged, audits)
+        self.unsaved.clear()
+        self.edited.clear()
+        self.audits.clear()
+
+    def record(self, **changes: Any) -> None:
+        """An effect that just landed (bot.tracker.posts): on the row in memory now, written
+        with the next write (see `unsaved`)."""
+        for name, value in changes.items():
+            setattr(self.op, name, value)
+        self.unsaved.update(changes)
+
+    def record_edit(self, **changes: Any) -> None:
+        """A message's edit that just landed (bot.tracker.posts): on the row in memory now,
+        written with the pass's next save, release or finish (see `edited`). Only a post's ts
+        must be on the row before the next remote call (a post sent again is a second message);
+        an edit lost with a crash is sent again, the same, by the next pass."""
+        for name, value in changes.items():
+            setattr(self.op, name, value)
+        self.edited.update(changes)
+
+    def flush(self) -> None:
+        """Write the effects that landed and are not written yet: called before every remote
+        call. (Audit rows wait for the next save: they record decisions, not effects.)"""
+        if self.unsaved:
+            self.save()
+
+    def closing(self) -> tuple[dict[str, Any], bool]:
+        """What the release or finish writes, and whether it records an effect (then the
+        write is waited out like a save, never given up while the database is away)."""
+        if self.audits:
+            self.save()  # an audit row is an INSERT: a save of its own
+        effects = bool(self.unsaved or self.edited)
+        changes = {**self.pending, **self.edited, **self.unsaved}
+        self.pending.clear()
+        self.edited.clear()
+        self.unsaved.clear()
+        return changes, effects
 
     def note(self, **changes: Any) -> None:
         """Take in what was read without writing it yet (see `pending`)."""
@@ -197,13 +245,16 @@ class Pass(SlackSteps):
                 decision = self.r.stop_grants.may(op, action)  # a single cancel: authorizer.may
             except SlackError as error:
                 return from_error(error, Doing.GROUPS)
-            self.r.store.record(
-                actor=op.requested_by,
-                action=f"{action}.confirm",
-                sync_id=op.sync_id,
-                decision=decision,
-                operation_id=op.id,
-                channel_id=op.channel_id,
+            # Written with the state it leads to (every way on from here saves one).
+            self.audits.append(
+                Event(
+                    actor=op.requested_by,
+                    action=f"{action}.confirm",
+                    sync_id=op.sync_id,
+                    decision=decision,
+                    operation_id=op.id,
+                    channel_id=op.channel_id,
+                )
             )
             self.r.metrics.decision(action, decision.allowed)
             if not decision.allowed:
@@ -244,6 +295,7 @@ class Pass(SlackSteps):
         event or the command's answer just told it), so the check is one request, not two."""
         names = self.r.names
         sync_id = self.op.sync_id
+        self.flush()
         cached = names.get(sync_id) if names is not None else None
         if cached is None and in_stop(self.op) and self.op.sync_name is not None:
             cached = self.op.sync_name  # a stop's prompt read it a moment ago
@@ -267,11 +319,13 @@ class Pass(SlackSteps):
 
     def clear_prompt(self) -> None:
         if self.op.response_url:
+            self.flush()
             respond(self.op.response_url, None, delete_original=True)
 
     def send_cancel(self) -> Outcome:
         op = self.op
         key = f"op-{op.id}-cancel-{op.cancel_attempt}"
+        self.flush()
         try:
             self.r.polytomic.cancel_execution(op.sync_id, self.execution, idempotency_key=key)
         except Conflict:
@@ -292,6 +346,7 @@ class Pass(SlackSteps):
     def poll(self) -> Outcome:
         """Read the execution; move to its outcome when terminal."""
         op = self.op
+        self.flush()
         try:
             execution = self.r.polytomic.get_execution(op.sync_id, self.execution)
         except PolytomicError as error:
@@ -325,6 +380,7 @@ class Pass(SlackSteps):
     def read_sync_name(self) -> str | None:
         """The sync's name ("" when it has none), or None when Polytomic did not answer. Only
         the messages need it, so a failure changes nothing else: the next poll asks again."""
+        self.flush()
         try:
             sync = self.r.polytomic.get_sync(self.op.sync_id)
         except PolytomicError as error:
@@ -341,6 +397,7 @@ class Pass(SlackSteps):
         left alone (and never resumed by the bot)."""
         op = self.op
         if op.was_active is None:
+            self.flush()
             try:
                 active = self.r.polytomic.get_sync(op.sync_id).active is not False
             except PolytomicError as error:
@@ -353,6 +410,7 @@ class Pass(SlackSteps):
                 self.save(self.audit("pause", "already paused"), was_active=False)
                 return DONE
             self.note(was_active=True)
+        self.flush()
         try:
             self.r.polytomic.set_active(op.sync_id, False, idempotency_key=f"op-{op.id}-pause")
         except PolytomicError as error:

@@ -83,6 +83,7 @@ class FakeSlack(Inspection, ResponseUrls, WebApiMethods, Faults):
             length = int(handler.headers.get("Content-Length") or 0)
         except ValueError:
             length = 0
+            handler.close_connection = True  # where this body ends is unknown: none follows it
         raw = handler.rfile.read(length) if length > 0 else b""
         path = split.path
         status: int

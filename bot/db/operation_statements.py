@@ -1,0 +1,79 @@
+"""The tracker's hot statements on `operations`, built once (bot/db/operations.py runs them).
+
+Each takes its values as parameters at execution: an UPDATE without `.values()` sets the
+columns named by the parameters' keys, and the `w_*` parameters are its WHERE's. SQLAlchemy
+compiles each shape once and reuses it, where building a fresh statement for every write (its
+coercions and its cache key) cost about a third of a write's CPU; the tracker writes several
+times per cancellation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BindParameter, ColumnElement, bindparam, case, func, insert, or_, select, update
+
+from bot.db.models import NOT_HOLDING, OPERATIONS, STOPS
+
+OPS = OPERATIONS
+
+
+def lease_free(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
+    """The row's lease is nobody's, or has expired by `now`."""
+    return or_(OPS.c.lease_owner.is_(None), OPS.c.lease_expires_at < now)
+
+
+# A pass's write: its row, while this owner holds the lease; a move, only from the state seen.
+_MINE = (OPS.c.id == bindparam("w_id"), OPS.c.lease_owner == bindparam("w_owner"))
+SAVE = update(OPS).where(*_MINE)
+SAVE_MOVE = SAVE.where(OPS.c.state == bindparam("w_state"))
+RELEASE = update(OPS).where(*_MINE).returning(OPS.c.next_poll_at)
+# Due at `w_next`, unless an event made the row due since the pass claimed it: then now.
+RELEASE_AT = RELEASE.values(
+    next_poll_at=case(
+        (
+            OPS.c.hinted_at.is_not_distinct_from(bindparam("w_hinted", type_=OPS.c.hinted_at.type)),
+            bindparam("w_next", type_=OPS.c.next_poll_at.type),
+        ),
+        else_=bindparam("w_now", type_=OPS.c.next_poll_at.type),
+    )
+)
+_NOW = bindparam("w_now", type_=OPS.c.next_poll_at.type)
+_DUE = (
+    select(OPS.c.id)
+    .where(OPS.c.finished_at.is_(None), OPS.c.next_poll_at <= _NOW, lease_free(_NOW))
+    # Rows whose run's end an event told (its final pass, no remote call) before the rest: a
+    # stop's last summary does not wait behind its syncs still to confirm.
+    .order_by(OPS.c.event_type.is_(None), OPS.c.next_poll_at)
+    .limit(bindparam("w_limit"))
+    # PostgreSQL: replicas skip rows another is claiming instead of queueing on them.
+    .with_for_update(skip_locked=True)
+)
+# The lease is checked again in the UPDATE itself: on SQLite (no row locks) that is what makes
+# the claim exclusive. The lease's owner and expiry are the SET clause, given at execution.
+CLAIM = update(OPS).where(OPS.c.id.in_(_DUE.scalar_subquery()), lease_free(_NOW)).returning(*OPS.c)
+# The confirm click's: the operation that holds the run already, if any, else its new row.
+# A start's row never holds a run (the partial unique index's `kind <> 'start'`).
+HOLDER = select(OPS).where(
+    OPS.c.execution_id == bindparam("w_execution"),
+    OPS.c.kind != "start",
+    OPS.c.state.not_in(NOT_HOLDING),
+)
+INSERT = insert(OPS)
+# When the earliest unleased, unfinished row falls due.
+NEXT_DUE = select(func.min(OPS.c.next_poll_at)).where(
+    OPS.c.finished_at.is_(None), OPS.c.lease_owner.is_(None)
+)
+# ... and the earliest unleased, unfinished stop (bot/db/stops.py), in the same statement: the
+# tracker's loop sleeps until the sooner of the two.
+_STOP_DUE = (
+    select(func.min(STOPS.c.next_poll_at))
+    .where(STOPS.c.finished_at.is_(None), STOPS.c.lease_owner.is_(None))
+    .scalar_subquery()
+)
+NEXT_DUE_WITH_STOPS = NEXT_DUE.add_columns(_STOP_DUE)
+FINISH = update(OPS).where(
+    *_MINE,
+    OPS.c.resumed_at.is_not_distinct_from(bindparam("w_resumed", type_=OPS.c.resumed_at.type)),
+    OPS.c.cancel_attempt == bindparam("w_attempt"),
+)

@@ -1,0 +1,108 @@
+"""Two reads the tracker and the alerts no longer make on their own (issue 13's CPU work), on a
+real database, SQLite and PostgreSQL: the claim reads when the next operation *and* the next
+stop fall due in the same statement; an event alerts never take in is stored as taken already,
+and only a terminal one wakes the alerts' intake."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.clock import ManualClock
+from bot.db import migrate
+from bot.db.alerts import AlertStore
+from bot.db.engine import Database
+from bot.db.events import EventStore, Incoming
+from bot.db.operations import OperationStore
+from bot.db.stops import Picked, StopStore
+from bot.feed.ingest import Feed
+from bot.metrics import Metrics
+from bot.polytomic.events import event_key, parse_event
+
+T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Database]:
+    url = (
+        f"sqlite:///{tmp_path / 'bot.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    migrate.upgrade(str(url))
+    database = Database(str(url))
+    yield database
+    database.dispose()
+
+
+def _stop(stops: StopStore, count: int) -> int:
+    prompt_id = stops.save_prompt(
+        verb="cancel",
+        command="cancel all running",
+        label="",
+        requested_by="U1",
+        team_id="T1",
+        channel_id="C1",
+        syncs=[Picked(f"sync-{i}", f"Sync {i}", f"exec-{i}") for i in range(count)],
+    )
+    stop_id = stops.confirm(
+        prompt_id, with_pause=False, clicker="U1", response_url=None, incident_channel=None, poll_timeout=600
+    )
+    assert isinstance(stop_id, int)
+    return stop_id
+
+
+def test_the_claim_reads_the_next_operation_and_the_next_stop_due(db: Database) -> None:
+    clock = ManualClock(T0)
+    ops = OperationStore(db, clock=clock, lease_ttl=30)
+    stops = StopStore(db, clock=clock, lease_ttl=30)
+    assert ops.claim_and_next_due("me", 10, stops=True) == ([], None, None)
+    _stop(stops, 3)
+    stop_due = stops.next_due()
+    assert stop_due is not None
+    # Two of the stop's three operations claimed: the third is due now, and so is the stop.
+    claimed, op_due, seen_stop_due = ops.claim_and_next_due("me", 2, stops=True)
+    assert len(claimed) == 2
+    assert op_due is not None and op_due <= clock.now()
+    assert seen_stop_due == stop_due and seen_stop_due.tzinfo is not None
+    # Every operation and the stop leased: nothing unleased is due, whenever.
+    assert len(stops.claim("me", 1)) == 1
+    claimed, op_due, seen_stop_due = ops.claim_and_next_due("me", 10, stops=True)
+    assert len(claimed) == 1 and op_due is None and seen_stop_due is None
+    # Without `stops`, the stops' table is not read; without next_due, neither is.
+    clock.advance(timedelta(seconds=60).total_seconds())  # every lease lapsed
+    assert ops.claim_and_next_due("other", 10, next_due=False)[1:] == (None, None)
+
+
+def _incoming(type_: str, event_id: str) -> Incoming:
+    raw = {
+        "id": event_id,
+        "type": type_,
+        "created_at": "2026-12-02T08:59:59Z",
+        "organization_id": "org",
+        "event": {"execution_id": "e1", "sync_id": "s1", "sync_name": "Orders"},
+    }
+    event = parse_event(raw)
+    return Incoming(event_key(event), event, raw)
+
+
+def test_only_terminal_events_wait_for_the_alerts_intake_and_wake_it(db: Database) -> None:
+    clock = ManualClock(T0)
+    woken: list[int] = []
+    feed = Feed(EventStore(db, clock=clock), Metrics(), on_new=lambda: woken.append(1))
+    alerts = AlertStore(db, clock=clock)
+    feed.take([_incoming("sync.running", "ev-1"), _incoming("bulk_sync.running", "ev-2")], "webhook")
+    assert woken == []  # nothing there for alerts: no look
+    assert alerts.pending() == []
+    feed.take([_incoming("sync.canceled", "ev-3"), _incoming("sync.running", "ev-4")], "poll")
+    assert woken == [1]
+    pending = alerts.pending()
+    assert [p.type for p in pending] == ["sync.canceled"]
+    assert alerts.take_in(pending[0].id, None, {}) is True
+    assert alerts.pending() == []
+    # A duplicate of a terminal event is no new event: no look.
+    feed.take([_incoming("sync.canceled", "ev-3")], "webhook")
+    assert woken == [1]
