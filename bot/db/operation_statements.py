@@ -1,4 +1,5 @@
-"""The tracker's hot statements on `operations`, built once (bot/db/operations.py runs them).
+"""The tracker's hot statements on `operations`, built once (bot/db/operations.py and
+operation_clicks.py run them).
 
 Each takes its values as parameters at execution: an UPDATE without `.values()` sets the
 columns named by the parameters' keys, and the `w_*` parameters are its WHERE's. SQLAlchemy

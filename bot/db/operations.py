@@ -33,8 +33,9 @@ concurrency between them is settled here, in the database, never by a lock in a 
   run (a double click, two people, a replayed request, on any processes), the second `save` to
   `canceling` fails in the database and raises `ExecutionHeld`; that row becomes a duplicate.
 
-It runs a little over 400 lines on purpose: the contract above is one contract, and splitting
-the verbs of the two kinds of caller across modules would split it.
+The clicks' verbs (`record_click`, `create`, `resume`, `undo_resume`, `reopen`, `retry`) are in
+bot/db/operation_clicks.py, which `OperationStore` inherits, as `StopStore` does bot/db/stop_clicks.py;
+the contract above is theirs too. This module holds the reads and the tracker's passes.
 """
 
 from __future__ import annotations
@@ -43,20 +44,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Unpack
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from bot.db import stops
 from bot.db.audit import Event, insert_event
-from bot.db.bounds import CLICK_SECONDS
 from bot.db.leased import LeasedStore
 from bot.db.models import NOT_HOLDING, OPERATIONS, Operation
+from bot.db.operation_clicks import OperationClicks
 from bot.db.operation_statements import (
     CLAIM,
     FINISH,
-    HOLDER,
-    INSERT,
     NEXT_DUE,
     NEXT_DUE_WITH_STOPS,
     RELEASE,
@@ -81,11 +79,9 @@ class ExecutionHeld(Exception):
 
 # A row that failed in a way no step handles is looked at again after this long.
 AFTER_A_FAILED_STEP = 30.0  # seconds
-RETRIED = "sent again"  # the audit outcomes of a "try again" click
-NOT_RETRIED = "already retried or finished"
 
 
-class OperationStore(LeasedStore):
+class OperationStore(OperationClicks, LeasedStore):
     """The verbs on `operations`; times come from `clock`, leases last `lease_ttl` seconds."""
 
     # ---- reads ------------------------------------------------------------------------------
@@ -110,138 +106,6 @@ class OperationStore(LeasedStore):
                 select(func.count()).select_from(Operation).where(Operation.finished_at.is_(None))
             )
         return count or 0
-
-    # ---- clicks -----------------------------------------------------------------------------
-
-    def record_click(
-        self,
-        *,
-        kind: str,
-        sync_id: str,
-        execution_id: str,
-        team_id: str | None,
-        requested_by: str,
-        channel_id: str,
-        response_url: str | None,
-        incident_channel: str | None,
-        poll_timeout: float,
-        within: float = CLICK_SECONDS,
-    ) -> Operation | int:
-        """The confirm click, answered within `within` seconds: the operation that holds the run
-        already (nothing written), or the new row's ID. Raises a SQLAlchemyError when nothing was
-        written (the database failed or was too slow: the insert is then never committed), and
-        OutcomeUnknown when the COMMIT went out and no answer came."""
-        now = self.clock.now()
-
-        def record(session: Session) -> Operation | int:
-            conn = session.connection()
-            holder = conn.execute(HOLDER, {"w_execution": execution_id}).first()
-            if holder is not None:
-                return Operation(**holder._mapping)
-            return _insert_confirmed(
-                conn,
-                now,
-                kind=kind,
-                sync_id=sync_id,
-                execution_id=execution_id,
-                team_id=team_id,
-                requested_by=requested_by,
-                channel_id=channel_id,
-                response_url=response_url,
-                incident_channel=incident_channel,
-                poll_timeout=poll_timeout,
-            )
-
-        return self.db.write_within(record, within)
-
-    def create(
-        self,
-        *,
-        kind: str,
-        sync_id: str,
-        execution_id: str,
-        team_id: str | None,
-        requested_by: str,
-        channel_id: str,
-        response_url: str | None,
-        incident_channel: str | None,
-        poll_timeout: float,
-    ) -> int:
-        """The confirm click's row: `confirmed`, due now, escalated after `poll_timeout` s."""
-        now = self.clock.now()
-        with self.db.core() as conn:
-            return _insert_confirmed(
-                conn,
-                now,
-                kind=kind,
-                sync_id=sync_id,
-                execution_id=execution_id,
-                team_id=team_id,
-                requested_by=requested_by,
-                channel_id=channel_id,
-                response_url=response_url,
-                incident_channel=incident_channel,
-                poll_timeout=poll_timeout,
-            )
-
-    def resume(self, op_id: int, *, by: str) -> bool:
-        """Mark a paused schedule resumed by `by`; of several clicks, one wins (True)."""
-        now = self.clock.now()
-        with self.db.core() as conn:
-            won = conn.execute(
-                update(OPS)
-                .where(OPS.c.id == op_id, OPS.c.paused_at.is_not(None), OPS.c.resumed_at.is_(None))
-                .values(resumed_at=now, resumed_by=by, updated_at=now)
-            ).rowcount
-        return bool(won)
-
-    def undo_resume(self, op_id: int) -> None:
-        """Polytomic refused the resume the click won: the button works again."""
-        with self.db.core() as conn:
-            conn.execute(update(OPS).where(OPS.c.id == op_id).values(resumed_at=None, resumed_by=None))
-
-    def reopen(self, op_id: int, *, audit: Event) -> None:
-        """Hand a row back to the tracker (due now, not finished) so it re-renders it from the
-        row, with the audit row of what the click did."""
-        now = self.clock.now()
-        with self.db.core() as conn:
-            conn.execute(update(OPS).where(OPS.c.id == op_id).values(finished_at=None, next_poll_at=now))
-            insert_event(conn, now, **audit)
-
-    def retry(self, op: Operation, attempt: int, *, poll_timeout: float, actor: str, channel_id: str) -> bool:
-        """Start cancel attempt `attempt + 1` on an escalated row still at `attempt`: True for
-        the one click that wins; audited either way, in the same transaction."""
-        now = self.clock.now()
-        with self.db.core() as conn:
-            won = conn.execute(
-                update(OPS)
-                .where(
-                    OPS.c.id == op.id,
-                    OPS.c.state == State.CANCELING,
-                    OPS.c.cancel_attempt == attempt,
-                    OPS.c.escalated_at.is_not(None),
-                )
-                .values(
-                    cancel_attempt=attempt + 1,
-                    cancel_sent_at=None,
-                    escalated_at=None,
-                    incident_escalation_ts=None,
-                    deadline_at=now + timedelta(seconds=poll_timeout),
-                    next_poll_at=now,
-                    updated_at=now,
-                )
-            ).rowcount
-            insert_event(
-                conn,
-                now,
-                actor=actor,
-                action="cancel.retry",
-                sync_id=op.sync_id,
-                outcome=RETRIED if won else NOT_RETRIED,
-                operation_id=op.id,
-                channel_id=channel_id,
-            )
-        return bool(won)
 
     # ---- the tracker's passes ----------------------------------------------------------------
 
@@ -402,22 +266,3 @@ class OperationStore(LeasedStore):
             query = query.where(OPS.c.lease_owner == owner)
         with self.db.core() as conn:
             conn.execute(query)
-
-
-def _insert_confirmed(conn: Connection, now: datetime, *, poll_timeout: float, **values: Any) -> int:
-    result = conn.execute(
-        INSERT,
-        {
-            **values,
-            "state": State.CONFIRMED,
-            "created_at": now,
-            "updated_at": now,
-            "deadline_at": now + timedelta(seconds=poll_timeout),
-            "next_poll_at": now,
-            "cancel_attempt": 1,
-            "attempts": 0,
-        },
-    )
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
