@@ -5,7 +5,8 @@ survives restarts and runs on several replicas (the stores' leases and condition
 
 `run_due` does one look in the calling thread (the in-process tests and the demo, through
 `Tracker.run_due`); `start` runs it on a thread of its own, waking every `interval` seconds or
-when nudged (an event was stored, a click touched an alert).
+when nudged (an event was stored, a click touched an alert), SETTLE seconds after the nudge so
+that a burst of events is taken in by a few looks.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ log = logging.getLogger("bot.alerts")
 
 CLAIM = 20  # rows claimed per look
 AFTER_A_FAILED_PASS = 30.0  # seconds
+SETTLE = 0.2  # seconds a nudged look waits for the rest of a burst
 
 
 class AlertWorker:
@@ -158,7 +160,11 @@ class AlertWorker:
                 continue
             except Exception:
                 log.exception("alerts look failed")
-            self._wake.wait(self.interval)
+            if self._wake.wait(self.interval) and not self._stop.is_set():
+                # Nudged (an event stored, a click): let a burst of deliveries land, so that a
+                # thousand events are a few looks, not one each. Cleared after: a nudge before
+                # the clear is for an event committed before the look's read, which sees it.
+                self._stop.wait(SETTLE)
             self._wake.clear()
 
     def stop(self, timeout: float = 5.0) -> None:

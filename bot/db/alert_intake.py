@@ -1,6 +1,12 @@
 """The alerts' intake verbs (part of bot.db.alerts.AlertStore): a stored terminal event taken
 in once, in every channel that hears of its sync.
 
+`look` reads a batch of events not taken in yet (one read; the payload is parsed only when
+asked for), and `mark` takes in, in one conditional UPDATE, those no subscription covers (every
+one that is not a terminal model-sync event, and the rest when no enabled subscription can
+match them): `WHERE alerted_at IS NULL`, so of two processes marking the same events each event
+is marked once, and an event marked there changes no alert row.
+
 `take_in` first marks the event (`UPDATE … SET alerted_at WHERE alerted_at IS NULL`): of two
 processes only one wins, and the loser's transaction does nothing. In the same transaction, in
 each channel, a failure joins the open streak (one `alert_failures` row per execution: a
@@ -15,9 +21,10 @@ than the streak's last failure, changes nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select, update
@@ -34,11 +41,18 @@ AL, FA, EV = ALERTS, ALERT_FAILURES, POLYTOMIC_EVENTS
 
 @dataclass(frozen=True)
 class Pending:
-    """A stored terminal event not yet taken in."""
+    """A stored event not yet taken in: its id, type, sync (as stored) and its JSON text,
+    parsed on first use (`payload`): an event no subscription covers is never parsed."""
 
     id: int
     type: str
-    payload: dict[str, Any]
+    sync_id: str | None
+    text: str
+
+    @cached_property
+    def payload(self) -> dict[str, Any]:
+        value = json.loads(self.text)
+        return value if isinstance(value, dict) else {}
 
 
 def _insert_ignoring(conn: Connection, table: Table) -> Any:
@@ -53,26 +67,37 @@ class IntakeVerbs:
 
     # ---- intake ----------------------------------------------------------------------
 
-    def pending(self, limit: int = 100) -> list[Pending]:
-        """Terminal model-sync events not taken in yet, oldest first; the other events are
-        marked on the way (alerts never look at them). With nothing new it only reads: an idle
-        loop takes no write lock."""
+    def look(self, limit: int = 100) -> list[Pending]:
+        """Events not taken in yet, oldest first, whatever their type; one read, no write (an
+        idle loop takes no write lock)."""
         with self.db.read_engine.connect() as conn:
             rows = conn.execute(
-                select(EV.c.id, EV.c.type, EV.c.payload)
+                select(EV.c.id, EV.c.type, EV.c.sync_id, EV.c.payload)
                 .where(EV.c.alerted_at.is_(None))
                 .order_by(EV.c.created_at, EV.c.id)
                 .limit(limit)
             ).all()
-        ignored = [row.id for row in rows if row.type not in TERMINAL]
-        if ignored:
-            with self.db.core() as conn:
-                conn.execute(
-                    update(EV)
-                    .where(EV.c.id.in_(ignored), EV.c.alerted_at.is_(None))
-                    .values(alerted_at=self.clock.now())
-                )
-        return [Pending(row.id, row.type, json.loads(row.payload)) for row in rows if row.type in TERMINAL]
+        return [Pending(row.id, row.type, row.sync_id, row.payload) for row in rows]
+
+    def mark(self, event_ids: Sequence[int]) -> int:
+        """Take these events in without applying them (nothing covers them), in one
+        conditional UPDATE; returns how many this call marked (another process may have)."""
+        if not event_ids:
+            return 0
+        with self.db.core() as conn:
+            result = conn.execute(
+                update(EV)
+                .where(EV.c.id.in_(list(event_ids)), EV.c.alerted_at.is_(None))
+                .values(alerted_at=self.clock.now())
+            )
+        return int(result.rowcount or 0)
+
+    def pending(self, limit: int = 100) -> list[Pending]:
+        """Terminal model-sync events not taken in yet, oldest first; the other events are
+        marked on the way (alerts never look at them)."""
+        rows = self.look(limit)
+        self.mark([row.id for row in rows if row.type not in TERMINAL])
+        return [row for row in rows if row.type in TERMINAL]
 
     def take_in(self, event_id: int, run: RunEnded | None, channels: Mapping[str, str]) -> bool:
         """Take one event in: mark it, and apply it in each channel (channel → widest mode).

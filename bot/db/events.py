@@ -66,11 +66,20 @@ _HINT_TERMINAL = _HINT.values(
 
 @dataclass(frozen=True)
 class Incoming:
-    """One event to store: its dedupe key, the parsed event, and its JSON as received."""
+    """One event to store: its dedupe key, the parsed event, and its JSON: the text as
+    received (a webhook's body, stored as it came), a value to serialize, or None for the
+    event's own `as_json()`, made only if the event is new to the store (a polled page is
+    mostly events stored already)."""
 
     key: str
     event: Event
-    raw: dict[str, Any]
+    raw: dict[str, Any] | str | None = None
+
+    def text(self) -> str:
+        if isinstance(self.raw, str):
+            return self.raw
+        value = self.event.as_json() if self.raw is None else self.raw
+        return json.dumps(value, separators=(",", ":"), default=str)
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,9 @@ class Taken:
     duplicates: int
     cross_duplicates: int
     hinted: int
+
+
+_INSERTS: dict[str, Any] = {}  # dialect → the events' INSERT (see EventStore._insert_ignoring_duplicates)
 
 
 class EventStore:
@@ -113,21 +125,29 @@ class EventStore:
             duplicates += len(unique) - len(fresh)
             inserted: set[str] = set()
             if fresh:
-                statement = self._insert_ignoring_duplicates(conn).values(
-                    [self._row(item, source, now) for item in fresh]
-                )
-                inserted = set(conn.execute(statement.returning(EV.c.event_key)).scalars())
+                # One statement built once per dialect, the rows as parameters (SQLAlchemy's
+                # "insertmanyvalues"): compiled once, not for every batch as `.values([...])` is.
+                rows = [self._row(item, source, now) for item in fresh]
+                inserted = set(conn.execute(self._insert_ignoring_duplicates(conn), rows).scalars())
             duplicates += len(fresh) - len(inserted)  # stored already (or by another process now)
             new = [item.event for item in fresh if item.key in inserted]
             hinted = sum(self._hint(conn, event, now) for event in new)
         return Taken(tuple(new), duplicates, cross, hinted)
 
-    def _insert_ignoring_duplicates(self, conn: Connection) -> Any:
-        if conn.dialect.name == "postgresql":
-            return pg_insert(EV).on_conflict_do_nothing(index_elements=["event_key"])
-        if conn.dialect.name == "sqlite":
-            return sqlite_insert(EV).on_conflict_do_nothing(index_elements=["event_key"])
-        return insert(EV)
+    @staticmethod
+    def _insert_ignoring_duplicates(conn: Connection) -> Any:
+        """INSERT … ON CONFLICT (event_key) DO NOTHING RETURNING event_key, for this dialect."""
+        dialect = conn.dialect.name
+        statement = _INSERTS.get(dialect)
+        if statement is None:
+            if dialect == "postgresql":
+                statement = pg_insert(EV).on_conflict_do_nothing(index_elements=["event_key"])
+            elif dialect == "sqlite":
+                statement = sqlite_insert(EV).on_conflict_do_nothing(index_elements=["event_key"])
+            else:
+                statement = insert(EV)
+            statement = _INSERTS[dialect] = statement.returning(EV.c.event_key)
+        return statement
 
     @staticmethod
     def _row(item: Incoming, source: Source, now: datetime) -> dict[str, Any]:
@@ -140,7 +160,7 @@ class EventStore:
             "created_at": event.created_at,
             "received_at": now,
             "source": source,
-            "payload": json.dumps(item.raw, separators=(",", ":"), default=str),
+            "payload": item.text(),
             # Alerts take in only terminal model-sync events (bot/db/alert_intake.py): any other
             # is stored as taken already, as the intake would mark it (one write fewer each).
             "alerted_at": None if event.type[:200] in TERMINAL else now,

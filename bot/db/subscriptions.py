@@ -157,19 +157,6 @@ def manageable_by(
         return list(session.scalars(query.order_by(Subscription.channel_id, Subscription.id)))
 
 
-def matching(db: Database, sync_id: str, target_connection_id: str | None) -> list[Subscription]:
-    """The enabled subscriptions that cover this sync, in every channel."""
-    covers = [
-        and_(SUBS.c.scope_kind == "sync", SUBS.c.scope_id == sync_id),
-        SUBS.c.scope_kind == "all",
-    ]
-    if target_connection_id:
-        covers.append(and_(SUBS.c.scope_kind == "connection", SUBS.c.scope_id == target_connection_id))
-    with db.read() as session:
-        query = select(Subscription).where(Subscription.disabled_at.is_(None), or_(*covers))
-        return list(session.scalars(query.order_by(Subscription.id)))
-
-
 def channel_gone(db: Database, channel_id: str, reason: str, *, at: datetime | None = None) -> int:
     """Disable the channel's enabled subscriptions (its alerts stop); audited once per row."""
     now = at or utcnow()
@@ -255,10 +242,22 @@ def muted_until(db: Database, channel_id: str, sync_id: str) -> datetime | None:
     return until
 
 
-def any_by_connection(db: Database) -> bool:
-    """Whether any enabled subscription is `to <connection>` (then a sync's target matters)."""
+@dataclass(frozen=True)
+class Cover:
+    """An enabled subscription as the alerts' intake matches it: its channel, mode and scope."""
+
+    channel_id: str
+    mode: str
+    scope_kind: str
+    scope_id: str | None
+
+
+def enabled_covers(db: Database) -> list[Cover]:
+    """Every enabled subscription, in one read (the intake matches a whole batch against it)."""
     with db.read_engine.connect() as conn:
-        found = conn.scalar(
-            select(SUBS.c.id).where(SUBS.c.scope_kind == "connection", SUBS.c.disabled_at.is_(None)).limit(1)
-        )
-    return found is not None
+        rows = conn.execute(
+            select(SUBS.c.channel_id, SUBS.c.mode, SUBS.c.scope_kind, SUBS.c.scope_id)
+            .where(SUBS.c.disabled_at.is_(None))
+            .order_by(SUBS.c.id)
+        ).all()
+    return [Cover(row.channel_id, row.mode, row.scope_kind, row.scope_id) for row in rows]

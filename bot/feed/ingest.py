@@ -45,7 +45,9 @@ class Feed:
         if self.on_new is not None and any(event.type in TERMINAL for event in taken.new):
             self.on_new()  # only an event alerts take in (the others are stored as taken)
         if taken.hinted:
-            log.info(
+            # A poll's batch at info; a webhook's (one event a delivery) at debug, as its line.
+            log.log(
+                logging.DEBUG if source == "webhook" else logging.INFO,
                 "events made operations due",
                 extra={"source": source, "events": len(taken.new), "operations": taken.hinted},
             )

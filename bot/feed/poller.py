@@ -97,7 +97,7 @@ class EventPoller:
             log.info("the events API answers again")
         self._refused = 0
         self.last_error = None
-        incoming = [Incoming(event_key(e), e, e.as_json()) for e in window.events]
+        incoming = [Incoming(event_key(e), e) for e in window.events]  # JSON made only if new
         taken = self.feed.take(incoming, "poll")
         self.store.advance(self.owner, self._cursor(cursor, window, now))
         if not window.complete:

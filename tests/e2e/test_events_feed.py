@@ -102,7 +102,9 @@ def test_a_signed_canceled_webhook_ends_the_status_message_with_no_status_poll(
 ) -> None:
     """POLL_INTERVAL=60: without the event the final edit would come a minute later."""
     polytomic.signature_encoding = encoding
-    bot = start_bot(POLL_INTERVAL="60", POLYTOMIC_WEBHOOK_SECRET=SECRET, POLYTOMIC_EVENTS_INTERVAL="0")
+    bot = start_bot(
+        POLL_INTERVAL="60", POLYTOMIC_WEBHOOK_SECRET=SECRET, POLYTOMIC_EVENTS_INTERVAL="0", LOG_LEVEL="DEBUG"
+    )  # each delivery's line (with the signature's form) is at debug
     polytomic.register_webhook(hook_url(bot), SECRET)
     execution = start_cancel(bot, slack, polytomic, cancel_delay=0.5)
     final_text(slack, "*canceled*", timeout=5)  # far sooner than the 60 s poll
