@@ -1,9 +1,13 @@
 """What the stores of leased rows share (operations, stops): the database, the clock their
-times come from, how long a lease lasts, and reading one row by its ID."""
+times come from, how long a lease lasts, reading one row by its ID, and renewing leases."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import ClassVar, TypeVar
+
+from sqlalchemy import Table, update
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.db.engine import Database
@@ -14,6 +18,8 @@ Row = TypeVar("Row")
 class LeasedStore:
     """The base of a store whose rows a pass takes under a lease of `lease_ttl` seconds."""
 
+    leased: ClassVar[Table]  # the table whose rows carry lease_owner and lease_expires_at
+
     def __init__(self, db: Database, *, clock: Clock = SYSTEM_CLOCK, lease_ttl: float = 60.0) -> None:
         self.db = db
         self.clock = clock
@@ -22,3 +28,16 @@ class LeasedStore:
     def _get(self, model: type[Row], row_id: int) -> Row | None:
         with self.db.read() as session:
             return session.get(model, row_id)
+
+    def renew(self, owner: str, ids: Sequence[int]) -> None:
+        """Extend `owner`'s leases on these rows (those it still holds)."""
+        if not ids:
+            return
+        expires = self.clock.now() + timedelta(seconds=self.lease_ttl)
+        table = self.leased
+        with self.db.core() as conn:
+            conn.execute(
+                update(table)
+                .where(table.c.id.in_(ids), table.c.lease_owner == owner)
+                .values(lease_expires_at=expires)
+            )

@@ -84,6 +84,8 @@ AFTER_A_FAILED_STEP = 30.0  # seconds
 class OperationStore(OperationClicks, LeasedStore):
     """The verbs on `operations`; times come from `clock`, leases last `lease_ttl` seconds."""
 
+    leased = OPS
+
     # ---- reads ------------------------------------------------------------------------------
 
     def get(self, op_id: int) -> Operation | None:
@@ -135,18 +137,6 @@ class OperationStore(OperationClicks, LeasedStore):
             elif next_due:
                 due = conn.scalar(NEXT_DUE)
         return [Operation(**row._mapping) for row in rows], due, stop_due
-
-    def renew(self, owner: str, ids: Sequence[int]) -> None:
-        """Extend `owner`'s leases on these rows (those it still holds)."""
-        if not ids:
-            return
-        expires = self.clock.now() + timedelta(seconds=self.lease_ttl)
-        with self.db.core() as conn:
-            conn.execute(
-                update(OPS)
-                .where(OPS.c.id.in_(ids), OPS.c.lease_owner == owner)
-                .values(lease_expires_at=expires)
-            )
 
     def save(
         self,

@@ -93,6 +93,8 @@ def hint(conn: Connection, op_id: int, stop_id: int, now: datetime) -> None:
 
 
 class StopStore(StopClicks, LeasedStore):
+    leased = STOPS
+
     # ---- reads ----------------------------------------------------------------------------
 
     def get(self, stop_id: int) -> Stop | None:
@@ -255,17 +257,6 @@ class StopStore(StopClicks, LeasedStore):
                 update(OPS)
                 .where(OPS.c.sync_id == sync_id, OPS.c.paused_at.is_not(None), OPS.c.resumed_at.is_(None))
                 .values(resumed_at=at, resumed_by=stop.requested_by)
-            )
-
-    def renew(self, owner: str, ids: Sequence[int]) -> None:
-        if not ids:
-            return
-        expires = self.clock.now() + timedelta(seconds=self.lease_ttl)
-        with self.db.core() as conn:
-            conn.execute(
-                update(STOPS)
-                .where(STOPS.c.id.in_(ids), STOPS.c.lease_owner == owner)
-                .values(lease_expires_at=expires)
             )
 
     def release(self, stop: Stop, owner: str, *, next_at: datetime, hinted_at: datetime | None) -> None:
