@@ -4,11 +4,14 @@ one claimer per window whatever the number of replicas."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any, cast
 
 import pytest
 
+from bot.answers.home_loop import HomeRefresher
 from bot.clock import ManualClock
 from bot.db import migrate
 from bot.db.engine import Database
@@ -107,3 +110,32 @@ def test_the_home_lists_the_viewers_operations_newest_first(db: Database, clock:
     recent = homes.recent_operations("UALICE")
     assert [op.id for op in recent] == [i for n, i in enumerate(ids) if n != 5][::-1][:10]
     assert set(homes.holders(["run-3", "run-4", "nope"])) == set()  # confirmed rows hold nothing
+
+
+def test_the_refresher_marks_the_homes_told_of_together_and_keeps_them_through_an_error(
+    clock: ManualClock, sqlite_url: str
+) -> None:
+    # Tracker passes only tell the refresher (no database round in the pass); its next round
+    # marks every home told of in one go. A database that fails keeps them for the round after.
+    database = Database(sqlite_url)  # not migrated yet: the homes table is missing
+    try:
+        homes = HomeStore(database, clock=clock)
+        # mark_pending uses only the store: the answers and the lane are the loop's.
+        refresher = HomeRefresher(homes, cast(Any, None), cast(Any, None), clock)
+        workers = [
+            threading.Thread(target=refresher.stale, args=([f"U{n % 3}", "UNEVER"],)) for n in range(30)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert refresher.mark_pending() == 0  # the database refused: nothing lost
+        migrate.upgrade(sqlite_url)
+        for user in ("U0", "U1", "U2"):
+            homes.opened(user, None, f"D{user}", f"1.{user[1:]}")
+        assert homes.claim_due(10) == []  # told, not marked yet
+        assert refresher.mark_pending() == 3  # the three open homes, "UNEVER" has none
+        assert refresher.mark_pending() == 0  # nothing told since
+        assert sorted(home.user_id for home in homes.claim_due(10)) == ["U0", "U1", "U2"]
+    finally:
+        database.dispose()
