@@ -43,6 +43,9 @@ QUEUED_PER_WORKER = 4  # claimed rows waiting for a worker, at most (their lease
 # makes a few such calls and ends far sooner; this only bounds what nothing else foresaw.
 PASS_LIMIT = 120.0
 STOP_LOOK = 0.1  # seconds between looks for a due stop (the loop ticks far more often)
+# Once woken (a click, an event, a pass that left its row due), the loop waits this long for
+# the wakes that follow, so that a stream of them is one claim for several rows, not one each.
+WAKE_SETTLE = 0.03
 
 
 def new_owner_id() -> str:
@@ -181,7 +184,8 @@ class Tracker:
                 continue
             if wait > 0:
                 self._next_tick = self.clock.now() + timedelta(seconds=wait)
-                self._wake.wait(wait)
+                if self._wake.wait(wait):
+                    self._stop.wait(WAKE_SETTLE)
             self._wake.clear()
         log.info("tracker stopped", extra={"owner": self.owner})
 
