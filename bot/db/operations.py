@@ -61,6 +61,7 @@ from bot.db.operation_statements import (
     RELEASE_AT,
     SAVE,
     SAVE_MOVE,
+    loaded,
 )
 from bot.operations import State, can_move, final_states
 
@@ -136,7 +137,7 @@ class OperationStore(OperationClicks, LeasedStore):
                 due, stop_due = found[0], found[1]
             elif next_due:
                 due = conn.scalar(NEXT_DUE)
-        return [Operation(**row._mapping) for row in rows], due, stop_due
+        return [loaded(row._mapping) for row in rows], due, stop_due
 
     def save(
         self,

@@ -1,4 +1,5 @@
-"""bot/db/direct.py's writes, on SQLite and PostgreSQL: a statement run on the driver's cursor
+"""The cheaper SQL path (bot/db/direct.py's writes, the claim's rows, BEGIN IMMEDIATE straight to
+the driver), on SQLite and PostgreSQL: a statement run on the driver's cursor
 stores exactly the bytes `Connection.execute` stores (every column type a pass's save writes,
 an audit row's), a driver error is raised as SQLAlchemy's (IntegrityError, so ExecutionHeld
 still comes out of a save), and a statement it cannot run alone goes through Connection.execute."""
@@ -12,14 +13,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Boolean, DateTime, Integer, event, insert, text
+from sqlalchemy import Boolean, DateTime, Integer, event, insert, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from bot.clock import ManualClock
 from bot.db import direct, migrate
 from bot.db.audit import _INSERT
 from bot.db.engine import Database
 from bot.db.models import AUDIT_EVENTS, OPERATIONS
 from bot.db.operation_statements import SAVE
+from bot.db.operations import OperationStore
 
 AT = datetime(2026, 12, 2, 9, 0, 1, 123456, tzinfo=UTC)
 
@@ -183,3 +186,26 @@ def test_a_begin_behind_another_writer_waits_its_window_then_raises(tmp_path: An
     finally:
         other.close()
         db.dispose()
+
+
+def test_a_claimed_row_is_the_operation_a_read_returns(db: Database) -> None:
+    """CLAIM's rows become Operations without their constructor (operation_statements.loaded):
+    the same values as a read's, settable, and a renew (built once per table) keeps them."""
+    clock = ManualClock(AT)
+    store = OperationStore(db, clock=clock, lease_ttl=60.0)
+    op_id = _row(db, "e1")
+    with db.core() as conn:
+        conn.execute(update(OPERATIONS).where(OPERATIONS.c.id == op_id).values(lease_owner=None))
+    (claimed,) = store.claim("me", 5)
+    read = store.get(op_id)
+    assert read is not None
+    for column in OPERATIONS.c:
+        assert getattr(claimed, column.key) == getattr(read, column.key), column.key
+    assert claimed.lease_owner == "me" and claimed.next_poll_at.tzinfo is not None
+    claimed.state = "canceling"
+    assert claimed.state == "canceling"
+    clock.advance(30)
+    store.renew("me", [op_id])
+    store.renew("other", [op_id])  # not its lease: changes nothing
+    renewed = store.get(op_id)
+    assert renewed is not None and renewed.lease_expires_at == AT + timedelta(seconds=90)
