@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, Unpack
 
 from sqlalchemy import Connection, insert, select
 
+from bot.db import direct
 from bot.db.engine import Database
 from bot.db.models import AUDIT_EVENTS, AuditEvent, utcnow
 
@@ -51,7 +52,7 @@ _INSERT = insert(AUDIT_EVENTS)
 
 def insert_event(connection: Connection, at: datetime, **event: Unpack[Event]) -> None:
     """One audit row, in the caller's transaction."""
-    connection.execute(_INSERT, _values(at, event))
+    direct.write(connection, _INSERT, _values(at, event))
 
 
 def record(db: Database, *, at: datetime | None = None, **event: Unpack[Event]) -> None:

@@ -7,12 +7,31 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import ClassVar, TypeVar
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, Update, bindparam, update
 
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.db.engine import Database
 
 Row = TypeVar("Row")
+
+
+_RENEW: dict[Table, Update] = {}
+
+
+def _renew(table: Table) -> Update:
+    """A table's renew, built once: a fresh statement per renew (its IN list's coercions, its
+    cache key) cost more than running it."""
+    statement = _RENEW.get(table)
+    if statement is None:
+        statement = _RENEW[table] = (
+            update(table)
+            .where(
+                table.c.id.in_(bindparam("w_ids", expanding=True)),
+                table.c.lease_owner == bindparam("w_owner"),
+            )
+            .values(lease_expires_at=bindparam("w_expires", type_=table.c.lease_expires_at.type))
+        )
+    return statement
 
 
 class LeasedStore:
@@ -34,10 +53,5 @@ class LeasedStore:
         if not ids:
             return
         expires = self.clock.now() + timedelta(seconds=self.lease_ttl)
-        table = self.leased
         with self.db.core() as conn:
-            conn.execute(
-                update(table)
-                .where(table.c.id.in_(ids), table.c.lease_owner == owner)
-                .values(lease_expires_at=expires)
-            )
+            conn.execute(_renew(self.leased), {"w_ids": list(ids), "w_owner": owner, "w_expires": expires})

@@ -47,7 +47,7 @@ from typing import Any, Unpack
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.db import stops
+from bot.db import direct, stops
 from bot.db.audit import Event, insert_event
 from bot.db.leased import LeasedStore
 from bot.db.models import NOT_HOLDING, OPERATIONS, Operation
@@ -61,6 +61,7 @@ from bot.db.operation_statements import (
     RELEASE_AT,
     SAVE,
     SAVE_MOVE,
+    loaded,
 )
 from bot.operations import State, can_move, final_states
 
@@ -136,7 +137,7 @@ class OperationStore(OperationClicks, LeasedStore):
                 due, stop_due = found[0], found[1]
             elif next_due:
                 due = conn.scalar(NEXT_DUE)
-        return [Operation(**row._mapping) for row in rows], due, stop_due
+        return [loaded(row._mapping) for row in rows], due, stop_due
 
     def save(
         self,
@@ -170,7 +171,7 @@ class OperationStore(OperationClicks, LeasedStore):
             values["w_state"] = op.state
         try:
             with self.db.core() as conn:
-                if conn.execute(query, values).rowcount != 1:
+                if direct.write(conn, query, values) != 1:
                     raise LeaseLost(op.id)
                 if target is not None and target in final_states(op.kind) and op.stop_id is not None:
                     # One sync of a stop is settled: if it was the last, the stop is due now.
@@ -247,7 +248,7 @@ class OperationStore(OperationClicks, LeasedStore):
             "w_attempt": op.cancel_attempt,
         }
         with self.db.core() as conn:
-            return bool(conn.execute(FINISH, values).rowcount)
+            return bool(direct.write(conn, FINISH, values))
 
     def release_all(self, owner: str | None) -> None:
         """Give up every lease `owner` holds (None: every lease, whoever holds it)."""
