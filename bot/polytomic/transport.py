@@ -1,8 +1,8 @@
 """The transport helpers PolytomicClient (client.py) is built from, kept apart so that the
 client is only its endpoints and its request loop.
 
-- `HeaderAuth` sets Authorization per request from a `Secret` (secret.py), so the key sits in
-  no default-header dict and no repr, vars() dump or log shows it;
+- `HeaderAuth` holds the Authorization value as a `Secret` (secret.py), so the key sits in no
+  default-header dict and no repr, vars() dump or log shows it; `ACCEPT_ENCODING` is httpx's;
 - `segment` quotes an ID as exactly one path segment, and `validate_idempotency_key` checks a
   POST's Idempotency-Key against what Polytomic accepts, both before anything is sent;
 - `paginate` walks page tokens lazily and stops on a token the server repeats;
@@ -16,11 +16,11 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import re
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from typing import Final, TypeVar
 from urllib.parse import quote
 
-import httpx
+from httpx._decoders import SUPPORTED_DECODERS
 
 from bot.polytomic.secret import Secret
 
@@ -39,6 +39,9 @@ def _package_version() -> str:
 
 
 USER_AGENT: Final = f"polytomic-bot/{_package_version()}"
+# What httpx.Client would send: the encodings its decoders read (gzip, deflate; br and zstd
+# when their packages are installed).
+ACCEPT_ENCODING: Final = ", ".join(key for key in SUPPORTED_DECODERS if key != "identity")
 
 
 # --------------------------------------------------------------------------- request helpers
@@ -64,9 +67,11 @@ def bool_param(value: bool) -> str:
     return "true" if value else "false"
 
 
-class HeaderAuth(httpx.Auth):
-    """Sets Authorization per request, so the key sits in no default-header dict and
-    no repr shows it."""
+class HeaderAuth:
+    """The Authorization header's value, held as a `Secret` so that the key sits in no
+    default-header dict and no repr shows it; the client sets it on each request."""
+
+    __slots__ = ("_header",)
 
     def __init__(self, header: str) -> None:
         self._header = Secret(header)
@@ -74,9 +79,9 @@ class HeaderAuth(httpx.Auth):
     def __repr__(self) -> str:
         return "HeaderAuth(<redacted>)"
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._header.value
-        yield request
+    @property
+    def value(self) -> str:
+        return self._header.value
 
 
 def paginate(page: Callable[[str | None], tuple[list[_T], str | None]], what: str) -> Iterator[_T]:

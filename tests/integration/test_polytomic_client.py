@@ -649,7 +649,7 @@ def test_the_key_never_leaks(
         assert KEY not in text
     basic = PolytomicClient(fake.url, deployment_key=DEPLOYMENT_KEY, organization_id=ORG)
     token = base64.b64encode(f"{ORG}:{DEPLOYMENT_KEY}".encode()).decode()
-    for text in (repr(basic), repr(vars(basic)), repr(vars(basic._http)), repr(basic._http.auth)):
+    for text in (repr(basic), repr(vars(basic)), repr(basic._auth), repr(basic._headers)):
         assert DEPLOYMENT_KEY not in text and token not in text
     basic.close()
 
