@@ -157,8 +157,9 @@ def test_database_cut_right_after_a_slack_post(
         )
         if reply and not cuts:  # Slack takes the reply; the bot will not be able to record it
             proxy.pause()
-            cuts.append(threading.Timer(5.0, proxy.resume))
-            cuts[0].start()
+            cut = threading.Timer(5.0, proxy.resume)
+            cut.start()  # before the test's thread can see it (it joins it)
+            cuts.append(cut)
         return dispatch(method, params, *args)
 
     monkeypatch.setattr(slack, "_dispatch", cut_on_outcome_reply)
