@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.db import migrate
+from bot.db.engine import Database
 from bot.fakes.polytomic import FakePolytomic
 from bot.fakes.slack import FakeSlack
 from tests.harness import POLYTOMIC_KEY, BotProcess, base_env, free_port
@@ -56,6 +58,21 @@ def postgres_url() -> Iterator[str]:
 
 
 BotFactory = Callable[..., BotProcess]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def migrated_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated database, once on SQLite and once on PostgreSQL (skipped without
+    TEST_DATABASE_URL), disposed of afterwards."""
+    url = (
+        f"sqlite:///{tmp_path / 'bot.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    migrate.upgrade(str(url))
+    database = Database(str(url))
+    yield database
+    database.dispose()
 
 
 @pytest.fixture

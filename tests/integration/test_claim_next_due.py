@@ -5,14 +5,11 @@ and only a terminal one wakes the alerts' intake."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from bot.clock import ManualClock
-from bot.db import migrate
 from bot.db.alerts import AlertStore
 from bot.db.engine import Database
 from bot.db.events import EventStore, Incoming
@@ -25,17 +22,9 @@ from bot.polytomic.events import event_key, parse_event
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Database]:
-    url = (
-        f"sqlite:///{tmp_path / 'bot.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    migrate.upgrade(str(url))
-    database = Database(str(url))
-    yield database
-    database.dispose()
+@pytest.fixture
+def db(migrated_db: Database) -> Database:
+    return migrated_db
 
 
 def _stop(stops: StopStore, count: int) -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,17 +26,9 @@ from bot.db.operations import OperationStore
 AT = datetime(2026, 12, 2, 9, 0, 1, 123456, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Database]:
-    url = (
-        f"sqlite:///{tmp_path / 'bot.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    migrate.upgrade(str(url))
-    database = Database(str(url))
-    yield database
-    database.dispose()
+@pytest.fixture
+def db(migrated_db: Database) -> Database:
+    return migrated_db
 
 
 def _row(db: Database, execution: str) -> int:
