@@ -57,6 +57,12 @@ _DUE = (
 # The lease is checked again in the UPDATE itself: on SQLite (no row locks) that is what makes
 # the claim exclusive. The lease's owner and expiry are the SET clause, given at execution.
 CLAIM = update(OPS).where(OPS.c.id.in_(_DUE.scalar_subquery()), lease_free(_NOW)).returning(*OPS.c)
+# ... passing over rows whose pass in this process is stuck (bot/tracker/loop.py's PASS_LIMIT):
+# their leases expire so that ANOTHER process takes them; this one must not win them back.
+_DUE_SKIPPING = _DUE.where(OPS.c.id.not_in(bindparam("w_skip", expanding=True)))
+CLAIM_SKIPPING = (
+    update(OPS).where(OPS.c.id.in_(_DUE_SKIPPING.scalar_subquery()), lease_free(_NOW)).returning(*OPS.c)
+)
 # The confirm click's: the operation that holds the run already, if any, else its new row.
 # A start's row never holds a run (the partial unique index's `kind <> 'start'`).
 HOLDER = select(OPS).where(

@@ -54,6 +54,7 @@ from bot.db.models import NOT_HOLDING, OPERATIONS, Operation
 from bot.db.operation_clicks import OperationClicks
 from bot.db.operation_statements import (
     CLAIM,
+    CLAIM_SKIPPING,
     FINISH,
     NEXT_DUE,
     NEXT_DUE_WITH_STOPS,
@@ -119,19 +120,32 @@ class OperationStore(OperationClicks, LeasedStore):
         return self.claim_and_next_due(owner, limit, next_due=False)[0]
 
     def claim_and_next_due(
-        self, owner: str, limit: int, *, next_due: bool = True, stops: bool = False
+        self,
+        owner: str,
+        limit: int,
+        *,
+        next_due: bool = True,
+        stops: bool = False,
+        skip: Sequence[int] = (),
     ) -> tuple[list[Operation], datetime | None, datetime | None]:
         """`claim`, and in the same transaction when the earliest row left unleased falls due
         (None: none is, or not asked), and with `stops` the earliest unleased stop too (one
-        statement for both): what the tracker's loop sleeps until."""
+        statement for both): what the tracker's loop sleeps until. Rows in `skip` are not
+        claimed (the caller's passes on them are stuck: they are left to another process)."""
         now = self.clock.now()
         expires = now + timedelta(seconds=self.lease_ttl)
         due: datetime | None = None
         stop_due: datetime | None = None
         with self.db.core() as conn:
-            rows = conn.execute(
-                CLAIM, {"w_now": now, "w_limit": limit, "lease_owner": owner, "lease_expires_at": expires}
-            ).all()
+            values: dict[str, Any] = {
+                "w_now": now,
+                "w_limit": limit,
+                "lease_owner": owner,
+                "lease_expires_at": expires,
+            }
+            if skip:
+                values["w_skip"] = list(skip)
+            rows = conn.execute(CLAIM_SKIPPING if skip else CLAIM, values).all()
             if next_due and stops:
                 found = conn.execute(NEXT_DUE_WITH_STOPS).one()
                 due, stop_due = found[0], found[1]

@@ -273,10 +273,10 @@ class Tracker:
             and (now - self._last_renewal).total_seconds() < self.settings.lease_ttl / 3
         ):
             return
-        started = time.monotonic() - PASS_LIMIT
         with self._inflight_changed:
-            ids = [i for i in self._inflight if self._passes.get(i, started + 1) > started]
-            stuck = len(self._inflight) - len(ids)
+            stuck_ids = set(self._stuck_passes())
+            ids = [i for i in self._inflight if i not in stuck_ids]
+            stuck = len(stuck_ids)
         if stuck:
             log.warning(
                 "%d tracker passes have run over %.0f s; their leases are left to expire", stuck, PASS_LIMIT
@@ -288,11 +288,19 @@ class Tracker:
                 stop_ids = list(self._stops_inflight)
             self.stops.renew(self.owner, stop_ids)
 
+    def _stuck_passes(self) -> list[int]:
+        """The rows whose pass here began over PASS_LIMIT ago (hold _inflight_changed)."""
+        started = time.monotonic() - PASS_LIMIT
+        return [i for i, began in self._passes.items() if began <= started]
+
     def claim(self, limit: int) -> list[Operation]:
         """Lease up to `limit` due rows, most overdue first."""
         now = self.clock.now()
+        with self._inflight_changed:
+            # Rows whose pass here is stuck: another process is to take them over, not us.
+            stuck = self._stuck_passes() if self._passes else []
         claimed, self._next_due, self._next_stop_due = self.store.claim_and_next_due(
-            self.owner, limit, stops=self.stops is not None
+            self.owner, limit, stops=self.stops is not None, skip=stuck
         )
         # How late the most overdue operation is: grows when the tracker can't keep up.
         self.metrics.loop_lag.set(max(((now - op.next_poll_at).total_seconds() for op in claimed), default=0))

@@ -66,6 +66,23 @@ def test_the_claim_reads_the_next_operation_and_the_next_stop_due(db: Database) 
     assert ops.claim_and_next_due("other", 10, next_due=False)[1:] == (None, None)
 
 
+def test_a_claim_passes_over_the_rows_it_is_told_to_skip(db: Database) -> None:
+    """The tracker's rows whose pass here is stuck: their leases lapse for another process to
+    take them, and this process's claim must not win them back."""
+    clock = ManualClock(T0)
+    ops = OperationStore(db, clock=clock, lease_ttl=30)
+    stops = StopStore(db, clock=clock, lease_ttl=30)
+    _stop(stops, 3)
+    first = ops.claim("me", 10)
+    assert len(first) == 3
+    clock.advance(60)  # every lease lapsed, none renewed
+    stuck = sorted(op.id for op in first)[:2]
+    mine = ops.claim_and_next_due("me", 10, skip=stuck)[0]
+    assert [op.id for op in mine] == sorted(set(op.id for op in first) - set(stuck))
+    # Another process, skipping nothing, takes exactly the two.
+    assert sorted(op.id for op in ops.claim("another", 10)) == stuck
+
+
 def _incoming(type_: str, event_id: str) -> Incoming:
     raw = {
         "id": event_id,
