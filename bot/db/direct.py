@@ -1,4 +1,5 @@
-"""Prebuilt writes run straight on the driver's cursor: `write(connection, statement, values)`.
+"""Prebuilt statements run straight on the driver's cursor: `write(connection, statement,
+values)` (the rows it matched) and `fetch(...)` (the rows it returns, as tuples).
 
 The tracker's writes (a pass's save, finish, its audit rows) are statements built once
 (bot/db/operation_statements.py); through `Connection.execute` each still paid for a cache key,
@@ -10,16 +11,22 @@ the order the compiled statement names them. A driver error goes through the con
 handling: wrapped as `Connection.execute` wraps it (IntegrityError, OperationalError), the
 connection invalidated on a disconnect.
 
-Only for statements that need nothing else from an execution context: no RETURNING (so on
-PostgreSQL, where an INSERT returns its new id, the audit rows' inserts still go through
-SQLAlchemy), no column default or onupdate to compute, no expanding IN. Any other is run by
-`Connection.execute`, unchanged (`write` checks, once per compiled shape).
+`fetch` is the same for a statement that returns rows (a SELECT, an UPDATE or INSERT with an
+explicit RETURNING: the claim, the release, the click's look-up and insert): its rows come from
+the driver's `fetchall()`, each value through the result processor SQLAlchemy's own result
+would apply (from the same compiled columns and the cursor's description, found once per
+shape), so a datetime comes back as the same aware datetime; with the compiled columns' keys.
+
+Only for statements that need nothing else from an execution context: for `write` no
+RETURNING (so on PostgreSQL, where an INSERT returns its new id, the audit rows' inserts still
+go through SQLAlchemy), for either no column default or onupdate to compute, no expanding IN.
+Any other is run by `Connection.execute`, unchanged (each checks, once per compiled shape).
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -27,13 +34,13 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["write"]
+__all__ = ["fetch", "write"]
 
 
 class _Shape:
     """One compiled statement and how to turn its values into the driver's parameters."""
 
-    __slots__ = ("compiled", "names", "positional", "processors", "sql")
+    __slots__ = ("columns", "compiled", "keys", "names", "positional", "processors", "results", "sql")
 
     def __init__(self, compiled: SQLCompiler) -> None:
         self.compiled = compiled
@@ -41,6 +48,29 @@ class _Shape:
         self.positional = compiled.positional
         self.processors: Mapping[str, Any] = compiled._bind_processors
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ()) if self.positional else ()
+        # A statement that returns rows: its columns in order, their keys (as a Row's), and the
+        # result processors, found at the first fetch (they depend on the cursor's description).
+        self.columns = compiled._result_columns
+        self.keys: tuple[str, ...] = tuple(entry.keyname for entry in self.columns)
+        self.results: list[Any] | None = None
+
+    def processed(self, dialect: Dialect, description: Any, rows: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """The driver's rows as SQLAlchemy's result gives them: each value through its type's
+        result processor (found for the cursor's column types, as CursorResultMetaData does)."""
+        processors = self.results
+        if processors is None:
+            if description is None or len(description) != len(self.columns):
+                raise RuntimeError(f"compiled {len(self.columns)} columns, the driver gave {description!r}")
+            processors = self.results = [
+                entry.type._cached_result_processor(dialect, column[1])
+                for entry, column in zip(self.columns, description, strict=True)
+            ]
+        if not any(processors):
+            return [tuple(row) for row in rows]
+        return [
+            tuple(value if f is None else f(value) for f, value in zip(processors, row, strict=True))
+            for row in rows
+        ]
 
     def parameters(self, values: Mapping[str, Any]) -> Any:
         params = self.compiled.construct_params(values)
@@ -56,35 +86,47 @@ class _Shape:
         }
 
 
-# Per dialect (an engine's), per statement and set of parameter names: the shape, or None when
-# the statement needs Connection.execute.
-_SHAPES: weakref.WeakKeyDictionary[Dialect, dict[tuple[Executable, tuple[str, ...]], _Shape | None]] = (
+# Per dialect (an engine's), per statement, set of parameter names and use (write: False,
+# fetch: True): the shape, or None when the statement needs Connection.execute.
+_SHAPES: weakref.WeakKeyDictionary[Dialect, dict[tuple[Executable, tuple[str, ...], bool], _Shape | None]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _shape(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) -> _Shape | None:
+def _shape(
+    dialect: Dialect, statement: Executable, keys: tuple[str, ...], rows: bool = False
+) -> _Shape | None:
     shapes = _SHAPES.get(dialect)
     if shapes is None:
         shapes = _SHAPES.setdefault(dialect, {})
     try:
-        return shapes[(statement, keys)]
+        return shapes[(statement, keys, rows)]
     except KeyError:
         pass
     compiled = statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
     plain = (
         isinstance(compiled, SQLCompiler)
-        and not compiled.effective_returning
-        and not compiled.insert_prefetch
-        and not compiled.update_prefetch
-        and not compiled.postfetch
+        and not getattr(compiled, "insert_prefetch", None)
+        and not getattr(compiled, "update_prefetch", None)
         and not compiled.literal_execute_params
         and not compiled.post_compile_params
         and not compiled.has_out_parameters
         and not compiled.schema_translate_map
     )
+    if plain and rows:
+        # Rows matched to the compiled columns by position, as SQLAlchemy's result does for a
+        # compiled statement; a column computed on the server (`postfetch`) is only what an
+        # ORM flush would expire, nothing an execution needs.
+        plain = (
+            bool(compiled._result_columns)
+            and compiled._ordered_columns
+            and not compiled._textual_ordered_columns
+            and not compiled._ad_hoc_textual
+        )
+    elif plain:
+        plain = not compiled.effective_returning and not getattr(compiled, "postfetch", None)
     shape = _Shape(compiled) if plain else None
-    shapes[(statement, keys)] = shape
+    shapes[(statement, keys, rows)] = shape
     return shape
 
 
@@ -110,6 +152,27 @@ def write(connection: Connection, statement: Executable, values: Mapping[str, An
     try:
         cursor.execute(shape.sql, parameters)
         return int(cursor.rowcount)
+    except Exception as error:
+        connection._handle_dbapi_exception(error, shape.sql, parameters, cursor, None)
+    finally:
+        cursor.close()
+
+
+def fetch(
+    connection: Connection, statement: Executable, values: Mapping[str, Any]
+) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+    """Run `statement` (one that returns rows) with `values` in the connection's transaction:
+    its columns' keys and every row it returned, each value as SQLAlchemy's result gives it."""
+    keys = tuple(sorted(values))
+    shape = _shape(connection.dialect, statement, keys, rows=True)
+    if shape is None or _watched(connection):
+        result = connection.execute(statement, dict(values))
+        return tuple(result.keys()), [tuple(row) for row in result.all()]
+    parameters = shape.parameters(values)
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(shape.sql, parameters)
+        return shape.keys, shape.processed(connection.dialect, cursor.description, cursor.fetchall())
     except Exception as error:
         connection._handle_dbapi_exception(error, shape.sql, parameters, cursor, None)
     finally:
