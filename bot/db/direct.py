@@ -19,7 +19,8 @@ shape), so a datetime comes back as the same aware datetime; with the compiled c
 
 Only for statements that need nothing else from an execution context: for `write` no
 RETURNING (so on PostgreSQL, where an INSERT returns its new id, the audit rows' inserts still
-go through SQLAlchemy), for either no column default or onupdate to compute, no expanding IN.
+go through SQLAlchemy), for either no Python-side column default or onupdate to compute, no
+expanding IN.
 Any other is run by `Connection.execute`, unchanged (each checks, once per compiled shape).
 """
 
@@ -115,8 +116,7 @@ def _shape(
     )
     if plain and rows:
         # Rows matched to the compiled columns by position, as SQLAlchemy's result does for a
-        # compiled statement; a column computed on the server (`postfetch`) is only what an
-        # ORM flush would expire, nothing an execution needs.
+        # compiled statement.
         plain = (
             bool(compiled._result_columns)
             and compiled._ordered_columns
@@ -124,7 +124,9 @@ def _shape(
             and not compiled._ad_hoc_textual
         )
     elif plain:
-        plain = not compiled.effective_returning and not getattr(compiled, "postfetch", None)
+        plain = not compiled.effective_returning
+    # (A column the statement sets to an SQL expression, `postfetch`, is only what an ORM flush
+    # would expire afterwards: nothing the execution itself needs.)
     shape = _Shape(compiled) if plain else None
     shapes[(statement, keys, rows)] = shape
     return shape
