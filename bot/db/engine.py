@@ -3,8 +3,9 @@ database bounded (bot.db.bounds says how), and commits that say whether they hap
 
 `Database.transaction()` / `core()` commit on success; a failed write raises a SQLAlchemyError
 when it is known not to have happened, `OutcomeUnknown` when the COMMIT went out and no answer
-came back. `write_within(work, seconds)` answers within `seconds` whatever the database does:
-the confirm click's insert, which must be acked before Slack's 3 s.
+came back. `write_within(work, seconds)` (a Session) and `core_within` (a Core connection)
+answer within `seconds` whatever the database does: the confirm click's insert, which must be
+acked before Slack's 3 s.
 """
 
 from __future__ import annotations
@@ -213,6 +214,18 @@ class Database:
         SQLAlchemyError when nothing was written (the statements failed, or took too long: then
         the transaction is abandoned and never committed), OutcomeUnknown when the COMMIT went
         out and no answer came in time."""
+
+        def in_session(connection: Connection) -> _T:
+            session = self.sessions(bind=connection)
+            result = work(session)
+            session.flush()
+            return result
+
+        return self.core_within(in_session, seconds)
+
+    def core_within(self, work: Callable[[Connection], _T], seconds: float) -> _T:
+        """`write_within` for Core statements: `work` is given the transaction's connection
+        (no Session to make and flush: the confirm click's insert, bot/db/operation_clicks.py)."""
         attempt = _Attempt()
         future = self._write_pool().submit(self._attempt, work, attempt, seconds + COMMIT_GRACE)
         try:
@@ -227,16 +240,14 @@ class Database:
         except FutureTimeout:
             raise OutcomeUnknown(f"no answer to COMMIT within {seconds + COMMIT_GRACE:g} s") from None
 
-    def _attempt(self, work: Callable[[Session], _T], attempt: _Attempt, seconds: float) -> _T:
+    def _attempt(self, work: Callable[[Connection], _T], attempt: _Attempt, seconds: float) -> _T:
         with bounds.window(seconds), self._one_writer(), self.engine.connect() as connection:
             transaction = connection.begin()
             try:
                 with attempt.lock:
                     if attempt.abandoned:  # queued behind other writes for too long
                         raise _timed_out(seconds)
-                session = self.sessions(bind=connection)
-                result = work(session)
-                session.flush()
+                result = work(connection)
                 with attempt.lock:
                     if attempt.abandoned:
                         raise _timed_out(seconds)

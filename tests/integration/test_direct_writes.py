@@ -20,7 +20,7 @@ from bot.db import direct, migrate
 from bot.db.audit import _INSERT
 from bot.db.engine import Database
 from bot.db.models import AUDIT_EVENTS, OPERATIONS
-from bot.db.operation_statements import SAVE
+from bot.db.operation_statements import HOLDER, NEXT_DUE_WITH_STOPS, RELEASE_AT, SAVE
 from bot.db.operations import OperationStore
 
 AT = datetime(2026, 12, 2, 9, 0, 1, 123456, tzinfo=UTC)
@@ -200,3 +200,85 @@ def test_a_claimed_row_is_the_operation_a_read_returns(db: Database) -> None:
     store.renew("other", [op_id])  # not its lease: changes nothing
     renewed = store.get(op_id)
     assert renewed is not None and renewed.lease_expires_at == AT + timedelta(seconds=90)
+
+
+def test_a_fetch_returns_what_connection_execute_returns(db: Database) -> None:
+    """direct.fetch's rows (a SELECT, an UPDATE's RETURNING, an aggregate) are the values and
+    keys SQLAlchemy's own result gives, aware datetimes included, from the cached shape too."""
+    op_id = _row(db, "e1")
+    release = {"w_id": op_id, "w_owner": "me", "lease_owner": None, "lease_expires_at": None}
+    for step in (1, 2):
+        with db.core() as conn:
+            expected = conn.execute(HOLDER, {"w_execution": "e1"}).all()
+            keys, rows = direct.fetch(conn, HOLDER, {"w_execution": "e1"})
+            assert keys == tuple(conn.execute(HOLDER, {"w_execution": "e1"}).keys())
+            assert rows == [tuple(row) for row in expected] and len(rows) == 0  # `confirmed` holds nothing
+            conn.execute(update(OPERATIONS).where(OPERATIONS.c.id == op_id).values(state="canceling"))
+            keys, rows = direct.fetch(conn, HOLDER, {"w_execution": "e1"})
+            assert [tuple(row) for row in conn.execute(HOLDER, {"w_execution": "e1"}).all()] == rows
+            assert dict(zip(keys, rows[0], strict=True))["created_at"] == AT
+            later = AT + timedelta(minutes=step)
+            values = {**release, "w_hinted": None, "w_next": later, "w_now": AT}
+            assert direct.fetch(conn, RELEASE_AT, values) == (("next_poll_at",), [(later,)])
+            assert direct.fetch(conn, RELEASE_AT, {**values, "w_owner": "other"}) == (("next_poll_at",), [])
+            ((due, stop_due),) = direct.fetch(conn, NEXT_DUE_WITH_STOPS, {})[1]
+            assert (due, stop_due) == tuple(conn.execute(NEXT_DUE_WITH_STOPS).one())
+            assert due == later and due.tzinfo is not None and stop_due is None
+            taken_back = {"state": "confirmed", "lease_owner": "me"}
+            conn.execute(update(OPERATIONS).where(OPERATIONS.c.id == op_id).values(taken_back))
+
+
+def test_a_fetch_it_cannot_run_alone_goes_through_connection_execute(db: Database) -> None:
+    """An expanding IN (a claim that skips stuck rows) is rendered by Connection.execute, and a
+    listener sees the direct statements too; the rows are the same either way."""
+    clock = ManualClock(AT)
+    store = OperationStore(db, clock=clock, lease_ttl=60.0)
+    first, second = _row(db, "e1"), _row(db, "e2")
+    with db.core() as conn:
+        conn.execute(update(OPERATIONS).values(lease_owner=None))
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    (claimed,), _due, _stop_due = store.claim_and_next_due("me", 5, skip=[first])
+    assert claimed.id == second and claimed.lease_owner == "me" and claimed.created_at == AT
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        store.release(second, "me", next_at=AT)
+        (again,), due, _stop_due = store.claim_and_next_due("me", 1)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert again.id == first and due == AT
+    assert len(seen) == 3  # the release, the claim, its next-due read
+
+
+def test_the_clicks_insert_returns_its_id_and_a_second_click_finds_the_holder(db: Database) -> None:
+    """record_click on the driver's cursor: the new row's id (RETURNING on both databases), the
+    row as stored; once a row holds the run, a click on it gets that row and inserts nothing."""
+    store = OperationStore(db, clock=ManualClock(AT))
+    click = {
+        "kind": "cancel",
+        "sync_id": "s1",
+        "execution_id": "e1",
+        "team_id": None,
+        "requested_by": "U1",
+        "channel_id": "C1",
+        "response_url": "https://hooks.example/r ✓",
+        "incident_channel": None,
+        "poll_timeout": 600.0,
+    }
+    first = store.record_click(**click)
+    second = store.record_click(**click)  # `confirmed` holds nothing: a row of its own
+    assert isinstance(first, int) and isinstance(second, int) and second > first
+    row = store.get(first)
+    assert row is not None and row.state == "confirmed" and row.response_url == "https://hooks.example/r ✓"
+    assert (
+        row.deadline_at == AT + timedelta(seconds=600) and row.next_poll_at == AT and row.cancel_attempt == 1
+    )
+    with db.core() as conn:
+        conn.execute(update(OPERATIONS).where(OPERATIONS.c.id == second).values(state="canceling"))
+    holder = store.record_click(**click)
+    assert not isinstance(holder, int)
+    assert holder.id == second and holder.state == "canceling" and holder.created_at == AT
+    assert store.count_unfinished() == 2
