@@ -134,6 +134,8 @@ def _shape(
 
 def _watched(connection: Connection) -> bool:
     """Someone listens to this connection's statements (a test counting them): let them see."""
+    if not (connection._has_events or connection.engine._has_events):
+        return False  # no event on the connection nor its engine (bot/db/engine.py keeps none)
     dispatch = connection.dispatch
     return bool(
         dispatch.before_execute

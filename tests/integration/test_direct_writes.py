@@ -282,3 +282,32 @@ def test_the_clicks_insert_returns_its_id_and_a_second_click_finds_the_holder(db
     assert not isinstance(holder, int)
     assert holder.id == second and holder.state == "canceling" and holder.created_at == AT
     assert store.count_unfinished() == 2
+
+
+def test_a_write_takes_the_lock_as_it_begins_and_a_read_does_not(tmp_path: Any) -> None:
+    """SQLite: the writers' BEGIN IMMEDIATE comes from the dialect's begin (no event on their
+    engine, which would make every step of every connection dispatch through the event
+    machinery), a read's plain BEGIN from its own engine's event: inside a write no other
+    connection can take the write lock, inside a read it can; each began a transaction."""
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    migrate.upgrade(url)
+    db = Database(url)
+    other = sqlite3.connect(tmp_path / "bot.db", isolation_level=None, timeout=0)
+    try:
+        assert not db.engine._has_events
+        with db.core() as conn:
+            assert conn.connection.driver_connection.in_transaction  # type: ignore[union-attr]
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        with db.read() as session:
+            driver = session.connection().connection.driver_connection
+            assert driver is not None and driver.in_transaction
+            other.execute("BEGIN IMMEDIATE")  # a read holds no write lock
+            other.execute("ROLLBACK")
+        with db.core() as conn:  # the same pooled connection, a writer again
+            assert direct.write(conn, SAVE, {"attempts": 1, "w_id": 1, "w_owner": "me"}) == 0
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+    finally:
+        other.close()
+        db.dispose()
