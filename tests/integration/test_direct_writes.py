@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Boolean, DateTime, Integer, event, insert, text, update
+from sqlalchemy import Boolean, DateTime, Integer, bindparam, event, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.clock import ManualClock
@@ -50,6 +50,8 @@ def _row(db: Database, execution: str) -> int:
         return int(conn.execute(insert(OPERATIONS).values(values).returning(OPERATIONS.c.id)).scalar_one())
 
 
+HOLDER_ANY = select(OPERATIONS).where(OPERATIONS.c.id == bindparam("w_id"))  # a row, read whole
+
 _KEPT = ("id", "lease_owner", "kind", "state", "execution_id", "sync_id", "start_key", "stop_id", "alert_id")
 
 
@@ -73,6 +75,9 @@ def _every_column(step: int) -> dict[str, Any]:
             values[column.name] = True
         elif isinstance(column.type, Integer):
             values[column.name] = 40 + step
+        elif isinstance(getattr(column.type, "impl", column.type), DateTime) and step == 3:
+            # Another zone, no microseconds: stored as UTC, the microseconds written out.
+            values[column.name] = datetime(2026, 12, 2, 4, 0, 1, tzinfo=timezone(timedelta(hours=-5)))
         elif isinstance(getattr(column.type, "impl", column.type), DateTime):
             values[column.name] = AT + timedelta(days=step, microseconds=step)
         else:
@@ -90,15 +95,22 @@ def _raw(db: Database, row_id: int) -> dict[str, Any]:
 
 def test_a_save_stores_what_connection_execute_stores(db: Database) -> None:
     through_sqlalchemy, through_driver = _row(db, "e1"), _row(db, "e2")
-    for step in (1, 2):  # twice: the second from the cached shape
+    for step in (1, 2, 3):  # the second and third from the cached shape
         values = _every_column(step)
         with db.core() as conn:
             assert conn.execute(SAVE, {**values, "w_id": through_sqlalchemy, "w_owner": "me"}).rowcount == 1
             assert direct.write(conn, SAVE, {**values, "w_id": through_driver, "w_owner": "me"}) == 1
         assert _raw(db, through_driver) == _raw(db, through_sqlalchemy)
+        # ... and read back through direct.fetch as SQLAlchemy's result reads it.
+        with db.core() as conn:
+            keys, rows = direct.fetch(conn, HOLDER_ANY, {"w_id": through_driver})
+            expected = conn.execute(HOLDER_ANY, {"w_id": through_driver}).one()
+        read = dict(zip(keys, rows[0], strict=True))
+        assert read == dict(expected._mapping)
+        assert read["deadline_at"] == values["deadline_at"] and read["deadline_at"].tzinfo == UTC
     with db.core() as conn:  # not this owner's: matches nothing
         assert direct.write(conn, SAVE, {"attempts": 9, "w_id": through_driver, "w_owner": "other"}) == 0
-    assert _raw(db, through_driver)["attempts"] == 42
+    assert _raw(db, through_driver)["attempts"] == 43  # the third step's
 
 
 def test_an_audit_row_stores_what_connection_execute_stores(db: Database) -> None:
