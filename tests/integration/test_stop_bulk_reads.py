@@ -1,19 +1,18 @@
-"""The stop's cheaper reads against a real SQLite database: one grants read decides many syncs
-exactly as one read per sync did (bot.permissions.Snapshot), a stop's operations reuse it only
-briefly (bot/tracker/stop_grants.py), a run's end told by an event is claimed first, and the
-tally's narrow read of a stop's operations counts as the whole rows do."""
+"""The stop's cheaper reads against a real database (SQLite and PostgreSQL): one grants read
+decides many syncs exactly as one read per sync did (bot.permissions.Snapshot), a stop's
+operations reuse it only briefly (bot/tracker/stop_grants.py), a run's end told by an event is
+claimed first, and the tally's narrow read of a stop's operations counts as the whole rows do."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
 
 from bot.clock import ManualClock
 from bot.commands import Subject
-from bot.db import grants, migrate
+from bot.db import grants
 from bot.db.engine import Database
 from bot.db.models import OPERATIONS
 from bot.db.operations import OperationStore
@@ -24,10 +23,8 @@ from bot.tracker.stop_grants import FRESH_FOR, StopGrants
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    url = f"sqlite:///{tmp_path / 'bot.db'}"
-    migrate.upgrade(url)
-    return Database(url)
+def db(migrated_db: Database) -> Database:
+    return migrated_db
 
 
 def _stop(stops: StopStore, count: int, requested_by: str = "U1") -> int:
