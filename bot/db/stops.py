@@ -18,6 +18,11 @@ says why it is not called an incident). Its exactly-once rules, all in the datab
 * **The last operation of the stop** to reach a final state makes the stop due now (`hint`,
   called by the operations store in the same transaction), so the final summary follows at once;
   a release never postpones a hint. Until then the stop's pass comes back at its summary's pace.
+
+The hot statements (the hint, the aborted check, the claim and a pass's writes, the tally's read)
+are built once in bot/db/stop_statements.py, the writes run through bot/db/direct.py: a
+1,000-sync stop runs some of them once per sync, and the loop looks for a due stop ten times a
+second.
 """
 
 from __future__ import annotations
