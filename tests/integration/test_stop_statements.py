@@ -10,6 +10,7 @@ from dataclasses import fields
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 
 from bot.clock import ManualClock
 from bot.db.engine import Database
@@ -165,3 +166,22 @@ def test_a_hint_leaves_a_finished_stop_alone(stores: tuple[StopStore, OperationS
     after = stops.get(stop_id)
     assert after is not None
     assert (after.next_poll_at, after.hinted_at) == (before.next_poll_at, before.hinted_at)
+
+
+def test_a_listener_sees_the_lean_reads(stores: tuple[StopStore, OperationStore, ManualClock]) -> None:
+    stops, _ops, _clock = stores
+    stop_id = _stop(stops, 1)
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    engine = stops.db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert stops.aborted(stop_id) is False
+        assert stops.abort(stop_id, by="U2", channel_id="C1") is True
+        assert stops.aborted(stop_id) is True
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert sum("aborted_at" in s and s.lstrip().upper().startswith("SELECT") for s in seen) == 2
