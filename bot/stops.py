@@ -11,10 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 from bot.db.models import Operation, Stop, StopSync
+from bot.db.stop_statements import TalliedOperation
 from bot.operations import FINAL, State, pause_due
 from bot.views import notes
+
+# A stop's operation as its tally reads it: the narrow row of its pass's read
+# (bot/db/stops.py `tallied`), or the whole row.
+OperationRow = Operation | TalliedOperation
+_Op = TypeVar("_Op", bound=OperationRow)
 
 CANCELING_KINDS = frozenset({"cancel", "cancel_and_pause"})
 PAUSING_KINDS = frozenset({"cancel_and_pause", "pause"})
@@ -67,7 +74,7 @@ _OUTCOME_FIELD = {
 }
 
 
-def tally(stop: Stop, members: Sequence[StopSync], ops: Sequence[Operation]) -> Tally:
+def tally(stop: Stop, members: Sequence[StopSync], ops: Sequence[OperationRow]) -> Tally:
     counts: dict[str, int] = {}
     failures: list[Failure] = []
 
@@ -96,7 +103,7 @@ def tally(stop: Stop, members: Sequence[StopSync], ops: Sequence[Operation]) -> 
                 failures.append(Failure(op.sync_id, op.sync_name, f"{state}: {why}"))
         if op.kind == "cancel_and_pause":
             _schedule(add, failures, op)
-            if pause_due(op):
+            if pause_due(cast(Operation, op)):  # it reads only the tallied columns
                 add("pausing")
         _resume(add, failures, op)
     if stop.kind in ("pause", "resume"):
@@ -113,7 +120,7 @@ def tally(stop: Stop, members: Sequence[StopSync], ops: Sequence[Operation]) -> 
 def _schedule(
     add: Callable[[str], None],
     failures: list[Failure],
-    row: Operation | StopSync,
+    row: OperationRow | StopSync,
 ) -> None:
     if row.paused_at is not None:
         add("paused")
@@ -126,7 +133,7 @@ def _schedule(
         )
 
 
-def _resume(add: Callable[[str], None], failures: list[Failure], row: Operation | StopSync) -> None:
+def _resume(add: Callable[[str], None], failures: list[Failure], row: OperationRow | StopSync) -> None:
     if row.resumed_at is not None:
         add("resumed")
     elif row.resume_error is not None:
@@ -135,7 +142,7 @@ def _resume(add: Callable[[str], None], failures: list[Failure], row: Operation 
         failures.append(Failure(row.sync_id, row.sync_name, why))
 
 
-def resumable_ops(ops: Sequence[Operation]) -> list[Operation]:
+def resumable_ops(ops: Sequence[_Op]) -> list[_Op]:
     """The operations whose schedule this stop paused and that were active before: a resume
     reactivates these, never one that was already paused."""
     return [op for op in ops if _paused_here(op)]
@@ -151,7 +158,7 @@ def resumable_members(stop: Stop, members: Sequence[StopSync]) -> list[StopSync]
     return [m for m in members if _paused_here(m)]
 
 
-def _paused_here(row: Operation | StopSync) -> bool:
+def _paused_here(row: OperationRow | StopSync) -> bool:
     """Paused by this stop, active before it, and not resumed (nor failed to) since."""
     paused = row.paused_at is not None and row.was_active is True
     return paused and row.resumed_at is None and row.resume_error is None
@@ -163,7 +170,7 @@ def pending_pauses(stop: Stop, members: Sequence[StopSync]) -> list[StopSync]:
     return [m for m in members if m.was_active is None and m.pause_error is None]
 
 
-def may_resume(stop: Stop, members: Sequence[StopSync], ops: Sequence[Operation]) -> int:
+def may_resume(stop: Stop, members: Sequence[StopSync], ops: Sequence[OperationRow]) -> int:
     """How many schedules the final summary's Resume button would reactivate."""
     if stop.kind == "resume":
         return 0

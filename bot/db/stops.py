@@ -18,6 +18,11 @@ says why it is not called an incident). Its exactly-once rules, all in the datab
 * **The last operation of the stop** to reach a final state makes the stop due now (`hint`,
   called by the operations store in the same transaction), so the final summary follows at once;
   a release never postpones a hint. Until then the stop's pass comes back at its summary's pace.
+
+The hot statements (the hint, the aborted check, the claim and a pass's writes, the tally's read)
+are built once in bot/db/stop_statements.py, the writes run through bot/db/direct.py: a
+1,000-sync stop runs some of them once per sync, and the loop looks for a due stop ten times a
+second.
 """
 
 from __future__ import annotations
@@ -26,13 +31,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, or_, select, update
-from sqlalchemy.orm import load_only
+from sqlalchemy import Connection, select, update
 
+from bot.db import bounds, direct
+from bot.db import stop_statements as sql
 from bot.db.audit import Event, insert_event
 from bot.db.leased import LeasedStore
 from bot.db.models import OPERATIONS, STOP_SYNCS, STOPS, Operation, Stop, StopSync
 from bot.db.stop_clicks import MAX_STOP, PROMPT_TTL, AlreadyConfirmed, Expired, Picked, StopClicks
+from bot.db.stop_statements import TalliedOperation
 
 OPS = OPERATIONS
 __all__ = [
@@ -43,6 +50,7 @@ __all__ = [
     "LeaseLost",
     "Picked",
     "StopStore",
+    "TalliedOperation",
     "hint",
 ]
 
@@ -51,45 +59,12 @@ class LeaseLost(Exception):
     """Another process holds this stop now: stop touching it."""
 
 
-def _lease_free(now: datetime) -> Any:
-    return or_(STOPS.c.lease_owner.is_(None), STOPS.c.lease_expires_at < now)
-
-
-# What a stop's tally (bot/stops.py), its Resume and its views read of its operations.
-_TALLIED = (
-    Operation.id,
-    Operation.stop_id,
-    Operation.sync_id,
-    Operation.sync_name,
-    Operation.kind,
-    Operation.state,
-    Operation.last_error,
-    Operation.execution_errors,
-    Operation.paused_at,
-    Operation.was_active,
-    Operation.pause_error,
-    Operation.resumed_at,
-    Operation.resume_error,
-    Operation.resumed_by,
-)
-_UNSETTLED = ("confirmed", "canceling")  # an operation of a stop that may still change the summary
-
-
 def hint(conn: Connection, op_id: int, stop_id: int, now: datetime) -> None:
     """An operation of this stop reached a final state (the operations store calls this in the
     transaction of the change): when it was the stop's last unsettled operation, the stop is due
     now, so the final summary is not held back. (While its operations go on, the stop's pass
     looks at them at the summary's own pace: bot/tracker/stop_pass.py.)"""
-    others = (
-        select(OPS.c.id)
-        .where(OPS.c.stop_id == stop_id, OPS.c.id != op_id, OPS.c.state.in_(_UNSETTLED))
-        .exists()
-    )
-    conn.execute(
-        update(STOPS)
-        .where(STOPS.c.id == stop_id, STOPS.c.finished_at.is_(None), ~others)
-        .values(next_poll_at=now, hinted_at=now)
-    )
+    direct.write(conn, sql.HINT, {"w_stop": stop_id, "w_op": op_id, "next_poll_at": now, "hinted_at": now})
 
 
 class StopStore(StopClicks, LeasedStore):
@@ -103,8 +78,8 @@ class StopStore(StopClicks, LeasedStore):
     def aborted(self, stop_id: int) -> bool:
         """Whether the rest of this stop was aborted (one column read: each of its operations
         asks before its cancel goes)."""
-        with self.db.read_engine.connect() as conn:
-            return conn.scalar(select(STOPS.c.aborted_at).where(STOPS.c.id == stop_id)) is not None
+        row = sql.read_one(self.db.read_engine, sql.ABORTED, {"w_stop": stop_id})
+        return row is not None and row[0] is not None
 
     def members(self, stop_id: int) -> list[StopSync]:
         with self.db.read() as session:
@@ -118,18 +93,12 @@ class StopStore(StopClicks, LeasedStore):
                 session.scalars(select(Operation).where(Operation.stop_id == stop_id).order_by(Operation.id))
             )
 
-    def tallied(self, stop_id: int) -> list[Operation]:
+    def tallied(self, stop_id: int) -> list[TalliedOperation]:
         """The stop's operations with only what its tally, its Resume and its views read
-        (bot/stops.py): its pass reads all of them each time, and a 1,000-sync stop's whole
-        rows cost twice as much. Any other column is not loaded (reading one raises)."""
-        with self.db.read() as session:
-            query = (
-                select(Operation)
-                .options(load_only(*_TALLIED, raiseload=True))
-                .where(Operation.stop_id == stop_id)
-                .order_by(Operation.id)
-            )
-            return list(session.scalars(query))
+        (bot/stops.py), as plain objects: its pass reads all of them each time, and a
+        1,000-sync stop's rows through the ORM cost eight times the read."""
+        with bounds.window(bounds.TRANSACTION_SECONDS), self.db.read_engine.connect() as conn:
+            return [TalliedOperation(*row) for row in conn.execute(sql.TALLIED, {"w_stop": stop_id})]
 
     def paused_by_the_bot(self, sync_ids: Sequence[str]) -> dict[str, StopSync]:
         """For each of these syncs, the latest stop that paused its schedule (it was active before)
@@ -151,37 +120,25 @@ class StopStore(StopClicks, LeasedStore):
 
     def next_due(self) -> datetime | None:
         with self.db.read_engine.connect() as conn:
-            due: datetime | None = conn.scalar(
-                select(func.min(STOPS.c.next_poll_at)).where(
-                    STOPS.c.finished_at.is_(None), STOPS.c.lease_owner.is_(None)
-                )
-            )
+            due: datetime | None = conn.scalar(sql.NEXT_DUE)
         return due
 
     # ---- the tracker's passes -------------------------------------------------------------
 
     def claim(self, owner: str, limit: int) -> list[Stop]:
         now = self.clock.now()
-        due_now = (STOPS.c.finished_at.is_(None), STOPS.c.next_poll_at <= now, _lease_free(now))
         # The tracker looks every STOP_LOOK seconds and a stop is seldom due: a read says so
         # without a write transaction (the claim below decides, conditionally, as before).
-        with self.db.read_engine.connect() as conn:
-            if conn.execute(select(STOPS.c.id).where(*due_now).limit(1)).first() is None:
-                return []
-        due = (
-            select(STOPS.c.id)
-            .where(*due_now)
-            .order_by(STOPS.c.next_poll_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+        if sql.read_one(self.db.read_engine, sql.ANY_DUE, {"w_now": now}) is None:
+            return []
+        values = {
+            "w_now": now,
+            "w_limit": limit,
+            "lease_owner": owner,
+            "lease_expires_at": now + timedelta(seconds=self.lease_ttl),
+        }
         with self.db.core() as conn:
-            rows = conn.execute(
-                update(STOPS)
-                .where(STOPS.c.id.in_(due.scalar_subquery()), _lease_free(now))
-                .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=self.lease_ttl))
-                .returning(*STOPS.c)
-            ).all()
+            rows = conn.execute(sql.CLAIM, values).all()
         return [Stop(**row._mapping) for row in rows]
 
     def _held(
@@ -193,10 +150,7 @@ class StopStore(StopClicks, LeasedStore):
             "updated_at": now,
             "lease_expires_at": now + timedelta(seconds=self.lease_ttl),
         }
-        done = conn.execute(
-            update(STOPS).where(STOPS.c.id == stop_id, STOPS.c.lease_owner == owner).values(**values)
-        ).rowcount
-        if done != 1:
+        if direct.write(conn, sql.HELD, {**values, "w_id": stop_id, "w_owner": owner}) != 1:
             raise LeaseLost(stop_id)
 
     def save(self, stop: Stop, owner: str, changes: Mapping[str, Any], *, audit: Event | None = None) -> None:
@@ -219,20 +173,26 @@ class StopStore(StopClicks, LeasedStore):
         """A sync's pause or resume as it landed, under the stop's lease, with its audit row."""
         with self.db.core() as conn:
             self._held(conn, stop.id, owner)
-            conn.execute(update(STOP_SYNCS).where(STOP_SYNCS.c.id == member.id).values(**changes))
+            direct.write(conn, sql.MEMBER, {**changes, "w_member": member.id})
             if audit is not None:
                 insert_event(conn, self.clock.now(), **audit)
         for name, value in changes.items():
             setattr(member, name, value)
 
     def save_operation_resume(
-        self, stop: Stop, owner: str, op: Operation, changes: Mapping[str, Any], *, audit: Event | None = None
+        self,
+        stop: Stop,
+        owner: str,
+        op: Operation | TalliedOperation,
+        changes: Mapping[str, Any],
+        *,
+        audit: Event | None = None,
     ) -> None:
         """A cancel-and-pause sync's schedule resumed by its stop's Resume button, under the
         stop's lease; only a schedule not resumed yet (a single Resume click may have won)."""
         with self.db.core() as conn:
             self._held(conn, stop.id, owner)
-            conn.execute(update(OPS).where(OPS.c.id == op.id, OPS.c.resumed_at.is_(None)).values(**changes))
+            direct.write(conn, sql.OPERATION_RESUME, {**changes, "w_op": op.id})
             if audit is not None:
                 insert_event(conn, self.clock.now(), **audit)
         for name, value in changes.items():
@@ -260,36 +220,28 @@ class StopStore(StopClicks, LeasedStore):
             )
 
     def release(self, stop: Stop, owner: str, *, next_at: datetime, hinted_at: datetime | None) -> None:
-        now = self.clock.now()
+        values = {
+            "w_id": stop.id,
+            "w_owner": owner,
+            # A hint during the pass (the last operation settled) makes it due now.
+            "w_hinted": hinted_at,
+            "w_next": next_at,
+            "w_now": self.clock.now(),
+        }
         with self.db.core() as conn:
-            conn.execute(
-                update(STOPS)
-                .where(STOPS.c.id == stop.id, STOPS.c.lease_owner == owner)
-                .values(
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    # A hint during the pass (the last operation settled) makes it due now.
-                    next_poll_at=case(
-                        (STOPS.c.hinted_at.is_not_distinct_from(hinted_at), next_at), else_=now
-                    ),
-                )
-            )
+            direct.write(conn, sql.RELEASE, values)
 
     def finish(self, stop: Stop, owner: str) -> bool:
         """Done, unless a click (a resume, an abort) or a hint came during the pass."""
+        values = {
+            "w_id": stop.id,
+            "w_owner": owner,
+            "w_hinted": stop.hinted_at,
+            "w_resume_asked": stop.resume_asked_at,
+            "w_now": self.clock.now(),
+        }
         with self.db.core() as conn:
-            return bool(
-                conn.execute(
-                    update(STOPS)
-                    .where(
-                        STOPS.c.id == stop.id,
-                        STOPS.c.lease_owner == owner,
-                        STOPS.c.hinted_at.is_not_distinct_from(stop.hinted_at),
-                        and_(STOPS.c.resume_asked_at.is_not_distinct_from(stop.resume_asked_at)),
-                    )
-                    .values(finished_at=self.clock.now(), lease_owner=None, lease_expires_at=None)
-                ).rowcount
-            )
+            return bool(direct.write(conn, sql.FINISH, values))
 
     def release_all(self, owner: str | None) -> None:
         query = update(STOPS).values(lease_owner=None, lease_expires_at=None)

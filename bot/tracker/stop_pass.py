@@ -27,9 +27,9 @@ from typing import Any
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db.audit import Event
-from bot.db.models import Operation, Stop, StopSync
+from bot.db.models import Stop, StopSync
 from bot.db.operations import OperationStore
-from bot.db.stops import LeaseLost, StopStore
+from bot.db.stops import LeaseLost, StopStore, TalliedOperation
 from bot.permissions import Authorizer
 from bot.polytomic import PolytomicClient, PolytomicError
 from bot.slack import SlackError, SlackGateway, respond
@@ -79,7 +79,7 @@ class StopProcessed:
 class _Done:
     """What one remote call for one sync came to: the fields to record, or a failure."""
 
-    member: StopSync | Operation
+    member: StopSync | TalliedOperation
     changes: dict[str, Any]
     audit: str | None = None
     retry_after: float | None = None
@@ -293,14 +293,17 @@ class StopPass:
             return _Done(member, {}, retry_after=outcome.delay or self.r.settings.poll_interval)
         return _Done(member, {"was_active": True, "paused_at": self.r.clock.now()}, audit="paused")
 
-    def resumes(self, members: list[StopSync], ops: list[Operation]) -> None:
-        todo: list[StopSync | Operation] = [*resumable_members(self.stop, members), *resumable_ops(ops)]
+    def resumes(self, members: list[StopSync], ops: list[TalliedOperation]) -> None:
+        todo: list[StopSync | TalliedOperation] = [
+            *resumable_members(self.stop, members),
+            *resumable_ops(ops),
+        ]
         batch = todo[:PAUSE_BATCH]
         if batch:
             self.record(self.fan_out(self.resume_one, batch))
             self.wants.append(0.0)  # look again: more, or the summary and the reply
 
-    def resume_one(self, row: StopSync | Operation) -> _Done:
+    def resume_one(self, row: StopSync | TalliedOperation) -> _Done:
         stop = self.stop
         try:
             # A resume stop's click is decided again here, sync by sync, as a pause's is.
@@ -319,7 +322,7 @@ class StopPass:
                 return _Done(row, {"resume_error": outcome.error}, audit="resume failed")
             return _Done(row, {}, retry_after=outcome.delay or self.r.settings.poll_interval)
         changes: dict[str, Any] = {"resumed_at": self.r.clock.now()}
-        if isinstance(row, Operation):
+        if isinstance(row, TalliedOperation):
             changes["resumed_by"] = self.stop.resume_asked_by
         return _Done(row, changes, audit="schedule resumed")
 
@@ -345,7 +348,7 @@ class StopPass:
                     outcome=f"{done.audit} (stop {stop.id})",
                     channel_id=stop.channel_id,
                 )
-            if isinstance(done.member, Operation):
+            if isinstance(done.member, TalliedOperation):
                 self.r.stops.save_operation_resume(stop, self.r.owner, done.member, done.changes, audit=audit)
             else:
                 self.r.stops.save_member(stop, self.r.owner, done.member, done.changes, audit=audit)

@@ -1,26 +1,22 @@
-"""bot/db/stops.py and stop_clicks.py against a real SQLite database: each click is won once,
+"""bot/db/stops.py and stop_clicks.py against a real database (SQLite and PostgreSQL): each click is won once,
 the prompt expires, operations are made once per sync, a pass writes only under its lease, and
 an operation's state change makes its stop due (throttled, or at once for the last one)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from bot.clock import ManualClock
-from bot.db import migrate
 from bot.db.engine import Database
 from bot.db.operations import OperationStore
 from bot.db.stops import AlreadyConfirmed, Expired, LeaseLost, Picked, StopStore
 
 
 @pytest.fixture
-def stores(tmp_path: Path) -> tuple[StopStore, OperationStore, ManualClock]:
-    url = f"sqlite:///{tmp_path / 'bot.db'}"
-    migrate.upgrade(url)
-    db = Database(url)
+def stores(migrated_db: Database) -> tuple[StopStore, OperationStore, ManualClock]:
+    db = migrated_db
     clock = ManualClock()
     return StopStore(db, clock=clock, lease_ttl=30), OperationStore(db, clock=clock, lease_ttl=30), clock
 
