@@ -44,7 +44,7 @@ __all__ = ["fetch", "write"]
 class _Shape:
     """One compiled statement and how to turn its values into the driver's parameters."""
 
-    __slots__ = ("columns", "compiled", "keys", "names", "positional", "processors", "results", "sql")
+    __slots__ = ("columns", "compiled", "keys", "names", "plan", "positional", "processors", "results", "sql")
 
     def __init__(self, compiled: SQLCompiler, dialect: Dialect) -> None:
         self.compiled = compiled
@@ -60,6 +60,9 @@ class _Shape:
         self.columns = compiled._result_columns
         self.keys: tuple[str, ...] = tuple(entry.keyname for entry in self.columns)
         self.results: list[Any] | None = None
+        # How values become parameters, found at the first execution (see `_plan`); False:
+        # through construct_params every time.
+        self.plan: Any = None
 
     def processed(self, dialect: Dialect, description: Any, rows: Sequence[Any]) -> list[tuple[Any, ...]]:
         """The driver's rows as SQLAlchemy's result gives them: each value through its type's
@@ -80,15 +83,46 @@ class _Shape:
         ]
 
     def parameters(self, values: Mapping[str, Any]) -> Any:
-        params = self.compiled.construct_params(values)
-        processors = self.processors
-        # Each parameter processed once, though a positional statement may name it twice (the
-        # claim's `w_now`).
-        for name, process in processors.items():
-            params[name] = process(params[name])
+        plan = self.plan
+        if not plan:
+            params = self.compiled.construct_params(values)  # raises for a value missing
+            processors = self.processors
+            # Each parameter processed once, though a positional statement may name it twice
+            # (the claim's `w_now`).
+            for name, process in processors.items():
+                params[name] = process(params[name])
+            if plan is None:
+                self.plan = self._plan(values, params)
+        else:
+            taken, constants = plan
+            params = dict(constants)
+            for name, key, process in taken:
+                value = values[key]
+                params[name] = value if process is None else process(value)
         if self.positional:
             return tuple(params[name] for name in self.names)
         return params
+
+    def _plan(self, values: Mapping[str, Any], processed: Mapping[str, Any]) -> Any:
+        """What `construct_params` does for this shape, whose parameters' names are always the
+        same (they are part of its key): which bind takes which value, and the binds whose
+        value is the statement's own (a literal's), processed once. False when a bind's value
+        is computed at each execution (a callable) or SQLAlchemy adds values of its own."""
+        compiled = self.compiled
+        if getattr(compiled, "_collect_params", False):
+            return False
+        taken: list[tuple[str, str, Any]] = []
+        constants: dict[str, Any] = {}
+        for bind, name in compiled.bind_names.items():
+            if bind.callable:
+                return False
+            if bind.key in values:  # construct_params's order of look-ups
+                taken.append((name, bind.key, self.processors.get(name)))
+            elif name in values:
+                taken.append((name, name, self.processors.get(name)))
+            else:
+                constants[name] = processed[name]
+        return taken, constants
 
 
 # UTCDateTime on SQLite, the most frequent parameter and column (several in every write of a
