@@ -20,8 +20,11 @@ shape), so a datetime comes back as the same aware datetime; with the compiled c
 Only for statements that need nothing else from an execution context: for `write` no
 RETURNING (so on PostgreSQL, where an INSERT returns its new id, the audit rows' inserts still
 go through SQLAlchemy), for either no Python-side column default or onupdate to compute, no
-expanding IN.
-Any other is run by `Connection.execute`, unchanged (each checks, once per compiled shape).
+expanding IN. Any other is run by `Connection.execute`, unchanged (each checks, once per
+compiled shape). A shape's parameter names are part of its key, so what `construct_params`
+works out at each execution (which bind takes which value) is worked out once, at its first;
+and a UTC datetime on SQLite, the commonest value, is formatted and parsed in one step, where
+that gives exactly what SQLAlchemy's processors give (checked once per shape).
 """
 
 from __future__ import annotations
