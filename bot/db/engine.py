@@ -3,8 +3,9 @@ database bounded (bot.db.bounds says how), and commits that say whether they hap
 
 `Database.transaction()` / `core()` commit on success; a failed write raises a SQLAlchemyError
 when it is known not to have happened, `OutcomeUnknown` when the COMMIT went out and no answer
-came back. `write_within(work, seconds)` answers within `seconds` whatever the database does:
-the confirm click's insert, which must be acked before Slack's 3 s.
+came back. `write_within(work, seconds)` (a Session) and `core_within` (a Core connection)
+answer within `seconds` whatever the database does: the confirm click's insert, which must be
+acked before Slack's 3 s.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.db import bounds
 from bot.db.bounds import OutcomeUnknown
 
-__all__ = ["Database", "OutcomeUnknown", "configure_sqlite", "make_engine", "sqlite_file"]
+__all__ = ["Database", "OutcomeUnknown", "configure_sqlite", "make_engine", "read_only", "sqlite_file"]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # migrations' (bot.db.migrate); the bot's own is bounded.py's
 READ_ONLY = "polytomic_bot_read_only"  # execution option of Database.read()'s connections
@@ -108,36 +109,64 @@ def configure_sqlite(engine: Engine, *, bounded: bool = False) -> None:
         cursor.close()
 
     dbapi_error = engine.dialect.loaded_dbapi.Error
+    dialect = engine.dialect
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        # Straight to the driver: through exec_driver_sql (an execution context, a cursor
-        # result, its events) these statements cost about half of an empty transaction's CPU.
-        driver = connection.connection.driver_connection
-        statement = "BEGIN IMMEDIATE"
+    def begin(fairy: Any, statement: str) -> None:
+        """`statement` straight to the driver, after the connection's busy timeout: through
+        exec_driver_sql (an execution context, a cursor result, its events) these statements
+        cost about half of an empty transaction's CPU."""
+        driver = fairy.driver_connection
+        sent = statement
         try:
             if bounded:
                 seconds = max(0.0, min(bounds.SQLITE_BUSY_SECONDS, bounds.left()))
                 timeout = int(seconds * 1000)
                 # Nearly always SQLITE_BUSY_SECONDS (the window is longer): a statement per
                 # transaction saved by setting it only when it changes on this connection.
-                info = connection.connection.info
+                info = fairy.info
                 if info.get(_BUSY_TIMEOUT) != timeout:
-                    statement = f"PRAGMA busy_timeout={timeout}"
-                    driver.execute(statement)
+                    sent = f"PRAGMA busy_timeout={timeout}"
+                    driver.execute(sent)
                     info[_BUSY_TIMEOUT] = timeout
-            # A read: WAL lets readers run beside the one writer, so it never waits for the lock.
-            # A deferred transaction that later writes can fail with "database is locked"
-            # without waiting for the busy timeout; taking the write lock up front makes
-            # writers queue.
-            statement = "BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE"
+            sent = statement
             driver.execute(statement)
         except dbapi_error as error:
             # What exec_driver_sql raises: the driver's error wrapped (OperationalError for a
             # busy database), its statement without parameters.
             raise DBAPIError.instance(
-                statement, None, error, dbapi_error, hide_parameters=True, dialect=engine.dialect
+                sent, None, error, dbapi_error, hide_parameters=True, dialect=dialect
             ) from error
+
+    def do_begin(fairy: Any) -> None:
+        # A writer: a deferred transaction that later writes can fail with "database is
+        # locked" without waiting for the busy timeout; taking the write lock up front makes
+        # writers queue. A read began already (its engine's "begin" event: `read_only`).
+        if not fairy.driver_connection.in_transaction:
+            begin(fairy, "BEGIN IMMEDIATE")
+
+    # The dialect's own begin, not a "begin" event on the engine: any event on an engine makes
+    # every connection of it dispatch each of its steps (begin, execute, commit) through the
+    # event machinery, about a third of an empty transaction's CPU.
+    setattr(dialect, "do_begin", do_begin)  # noqa: B010 (an instance's method, replaced)
+    setattr(dialect, _BEGIN_READ, lambda fairy: begin(fairy, "BEGIN"))
+
+
+_BEGIN_READ = "polytomic_bot_begin_read"  # how an SQLite dialect configured here begins a read
+
+
+def read_only(engine: Engine) -> Engine:
+    """`engine` for reading only (the same pool): on SQLite its transactions begin deferred,
+    with a plain BEGIN (WAL lets readers run beside the one writer, so a read never waits for
+    the write lock), from a "begin" event of its own, which the writers' engine does not have."""
+    reader = engine.execution_options(**{READ_ONLY: True})
+    begin_read: Callable[[Any], None] | None = getattr(engine.dialect, _BEGIN_READ, None)
+    if begin_read is not None:
+
+        @event.listens_for(reader, "begin")
+        def _on_begin(connection: Any) -> None:
+            begin_read(connection.connection)
+
+    return reader
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -166,7 +195,7 @@ class Database:
         # writes waited seconds. The database still decides every outcome; this only orders.
         self._writer: threading.RLock | None = threading.RLock() if self.dialect == "sqlite" else None
         # Same pool; on SQLite its transactions begin deferred instead of taking the write lock.
-        self.read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        self.read_engine = read_only(self.engine)
         self.read_sessions = make_session_factory(self.read_engine)
         self._writes: ThreadPoolExecutor | None = None  # write_within's, made on first use
         self._writes_lock = threading.Lock()
@@ -213,6 +242,18 @@ class Database:
         SQLAlchemyError when nothing was written (the statements failed, or took too long: then
         the transaction is abandoned and never committed), OutcomeUnknown when the COMMIT went
         out and no answer came in time."""
+
+        def in_session(connection: Connection) -> _T:
+            session = self.sessions(bind=connection)
+            result = work(session)
+            session.flush()
+            return result
+
+        return self.core_within(in_session, seconds)
+
+    def core_within(self, work: Callable[[Connection], _T], seconds: float) -> _T:
+        """`write_within` for Core statements: `work` is given the transaction's connection
+        (no Session to make and flush: the confirm click's insert, bot/db/operation_clicks.py)."""
         attempt = _Attempt()
         future = self._write_pool().submit(self._attempt, work, attempt, seconds + COMMIT_GRACE)
         try:
@@ -227,16 +268,14 @@ class Database:
         except FutureTimeout:
             raise OutcomeUnknown(f"no answer to COMMIT within {seconds + COMMIT_GRACE:g} s") from None
 
-    def _attempt(self, work: Callable[[Session], _T], attempt: _Attempt, seconds: float) -> _T:
+    def _attempt(self, work: Callable[[Connection], _T], attempt: _Attempt, seconds: float) -> _T:
         with bounds.window(seconds), self._one_writer(), self.engine.connect() as connection:
             transaction = connection.begin()
             try:
                 with attempt.lock:
                     if attempt.abandoned:  # queued behind other writes for too long
                         raise _timed_out(seconds)
-                session = self.sessions(bind=connection)
-                result = work(session)
-                session.flush()
+                result = work(connection)
                 with attempt.lock:
                     if attempt.abandoned:
                         raise _timed_out(seconds)

@@ -33,6 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.alerts.rules import TERMINAL
 from bot.clock import SYSTEM_CLOCK, Clock
+from bot.db import direct
 from bot.db.engine import Database
 from bot.db.models import EVENT_POLLER, OPERATIONS, POLYTOMIC_EVENTS
 from bot.polytomic.events import Event
@@ -94,7 +95,8 @@ class Taken:
     hinted: int
 
 
-_INSERTS: dict[str, Any] = {}  # dialect → the events' INSERT (see EventStore._insert_ignoring_duplicates)
+# (dialect, for one row) → the events' INSERT (see EventStore._insert_ignoring_duplicates)
+_INSERTS: dict[tuple[str, bool], Any] = {}
 
 
 class EventStore:
@@ -124,7 +126,14 @@ class EventStore:
             cross = sum(1 for item in unique if item.key in known and known[item.key] != source)
             duplicates += len(unique) - len(fresh)
             inserted: set[str] = set()
-            if fresh:
+            if len(fresh) == 1:
+                # A webhook's one event: on the driver's cursor (bot/db/direct.py), no RETURNING;
+                # the row it inserted (1) or the one already there (0) says whether it is new.
+                (item,) = fresh
+                single = self._insert_ignoring_duplicates(conn, one=True)
+                if direct.write(conn, single, self._row(item, source, now)):
+                    inserted.add(item.key)
+            elif fresh:
                 # One statement built once per dialect, the rows as parameters (SQLAlchemy's
                 # "insertmanyvalues"): compiled once, not for every batch as `.values([...])` is.
                 rows = [self._row(item, source, now) for item in fresh]
@@ -135,10 +144,12 @@ class EventStore:
         return Taken(tuple(new), duplicates, cross, hinted)
 
     @staticmethod
-    def _insert_ignoring_duplicates(conn: Connection) -> Any:
-        """INSERT … ON CONFLICT (event_key) DO NOTHING RETURNING event_key, for this dialect."""
+    def _insert_ignoring_duplicates(conn: Connection, *, one: bool = False) -> Any:
+        """INSERT … ON CONFLICT (event_key) DO NOTHING RETURNING event_key, for this dialect;
+        `one`: for a single row, without RETURNING (nor PostgreSQL's implicit one of the id:
+        `inline`), its rowcount telling whether it inserted."""
         dialect = conn.dialect.name
-        statement = _INSERTS.get(dialect)
+        statement = _INSERTS.get((dialect, one))
         if statement is None:
             if dialect == "postgresql":
                 statement = pg_insert(EV).on_conflict_do_nothing(index_elements=["event_key"])
@@ -146,7 +157,8 @@ class EventStore:
                 statement = sqlite_insert(EV).on_conflict_do_nothing(index_elements=["event_key"])
             else:
                 statement = insert(EV)
-            statement = _INSERTS[dialect] = statement.returning(EV.c.event_key)
+            statement = statement.inline() if one else statement.returning(EV.c.event_key)
+            _INSERTS[(dialect, one)] = statement
         return statement
 
     @staticmethod
@@ -184,8 +196,7 @@ class EventStore:
                 w_event_rows=event.sync.rows_written,
                 w_event_sync_name=event.sync.sync_name,
             )
-        result = conn.execute(query, values)
-        return int(result.rowcount or 0)
+        return direct.write(conn, query, values)
 
     def count(self) -> int:
         with self.db.read_engine.connect() as conn:

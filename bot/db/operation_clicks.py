@@ -10,14 +10,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, update
-from sqlalchemy.orm import Session
 
 from bot.clock import Clock
+from bot.db import direct
 from bot.db.audit import Event, insert_event
 from bot.db.bounds import CLICK_SECONDS
 from bot.db.engine import Database
 from bot.db.models import OPERATIONS, Operation
-from bot.db.operation_statements import HOLDER, INSERT
+from bot.db.operation_statements import HOLDER, INSERT_ID
 from bot.operations import State
 
 OPS = OPERATIONS
@@ -54,11 +54,11 @@ class OperationClicks:
         OutcomeUnknown when the COMMIT went out and no answer came."""
         now = self.clock.now()
 
-        def record(session: Session) -> Operation | int:
-            conn = session.connection()
-            holder = conn.execute(HOLDER, {"w_execution": execution_id}).first()
-            if holder is not None:
-                return Operation(**holder._mapping)
+        def record(conn: Connection) -> Operation | int:
+            # Both statements on the driver's cursor (bot/db/direct.py).
+            keys, holders = direct.fetch(conn, HOLDER, {"w_execution": execution_id})
+            if holders:
+                return Operation(**dict(zip(keys, holders[0], strict=True)))
             return _insert_confirmed(
                 conn,
                 now,
@@ -73,7 +73,7 @@ class OperationClicks:
                 poll_timeout=poll_timeout,
             )
 
-        return self.db.write_within(record, within)
+        return self.db.core_within(record, within)
 
     def create(
         self,
@@ -166,8 +166,9 @@ class OperationClicks:
 
 
 def _insert_confirmed(conn: Connection, now: datetime, *, poll_timeout: float, **values: Any) -> int:
-    result = conn.execute(
-        INSERT,
+    rows = direct.fetch(
+        conn,
+        INSERT_ID,
         {
             **values,
             "state": State.CONFIRMED,
@@ -178,7 +179,5 @@ def _insert_confirmed(conn: Connection, now: datetime, *, poll_timeout: float, *
             "cancel_attempt": 1,
             "attempts": 0,
         },
-    )
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
+    )[1]
+    return int(rows[0][0])

@@ -14,7 +14,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import configure_mappers, instrumentation
 
@@ -65,12 +76,15 @@ CLAIM_SKIPPING = (
 )
 # The confirm click's: the operation that holds the run already, if any, else its new row.
 # A start's row never holds a run (the partial unique index's `kind <> 'start'`).
+# The states as bound values, not an expanding IN (which is rendered again at every execution
+# and cannot run on the driver's cursor: bot/db/direct.py).
 HOLDER = select(OPS).where(
     OPS.c.execution_id == bindparam("w_execution"),
     OPS.c.kind != "start",
-    OPS.c.state.not_in(NOT_HOLDING),
+    OPS.c.state.not_in([literal(state, OPS.c.state.type) for state in NOT_HOLDING]),
 )
 INSERT = insert(OPS)
+INSERT_ID = INSERT.returning(OPS.c.id)  # on both databases: the new row's id, one round trip
 # When the earliest unleased, unfinished row falls due.
 NEXT_DUE = select(func.min(OPS.c.next_poll_at)).where(
     OPS.c.finished_at.is_(None), OPS.c.lease_owner.is_(None)

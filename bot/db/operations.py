@@ -145,13 +145,13 @@ class OperationStore(OperationClicks, LeasedStore):
             }
             if skip:
                 values["w_skip"] = list(skip)
-            rows = conn.execute(CLAIM_SKIPPING if skip else CLAIM, values).all()
-            if next_due and stops:
-                found = conn.execute(NEXT_DUE_WITH_STOPS).one()
-                due, stop_due = found[0], found[1]
-            elif next_due:
-                due = conn.scalar(NEXT_DUE)
-        return [loaded(row._mapping) for row in rows], due, stop_due
+            # On the driver's cursor (bot/db/direct.py); with `skip`, an expanding IN, through
+            # Connection.execute.
+            keys, rows = direct.fetch(conn, CLAIM_SKIPPING if skip else CLAIM, values)
+            if next_due:
+                ((due, *rest),) = direct.fetch(conn, NEXT_DUE_WITH_STOPS if stops else NEXT_DUE, {})[1]
+                stop_due = rest[0] if rest else None
+        return [loaded(dict(zip(keys, row, strict=True))) for row in rows], due, stop_due
 
     def save(
         self,
@@ -244,7 +244,8 @@ class OperationStore(OperationClicks, LeasedStore):
             query = RELEASE_AT
             values.update(w_hinted=hinted_at, w_next=next_at, w_now=now)
         with self.db.core() as conn:
-            due: datetime | None = conn.execute(query, values).scalar()
+            rows = direct.fetch(conn, query, values)[1]
+        due: datetime | None = rows[0][0] if rows else None
         return due
 
     def finish(self, op: Operation, owner: str, changes: Mapping[str, Any]) -> bool:

@@ -43,6 +43,10 @@ QUEUED_PER_WORKER = 4  # claimed rows waiting for a worker, at most (their lease
 # makes a few such calls and ends far sooner; this only bounds what nothing else foresaw.
 PASS_LIMIT = 120.0
 STOP_LOOK = 0.1  # seconds between looks for a due stop (the loop ticks far more often)
+# A tick's claim reads when the next unleased stop falls due (bot/db/operations.py), and the
+# loop looks for a stop only when that read says one is due; at least this often it looks
+# anyway, for what that read cannot see: a stop whose holder's lease expired (another process).
+STOP_RECHECK = 1.0
 # Once woken (a click, an event, a pass that left its row due), the loop waits this long for
 # the wakes that follow, so that a stream of them is one claim for several rows, not one each.
 WAKE_SETTLE = 0.03
@@ -120,6 +124,7 @@ class Tracker:
         self._stop_pool = ThreadPoolExecutor(1, thread_name_prefix="tracker-stop")
         self._stops_inflight: set[int] = set()
         self._next_stop_look = 0.0  # time.monotonic() before which no stop is claimed
+        self._next_stop_recheck = 0.0  # ... before which one is claimed only if the read says due
         self._inflight: set[int] = set()
         self._passes: dict[int, float] = {}  # row -> when its pass began (time.monotonic)
         self._inflight_changed = threading.Condition()
@@ -195,17 +200,20 @@ class Tracker:
         now = self.clock.now()
         self.last_loop_at = now
         self.renew_leases(now)
-        # Stops first, on their own thread: a summary never waits for the cancels to drain.
-        self.claim_stops()
         with self._inflight_changed:
             free = self.capacity - len(self._inflight)
         if free < self.workers:
+            # Stops on their own thread: a summary never waits for the cancels to drain. (No
+            # claim below, so no read of when one is due: looked for every STOP_LOOK.)
+            self.claim_stops(now, read=False)
             # Claim in batches (a claim costs about the same for one row or many): a worker
             # wakes the loop once a batch's worth of slots is free.
             with self._inflight_changed:
                 self._starved = True
             return self.idle_wait
         claimed = self.claim(free)
+        # Stops before the claimed rows are handed out, from what that claim just read.
+        self.claim_stops(now)
         for op in claimed:
             with self._inflight_changed:
                 stuck = op.id in self._inflight  # our pass on it ran past PASS_LIMIT
@@ -221,9 +229,11 @@ class Tracker:
             return 0.0  # there may be more due right now
         return self.until_next_due(now)
 
-    def claim_stops(self) -> None:
+    def claim_stops(self, now: datetime, *, read: bool = True) -> None:
         """Due stops, one pass at a time on their own thread (a stop's pass is short: a batch of
-        pauses at most, then its messages)."""
+        pauses at most, then its messages). `read`: the tick's claim just read when the next
+        unleased stop falls due; unless it is due by `now`, no look (a look is a read
+        transaction at least), but one every STOP_RECHECK seconds whatever the read said."""
         if self.stops is None:
             return
         with self._inflight_changed:
@@ -233,7 +243,12 @@ class Tracker:
         look = time.monotonic()
         if look < self._next_stop_look:
             return
+        if read and look < self._next_stop_recheck:
+            due = self._next_stop_due
+            if due is None or due > now:
+                return
         self._next_stop_look = look + STOP_LOOK
+        self._next_stop_recheck = look + STOP_RECHECK
         for stop in self.stops.claim(self.owner, 1):
             with self._inflight_changed:
                 self._stops_inflight.add(stop.id)
@@ -313,7 +328,7 @@ class Tracker:
             done = self.reconciler.process(op)
             if op.stop_id is not None and done.finished:
                 # One sync of a stop is done: its stop may be final now, so look for it at once.
-                self._next_stop_look = 0.0
+                self._next_stop_look = self._next_stop_recheck = 0.0
                 self._wake.set()
             elif done.next_at is not None and done.next_at < self._next_tick:
                 self._wake.set()  # due before the sleeping loop would look
