@@ -18,6 +18,10 @@ whatever host `Location` names. `bounded_post` replaces that one step (slack_sdk
   the new one;
 - any other status >= 400 becomes urllib's HTTPError, as slack_sdk expects, with an absurd
   Retry-After (`1e300`, `inf`) clamped to the client's `max_retry_after`.
+
+slack_sdk builds a debug line of each whole request, its blocks rendered with repr, whenever
+its logger's own level is at most DEBUG, which a logger left at NOTSET always is; the clients
+here get `sdk_logger`, whose level is the one in effect, so the line is built only when logged.
 """
 
 from __future__ import annotations
@@ -27,13 +31,14 @@ import heapq
 import http.client
 import io
 import itertools
+import logging
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from email.message import Message
-from typing import Any, Final
+from typing import Any, Final, cast
 from urllib.error import HTTPError
 from urllib.parse import SplitResult, urlsplit
 from urllib.request import Request
@@ -51,6 +56,7 @@ __all__ = [
     "TooLarge",
     "bounded_post",
     "clamp_retry_after",
+    "sdk_logger",
 ]
 
 MAX_ANSWER_BYTES: Final = 4 * 1024 * 1024  # Slack's answers to the bot are a few KB
@@ -253,11 +259,31 @@ def _charset(headers: Message) -> str:
     return headers.get_content_charset() or "utf-8"
 
 
+class _LevelInEffect(logging.LoggerAdapter[logging.Logger]):
+    """A slack_sdk logger as its clients ask it. Before each request slack_sdk checks
+    `logger.level <= DEBUG` and, if so, builds a debug line of the whole request (its JSON body,
+    every block, rendered with repr) and, for response_url answers, of the whole response. Its
+    loggers are left at NOTSET, 0, so the check always passes, and logging then drops the line
+    (the bot keeps slack_sdk at WARNING: bot.logs). Here `level` is the level in effect, so a
+    line is built only when it would be logged; everything else goes to the logger itself, so
+    records, names, handlers and levels are slack_sdk's own."""
+
+    @property
+    def level(self) -> int:
+        return self.logger.getEffectiveLevel()
+
+
+def sdk_logger(name: str) -> logging.Logger:
+    """slack_sdk's logger `name`, for a client's `logger=` (see `_LevelInEffect`)."""
+    return cast(logging.Logger, _LevelInEffect(logging.getLogger(name)))
+
+
 class BoundedWebClient(WebClient):
     """slack_sdk's WebClient, each request sent by `bounded_post`: a 3xx is an error, never
     followed; `deadline` seconds at most per attempt."""
 
     def __init__(self, *args: Any, deadline: float, max_retry_after: float, **kwargs: Any) -> None:
+        kwargs.setdefault("logger", sdk_logger("slack_sdk.web.base_client"))
         super().__init__(*args, **kwargs)
         self.deadline = deadline
         self.max_retry_after = max_retry_after
@@ -277,6 +303,7 @@ class BoundedWebhookClient(WebhookClient):
     """slack_sdk's WebhookClient (response_url answers), each request sent by `bounded_post`."""
 
     def __init__(self, *args: Any, deadline: float, max_retry_after: float, **kwargs: Any) -> None:
+        kwargs.setdefault("logger", sdk_logger("slack_sdk.webhook.client"))
         super().__init__(*args, **kwargs)
         self.deadline = deadline
         self.max_retry_after = max_retry_after

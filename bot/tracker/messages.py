@@ -31,7 +31,7 @@ from bot.tracker.pass_writes import PassWrites
 from bot.views.blocks import View
 from bot.views.incident import incident_escalation, incident_notice, incident_outcome
 from bot.views.replies import released
-from bot.views.status import PROGRESS_EVERY, requester_note, status_message, stuck_note
+from bot.views.status import PROGRESS_EVERY, requester_note, shows_progress, status_message, stuck_note
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -67,30 +67,40 @@ class SlackSteps(PassWrites):
             **kwargs,
         )
 
-    def status_view(self) -> View | Outcome:
-        """The status message to send now; else DONE, or when a progress refresh falls due."""
+    def status_view(self, state_only: View | None = None) -> View | Outcome:
+        """The status message to send now; else DONE, or when a progress refresh falls due.
+        `state_only` is the message without progress, when the caller has rendered it."""
         op = self.op
         if op.status_ts is None:
-            return status_message(op, self.now)
-        if status_message(op, self.now, progress=False).digest() != op.status_digest:
-            return status_message(op, self.now)  # the state changed: show it now
+            return self.whole_status(state_only)
+        if state_only is None:
+            state_only = status_message(op, self.now, progress=False)
+        if state_only.digest() != op.status_digest:
+            return self.whole_status(state_only)  # the state changed: show it now
         # Only progress may have changed (rows, elapsed time): once per PROGRESS_EVERY, not
         # every poll. Checked before rendering it: most polls end here.
         edited = op.status_edited_at
         if edited is not None and (self.now - edited).total_seconds() < PROGRESS_EVERY:
             return again(PROGRESS_EVERY - (self.now - edited).total_seconds())
-        view = status_message(op, self.now)
+        view = self.whole_status(state_only)
         return DONE if view.digest() == op.status_progress_digest else view
+
+    def whole_status(self, state_only: View | None) -> View:
+        """The whole status message: the state-only one as it is when there is no progress to
+        show (bot.views.status.shows_progress), so it is rendered once."""
+        if state_only is not None and not shows_progress(self.op):
+            return state_only
+        return status_message(self.op, self.now)
 
     def status_message(self) -> Outcome:
         op = self.op
         if not announced(op) or op.status_error is not None:
             return DONE
-        view = self.status_view()
+        state_only = status_message(op, self.now, progress=False)
+        view = self.status_view(state_only)
         if isinstance(view, Outcome):
             return view
-        state_only = status_message(op, self.now, progress=False).digest()
-        also = {"status_digest": state_only, "status_edited_at": self.r.clock.now()}
+        also = {"status_digest": state_only.digest(), "status_edited_at": self.r.clock.now()}
         kept = self.keep(posts.STATUS, view, op.channel_id, also=also)
         if self.by_event and not kept.failed and op.event_at is not None:
             lag = (self.r.clock.now() - op.event_at).total_seconds()

@@ -52,9 +52,14 @@ class View:
     blocks: list[Block] = field(default_factory=list)
 
     def digest(self) -> str:
-        """Identifies what the user sees, so an unchanged view is never sent again."""
-        payload = json.dumps({"t": self.text, "b": self.blocks}, sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()
+        """Identifies what the user sees, so an unchanged view is never sent again. Worked out
+        once per view (a tracker pass asks several times): a view is not changed once built."""
+        digest: str | None = self.__dict__.get("_digest")
+        if digest is None:
+            payload = json.dumps({"t": self.text, "b": self.blocks}, sort_keys=True)
+            digest = hashlib.sha256(payload.encode()).hexdigest()
+            object.__setattr__(self, "_digest", digest)  # frozen: not a field, not compared
+        return digest
 
 
 # ---- sources: one string, rendered as mrkdwn for blocks and as plain words for text -------

@@ -85,20 +85,27 @@ def headline(op: Operation, now: datetime, *, where: bool = False) -> str:
     return f"{asked}: canceling…"
 
 
+def shows_progress(op: Operation) -> bool:
+    """Whether the status message has a progress line (rows, elapsed time): while canceling,
+    neither stuck nor waiting for Polytomic to take the cancel. Without one, the message is the
+    same with progress=True as with progress=False (a pass renders it once)."""
+    return op.state == State.CANCELING and not stuck(op) and not (op.cancel_sent_at is None and op.last_error)
+
+
 def status_message(op: Operation, now: datetime, *, progress: bool = True) -> View:
     """The channel status message. With progress=False, only what changes with the state:
     the tracker edits the message when that part changes, and for progress at most every
     PROGRESS_EVERY seconds."""
     notes: list[str] = []
-    if op.state == State.CANCELING:
+    if progress and shows_progress(op):
+        waited = duration(elapsed_seconds(op.created_at, now))
+        seen = f" · Polytomic status: {status_text(op.polytomic_status)}" if op.polytomic_status else ""
+        notes.append(f"Canceling for {waited}{seen} · {rows(op.rows_written)} so far")
+    elif op.state == State.CANCELING:
         if stuck(op):
             notes.append(f"{icon(':warning:')}{trouble(op)}")
         elif op.cancel_sent_at is None and op.last_error:
             notes.append(f"Waiting for Polytomic to take the cancel: {escape(clip(op.last_error, 200))}")
-        elif progress:
-            waited = duration(elapsed_seconds(op.created_at, now))
-            seen = f" · Polytomic status: {status_text(op.polytomic_status)}" if op.polytomic_status else ""
-            notes.append(f"Canceling for {waited}{seen} · {rows(op.rows_written)} so far")
     notes.extend(_schedule_notes(op))
     if op.incident_error:
         notes.append(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import sys
+
+import pytest
 
 from bot.views import blocks
 from bot.views.blocks import escape
@@ -60,3 +64,21 @@ def test_blocks_is_a_leaf_and_the_slack_gateway_needs_no_database() -> None:
     loaded = _bot_modules_loaded_by("bot.slack")
     assert {"bot.views.blocks"} <= loaded
     assert not {m for m in loaded if m.startswith(("bot.db", "bot.polytomic", "bot.permissions"))}, loaded
+
+
+# ---- the digest ------------------------------------------------------------------------------
+
+
+def test_a_views_digest_is_of_what_it_shows_and_worked_out_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    one = blocks.Builder().section("a *sync* canceled").context("ids").view()
+    same = blocks.Builder().section("a *sync* canceled").context("ids").view()
+    other = blocks.Builder().section("a *sync* canceling").context("ids").view()
+    payload = json.dumps({"t": one.text, "b": one.blocks}, sort_keys=True)
+    assert one.digest() == hashlib.sha256(payload.encode()).hexdigest()
+    assert one.digest() == same.digest() != other.digest()
+    assert one == same and one != other  # the kept digest is not part of what a view is
+    dumps: list[object] = []
+    monkeypatch.setattr(blocks.json, "dumps", lambda *a, **k: dumps.append(a) or "{}")
+    for _ in range(3):
+        assert one.digest() == same.digest()  # kept: not worked out again
+    assert dumps == []

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from bot.commands import USAGE, Invalid
-from bot.operations import State
+from bot.operations import STUCK_AFTER, State
 from bot.permissions import Decision, Rule
 from bot.polytomic import (
     Conflict,
@@ -282,3 +282,18 @@ def test_grant_changed(verb: str, changed: bool, needle: str) -> None:
     text = access.grant_changed(verb, "<@U1>", "cancel", SYNC_ID, changed).text
     assert needle in text and "<@U1>" in text and SYNC_ID in text
     assert "every sync" in access.grant_changed(verb, "<@U1>", "cancel", "*", changed).text
+
+
+def test_a_status_message_without_a_progress_line_is_the_same_without_progress() -> None:
+    """A tracker pass renders the state-only message and uses it as the whole one when
+    `shows_progress` says there is no progress line: the two must then be the same view."""
+    stuck_op = make_op(cancel_sent_at=NOW, attempts=STUCK_AFTER, last_error="Polytomic unreachable: 503")
+    cases = [(key, op) for key, op, _facts, _notes in _op_states("Orders")] + [("stuck", stuck_op)]
+    showing = set()
+    for key, op in cases:
+        whole, state_only = status.status_message(op, NOW), status.status_message(op, NOW, progress=False)
+        assert (whole == state_only) is not status.shows_progress(op), key
+        if status.shows_progress(op):
+            showing.add(key)
+            assert "so far" in whole.text and "so far" not in state_only.text, key
+    assert showing == {"canceling", "escalated", "pause-failed", "incident-failed"}
