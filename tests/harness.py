@@ -27,6 +27,7 @@ import httpx
 from bot.clock import ManualClock
 from bot.config import Mode, load_settings
 from bot.db import migrate
+from bot.db.stops import Picked, StopStore
 from bot.fakes.polytomic import FakeExecution, FakePolytomic, FakeSync, RecordedRequest
 from bot.fakes.process import (
     BOT_TOKEN,
@@ -421,3 +422,29 @@ def tracker_world(
         )
     finally:
         services.stop(1.0)
+
+
+def confirmed_stop(
+    stops: StopStore, count: int, *, with_pause: bool = False, requested_by: str = "U1"
+) -> int:
+    """A confirmed stop of `count` running syncs (`sync-0`, ...) in `stops`, as the prompt and
+    its Confirm click save it: its id."""
+    prompt_id = stops.save_prompt(
+        verb="cancel",
+        command="cancel all running",
+        label="",
+        requested_by=requested_by,
+        team_id="T1",
+        channel_id="C1",
+        syncs=[Picked(f"sync-{i}", f"Sync {i}", f"exec-{i}") for i in range(count)],
+    )
+    stop_id = stops.confirm(
+        prompt_id,
+        with_pause=with_pause,
+        clicker=requested_by,
+        response_url=None,
+        incident_channel=None,
+        poll_timeout=600,
+    )
+    assert isinstance(stop_id, int)
+    return stop_id

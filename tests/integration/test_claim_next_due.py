@@ -14,10 +14,11 @@ from bot.db.alerts import AlertStore
 from bot.db.engine import Database
 from bot.db.events import EventStore, Incoming
 from bot.db.operations import OperationStore
-from bot.db.stops import Picked, StopStore
+from bot.db.stops import StopStore
 from bot.feed.ingest import Feed
 from bot.metrics import Metrics
 from bot.polytomic.events import event_key, parse_event
+from tests.harness import confirmed_stop
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
@@ -27,29 +28,12 @@ def db(migrated_db: Database) -> Database:
     return migrated_db
 
 
-def _stop(stops: StopStore, count: int) -> int:
-    prompt_id = stops.save_prompt(
-        verb="cancel",
-        command="cancel all running",
-        label="",
-        requested_by="U1",
-        team_id="T1",
-        channel_id="C1",
-        syncs=[Picked(f"sync-{i}", f"Sync {i}", f"exec-{i}") for i in range(count)],
-    )
-    stop_id = stops.confirm(
-        prompt_id, with_pause=False, clicker="U1", response_url=None, incident_channel=None, poll_timeout=600
-    )
-    assert isinstance(stop_id, int)
-    return stop_id
-
-
 def test_the_claim_reads_the_next_operation_and_the_next_stop_due(db: Database) -> None:
     clock = ManualClock(T0)
     ops = OperationStore(db, clock=clock, lease_ttl=30)
     stops = StopStore(db, clock=clock, lease_ttl=30)
     assert ops.claim_and_next_due("me", 10, stops=True) == ([], None, None)
-    _stop(stops, 3)
+    confirmed_stop(stops, 3)
     stop_due = stops.next_due()
     assert stop_due is not None
     # Two of the stop's three operations claimed: the third is due now, and so is the stop.
@@ -72,7 +56,7 @@ def test_a_claim_passes_over_the_rows_it_is_told_to_skip(db: Database) -> None:
     clock = ManualClock(T0)
     ops = OperationStore(db, clock=clock, lease_ttl=30)
     stops = StopStore(db, clock=clock, lease_ttl=30)
-    _stop(stops, 3)
+    confirmed_stop(stops, 3)
     first = ops.claim("me", 10)
     assert len(first) == 3
     clock.advance(60)  # every lease lapsed, none renewed

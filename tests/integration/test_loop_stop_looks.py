@@ -11,33 +11,15 @@ from collections.abc import Iterator
 import pytest
 
 from bot.db.models import Operation, Stop
-from bot.db.stops import Picked, StopStore
 from bot.fakes.polytomic import FakePolytomic
 from bot.fakes.slack import FakeSlack
-from tests.harness import TrackerWorld, tracker_world
+from tests.harness import TrackerWorld, confirmed_stop, tracker_world
 
 
 @pytest.fixture
 def world(slack: FakeSlack, polytomic: FakePolytomic, sqlite_url: str) -> Iterator[TrackerWorld]:
     with tracker_world(TrackerWorld, slack, polytomic, sqlite_url) as world:
         yield world
-
-
-def _stop(stops: StopStore, count: int) -> int:
-    prompt_id = stops.save_prompt(
-        verb="cancel",
-        command="cancel all running",
-        label="",
-        requested_by="U1",
-        team_id="T1",
-        channel_id="C1",
-        syncs=[Picked(f"sync-{i}", f"Sync {i}", f"exec-{i}") for i in range(count)],
-    )
-    stop_id = stops.confirm(
-        prompt_id, with_pause=False, clicker="U1", response_url=None, incident_channel=None, poll_timeout=600
-    )
-    assert isinstance(stop_id, int)
-    return stop_id
 
 
 def test_a_stop_is_looked_for_when_the_claim_read_says_one_is_due(
@@ -75,7 +57,7 @@ def test_a_stop_is_looked_for_when_the_claim_read_says_one_is_due(
         tracker.tick()
     assert len(looks) == 1  # no stop at all: the claims' reads said so, no look
 
-    stop_id = _stop(stops, 2)  # due now
+    stop_id = confirmed_stop(stops, 2)  # due now
     tracker._next_stop_look = 0.0
     tracker.tick()
     assert handed == [stop_id] and len(looks) == 2

@@ -16,38 +16,16 @@ from bot.db import grants
 from bot.db.engine import Database
 from bot.db.models import OPERATIONS
 from bot.db.operations import OperationStore
-from bot.db.stops import Picked, StopStore
+from bot.db.stops import StopStore
 from bot.permissions import Authorizer
 from bot.stops import tally
 from bot.tracker.stop_grants import FRESH_FOR, StopGrants
+from tests.harness import confirmed_stop
 
 
 @pytest.fixture
 def db(migrated_db: Database) -> Database:
     return migrated_db
-
-
-def _stop(stops: StopStore, count: int, requested_by: str = "U1") -> int:
-    picked = [Picked(f"sync-{i}", f"Sync {i}", f"exec-{i}") for i in range(count)]
-    prompt_id = stops.save_prompt(
-        verb="cancel",
-        command="cancel all running",
-        label="",
-        requested_by=requested_by,
-        team_id="T1",
-        channel_id="C1",
-        syncs=picked,
-    )
-    stop_id = stops.confirm(
-        prompt_id,
-        with_pause=False,
-        clicker=requested_by,
-        response_url=None,
-        incident_channel=None,
-        poll_timeout=600,
-    )
-    assert isinstance(stop_id, int)
-    return stop_id
 
 
 def test_a_snapshot_decides_as_one_read_per_sync(db: Database) -> None:
@@ -78,7 +56,7 @@ def test_a_snapshot_decides_as_one_read_per_sync(db: Database) -> None:
 def test_a_stops_operations_share_a_grants_read_briefly(db: Database) -> None:
     clock = ManualClock()
     stops, ops = StopStore(db, clock=clock), OperationStore(db, clock=clock)
-    stop_id = _stop(stops, 3)
+    stop_id = confirmed_stop(stops, 3)
     grants.add_grant(db, Subject("user", "U1"), "cancel", "*", "UADMIN")
     reads: list[int] = []
     authorizer = Authorizer(db, frozenset(), lambda _group: frozenset())
@@ -104,7 +82,7 @@ def test_a_stops_operations_share_a_grants_read_briefly(db: Database) -> None:
 def test_a_run_whose_end_an_event_told_is_claimed_first(db: Database) -> None:
     clock = ManualClock()
     stops, ops = StopStore(db, clock=clock), OperationStore(db, clock=clock)
-    _stop(stops, 3)
+    confirmed_stop(stops, 3)
     clock.advance(1)
     with db.core() as conn:  # the last-inserted one's run ended: an event told (bot/db/events.py)
         last = conn.execute(OPERATIONS.select().order_by(OPERATIONS.c.id.desc())).first()
@@ -122,7 +100,7 @@ def test_a_run_whose_end_an_event_told_is_claimed_first(db: Database) -> None:
 def test_the_tallys_narrow_read_counts_as_the_whole_rows(db: Database) -> None:
     clock = ManualClock()
     stops, ops = StopStore(db, clock=clock), OperationStore(db, clock=clock)
-    stop_id = _stop(stops, 4)
+    stop_id = confirmed_stop(stops, 4)
     claimed = ops.claim("w", 5)
     ops.save(claimed[0], "w", {"state": "canceling"})
     ops.save(claimed[1], "w", {"state": "stale", "sync_name": "Sync 1", "last_error": "changed"})
@@ -141,7 +119,7 @@ def test_no_stop_due_claims_nothing_and_a_due_one_is_claimed(db: Database) -> No
     clock = ManualClock()
     stops = StopStore(db, clock=clock)
     assert stops.claim("me", 1) == []
-    stop_id = _stop(stops, 1)
+    stop_id = confirmed_stop(stops, 1)
     assert [s.id for s in stops.claim("me", 1)] == [stop_id]
     assert stops.claim("other", 1) == []  # leased
     clock.advance(timedelta(minutes=5).total_seconds())

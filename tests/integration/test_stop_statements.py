@@ -15,8 +15,9 @@ from sqlalchemy import event
 from bot.clock import ManualClock
 from bot.db.engine import Database
 from bot.db.operations import OperationStore
-from bot.db.stops import LeaseLost, Picked, StopStore, TalliedOperation
+from bot.db.stops import LeaseLost, StopStore, TalliedOperation
 from bot.stops import may_resume, resumable_ops, tally
+from tests.harness import confirmed_stop
 
 
 @pytest.fixture
@@ -29,34 +30,11 @@ def stores(migrated_db: Database) -> tuple[StopStore, OperationStore, ManualCloc
     )
 
 
-def _stop(stops: StopStore, count: int, *, with_pause: bool = False) -> int:
-    picked = [Picked(f"sync-{i}", f"Sync {i}", f"exec-{i}") for i in range(count)]
-    prompt_id = stops.save_prompt(
-        verb="cancel",
-        command="cancel all running",
-        label="",
-        requested_by="U1",
-        team_id="T1",
-        channel_id="C1",
-        syncs=picked,
-    )
-    stop_id = stops.confirm(
-        prompt_id,
-        with_pause=with_pause,
-        clicker="U1",
-        response_url=None,
-        incident_channel=None,
-        poll_timeout=600,
-    )
-    assert isinstance(stop_id, int)
-    return stop_id
-
-
 def test_the_tallys_rows_hold_what_the_whole_rows_do(
     stores: tuple[StopStore, OperationStore, ManualClock],
 ) -> None:
     stops, ops, clock = stores
-    stop_id = _stop(stops, 6, with_pause=True)
+    stop_id = confirmed_stop(stops, 6, with_pause=True)
     a, b, c, d, e, _f = ops.claim("w", 10)
     for op in (a, b, c, d):
         ops.save(op, "w", {"state": "canceling"})
@@ -91,7 +69,7 @@ def test_a_resume_of_a_sync_s_schedule_lands_once(
     stores: tuple[StopStore, OperationStore, ManualClock],
 ) -> None:
     stops, ops, clock = stores
-    stop_id = _stop(stops, 1, with_pause=True)
+    stop_id = confirmed_stop(stops, 1, with_pause=True)
     [op] = ops.claim("w", 5)
     ops.save(op, "w", {"state": "canceling", "was_active": True, "paused_at": clock.now()})
     [stop] = stops.claim("me", 5)
@@ -118,7 +96,7 @@ def test_aborted_and_the_look_for_a_due_stop_read_what_is_committed(
     stops, _ops, clock = stores
     assert stops.aborted(12345) is False  # no such stop
     assert stops.claim("me", 1) == []  # nothing due
-    stop_id = _stop(stops, 2)
+    stop_id = confirmed_stop(stops, 2)
     assert stops.aborted(stop_id) is False
     [stop] = stops.claim("me", 1)
     assert stop.lease_owner == "me" and stop.lease_expires_at == clock.now() + timedelta(seconds=30)
@@ -133,7 +111,7 @@ def test_a_finish_loses_to_a_hint_or_a_resume_during_the_pass(
     stores: tuple[StopStore, OperationStore, ManualClock],
 ) -> None:
     stops, ops, clock = stores
-    stop_id = _stop(stops, 1)
+    stop_id = confirmed_stop(stops, 1)
     [stop] = stops.claim("me", 5)
     [only] = ops.claim("w", 5)
     clock.advance(0.5)
@@ -155,7 +133,7 @@ def test_a_finish_loses_to_a_hint_or_a_resume_during_the_pass(
 
 def test_a_hint_leaves_a_finished_stop_alone(stores: tuple[StopStore, OperationStore, ManualClock]) -> None:
     stops, ops, clock = stores
-    stop_id = _stop(stops, 1)
+    stop_id = confirmed_stop(stops, 1)
     [only] = ops.claim("w", 5)
     [stop] = stops.claim("me", 5)
     assert stops.finish(stop, "me") is True  # finished early (as a test may make it)
@@ -170,7 +148,7 @@ def test_a_hint_leaves_a_finished_stop_alone(stores: tuple[StopStore, OperationS
 
 def test_a_listener_sees_the_lean_reads(stores: tuple[StopStore, OperationStore, ManualClock]) -> None:
     stops, _ops, _clock = stores
-    stop_id = _stop(stops, 1)
+    stop_id = confirmed_stop(stops, 1)
     seen: list[str] = []
 
     def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
