@@ -8,25 +8,23 @@ go through bot/db/direct.py. A 1,000-sync stop runs `hint` with the last writes 
 operations, its pass several times a stop, and the loop looks for a due stop ten times a second:
 a fresh statement each time (its coercions, its cache key) cost more than running it.
 
-`read_one` runs a prebuilt SELECT of one row straight on a pooled driver connection: the stop's
-`aborted` check (once per operation of a stop, before its cancel) and the loop's look for a due
-stop paid four times the statement's own cost for a connection's transaction, its execution
-context and its result.
+`read_one` runs a prebuilt SELECT of one row through bot/db/direct.py on a pooled connection,
+outside any SQLAlchemy transaction: the stop's `aborted` check (once per operation of a stop,
+before its cancel) and the loop's look for a due stop paid four times the statement's own cost
+for a connection's transaction, its execution context and its result.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, case, func, literal, or_, select, update
-from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Select
-from sqlalchemy.sql.compiler import SQLCompiler
 
+from bot.db import direct
 from bot.db.models import OPERATIONS, STOP_SYNCS, STOPS
 
 OPS = OPERATIONS
@@ -131,72 +129,11 @@ TALLIED = (
 )
 
 
-class _Read:
-    """One compiled SELECT and how to turn its values into the driver's parameters."""
-
-    __slots__ = ("compiled", "names", "positional", "processors", "sql")
-
-    def __init__(self, compiled: SQLCompiler) -> None:
-        self.compiled = compiled
-        self.sql = compiled.string
-        self.positional = compiled.positional
-        self.processors: Mapping[str, Any] = compiled._bind_processors
-        self.names: tuple[str, ...] = tuple(compiled.positiontup or ()) if self.positional else ()
-
-    def parameters(self, values: Mapping[str, Any]) -> Any:
-        params = self.compiled.construct_params(values)
-        processors = self.processors
-        if self.positional:
-            return tuple(
-                processors[name](params[name]) if name in processors else params[name] for name in self.names
-            )
-        escaped = self.compiled.escaped_bind_names
-        return {
-            escaped.get(name, name): (processors[name](value) if name in processors else value)
-            for name, value in params.items()
-        }
-
-
-_READS: weakref.WeakKeyDictionary[Dialect, dict[Select[Any], _Read]] = weakref.WeakKeyDictionary()
-
-
-def _read(dialect: Dialect, statement: Select[Any]) -> _Read:
-    reads = _READS.get(dialect)
-    if reads is None:
-        reads = _READS.setdefault(dialect, {})
-    found = reads.get(statement)
-    if found is None:
-        compiled = statement.compile(dialect=dialect)
-        assert isinstance(compiled, SQLCompiler) and not compiled.post_compile_params
-        found = reads[statement] = _Read(compiled)
-    return found
-
-
 def read_one(engine: Engine, statement: Select[Any], values: Mapping[str, Any]) -> tuple[Any, ...] | None:
-    """The first row of `statement` (its columns as the driver returns them: no result
-    processing, so only for what needs none, such as whether a value is NULL), or None. When
-    something listens to the engine's statements, through `Connection.execute` instead.
-
-    On the pool's driver connection, outside any SQLAlchemy transaction: one statement, which
-    both databases run as a transaction of its own (SQLite's driver connections are in
-    autocommit mode, bot/db/engine.py; on PostgreSQL the pool rolls back what the driver began
-    when the connection is returned). A driver error is wrapped as `Connection.execute` wraps
-    it."""
+    """The first row of `statement`, or None: `direct.fetch` on a pooled connection, outside
+    any SQLAlchemy transaction (one statement, which both databases run as a transaction of its
+    own: SQLite's driver connections are in autocommit mode, bot/db/engine.py; on PostgreSQL the
+    pool rolls back what the driver began when the connection is returned)."""
     with engine.connect() as connection:
-        dispatch = connection.dispatch
-        if dispatch.before_cursor_execute or dispatch.after_cursor_execute or dispatch.before_execute:
-            # Someone listens to this connection's statements (a test counting them): let them see.
-            found = connection.execute(statement, dict(values)).first()
-            return None if found is None else tuple(found)
-        shape = _read(connection.dialect, statement)
-        parameters = shape.parameters(values)
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(shape.sql, parameters)
-            row = cursor.fetchone()
-        except Exception as error:
-            connection._handle_dbapi_exception(error, shape.sql, parameters, cursor, None)
-            raise  # not reached: the call above raises
-        finally:
-            cursor.close()
-    return None if row is None else tuple(row)
+        rows = direct.fetch(connection, statement, values)[1]
+    return rows[0] if rows else None

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.db.models import Operation, Stop
+from bot.db.stops import StopStore
 from bot.fakes.polytomic import FakePolytomic
 from bot.fakes.slack import FakeSlack
 from tests.harness import TrackerWorld, confirmed_stop, tracker_world
@@ -22,12 +23,8 @@ def world(slack: FakeSlack, polytomic: FakePolytomic, sqlite_url: str) -> Iterat
         yield world
 
 
-def test_a_stop_is_looked_for_when_the_claim_read_says_one_is_due(
-    world: TrackerWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    tracker = world.tracker
-    stops = tracker.stops
-    assert stops is not None
+def _counted_looks(stops: StopStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every look for a stop (a claim of the stops' table) from now on, by its limit."""
     looks: list[int] = []
     claim = stops.claim
 
@@ -35,6 +32,17 @@ def test_a_stop_is_looked_for_when_the_claim_read_says_one_is_due(
         looks.append(limit)
         return claim(owner, limit)
 
+    monkeypatch.setattr(stops, "claim", counted)
+    return looks
+
+
+def test_a_stop_is_looked_for_when_the_claim_read_says_one_is_due(
+    world: TrackerWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracker = world.tracker
+    stops = tracker.stops
+    assert stops is not None
+    looks = _counted_looks(stops, monkeypatch)
     handed: list[int] = []
 
     def work_stop(stop: Stop) -> None:  # recorded, not passed
@@ -46,7 +54,6 @@ def test_a_stop_is_looked_for_when_the_claim_read_says_one_is_due(
         with tracker._inflight_changed:
             tracker._inflight.discard(op.id)
 
-    monkeypatch.setattr(stops, "claim", counted)
     monkeypatch.setattr(tracker, "_work_stop", work_stop)
     monkeypatch.setattr(tracker, "_work", work)
 
@@ -78,14 +85,7 @@ def test_a_starved_loop_looks_for_a_stop_every_stop_look(
     tracker = world.tracker
     stops = tracker.stops
     assert stops is not None
-    looks: list[int] = []
-    claim = stops.claim
-
-    def counted(owner: str, limit: int) -> list[Stop]:
-        looks.append(limit)
-        return claim(owner, limit)
-
-    monkeypatch.setattr(stops, "claim", counted)
+    looks = _counted_looks(stops, monkeypatch)
     with tracker._inflight_changed:
         tracker._inflight.update(range(-tracker.capacity, 0))  # every slot taken
     try:
