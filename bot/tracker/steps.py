@@ -279,7 +279,11 @@ class Pass(SlackSteps):
             return DONE
         self.r.metrics.cancels_sent.inc()
         # The status read before the cancel is stale now; the next poll says what Polytomic did.
-        self.save(cancel_sent_at=self.r.clock.now(), attempts=0, last_error=None, polytomic_status=None)
+        # An effect that landed: on the row before the next remote call, or with the pass's
+        # release (a stop's sync makes none after its cancel: one write fewer). Lost with a
+        # crash in between, the next pass sends the cancel again with the same Idempotency-Key,
+        # which Polytomic answers from the first: it still acts once.
+        self.record(cancel_sent_at=self.r.clock.now(), attempts=0, last_error=None, polytomic_status=None)
         return DONE
 
     def poll(self) -> Outcome:
