@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.db.audit import Event
 from bot.db.models import Operation
-from bot.db.operations import ExecutionHeld, LeaseLost
+from bot.db.operations import ExecutionHeld, LeaseLost, StopAborted
 from bot.operations import (
     FINAL,
     Binding,
@@ -247,12 +247,17 @@ class Pass(SlackSteps):
 
     def take_execution(self, **fields: Any) -> bool:
         """confirmed → canceling, which only one operation per execution can hold (the partial
-        unique index): of two clicks on one run, the second becomes a duplicate and sends nothing."""
+        unique index): of two clicks on one run, the second becomes a duplicate and sends nothing.
+        A stop's sync takes its run only while the stop is not aborted, which the same write
+        decides (bot/db/operation_statements.py): an abort at any moment before it holds."""
         try:
             self.save(state=State.CANCELING, **fields)
         except ExecutionHeld:
             winner = self.r.store.holder_of(self.execution)
             self.save(state=State.DUPLICATE, last_error=notes.already_requested_note(winner))
+            return False
+        except StopAborted:
+            self.save(state=State.DENIED, last_error=notes.ABORTED)
             return False
         return True
 
