@@ -409,6 +409,12 @@ def report_stop(result: stop.StopResult) -> str:
             verdict(r.cpu_ms_per_sync <= STOP_CPU_TARGET_MS),
         ],
         [
+            "of which: the command → its prompt (the listing and each sync's status read)",
+            f"{r.prompt_cpu_ms_per_sync:.2f} ms",
+            "",
+            "",
+        ],
+        [
             "peak RSS",
             f"{r.peak_rss_mib:.0f} MiB",
             f"< {STOP_RSS_TARGET_MIB:.0f} MiB",

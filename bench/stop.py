@@ -55,11 +55,16 @@ class StopResult:
     summary_edits: int
     min_edit_gap: float  # seconds between two edits of the summary, the smallest
     cpu_seconds: float
+    prompt_cpu_seconds: float  # of those, the command → its prompt (the listing's status reads)
     peak_rss_mib: float
 
     @property
     def cpu_ms_per_sync(self) -> float:
         return self.cpu_seconds / self.syncs * 1000
+
+    @property
+    def prompt_cpu_ms_per_sync(self) -> float:
+        return self.prompt_cpu_seconds / self.syncs * 1000
 
 
 def db_stop_id(db: Database) -> int:
@@ -136,6 +141,7 @@ def run(
                 raise RuntimeError("the command was not acked")
             prompt = _wait(lambda: slack.responses(prompt_url), 300, "the prompt")[0]
             prompt_seconds = time.monotonic() - asked
+            prompt_cpu = cpu_seconds(pid) - cpu_before
             value = next(
                 e["value"]
                 for b in prompt["blocks"]
@@ -224,5 +230,6 @@ def run(
             summary_edits=max(0, len(edit_times) - 1),
             min_edit_gap=min(gaps) if gaps else float("nan"),
             cpu_seconds=cpu,
+            prompt_cpu_seconds=prompt_cpu,
             peak_rss_mib=peak,
         )

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     bindparam,
     case,
+    exists,
     func,
     insert,
     literal,
@@ -43,6 +44,13 @@ def lease_free(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
 _MINE = (OPS.c.id == bindparam("w_id"), OPS.c.lease_owner == bindparam("w_owner"))
 SAVE = update(OPS).where(*_MINE)
 SAVE_MOVE = SAVE.where(OPS.c.state == bindparam("w_state"))
+# A stop's sync taking its run (confirmed → canceling, after which its cancel goes): only while
+# nobody aborted the rest of the stop, decided by this UPDATE, so that an abort committed at
+# any moment before it stops the cancel (a read before it would leave a window).
+STOP_ABORTED = exists(select(STOPS.c.id).where(STOPS.c.id == OPS.c.stop_id, STOPS.c.aborted_at.is_not(None)))
+SAVE_TAKE_IN_STOP = SAVE_MOVE.where(~STOP_ABORTED)
+# ... and when it matched nothing, whether the abort is why (the row still ours, as it was seen).
+SAVE_TAKE_ABORTED = select(OPS.c.id).where(*_MINE, OPS.c.state == bindparam("w_state"), STOP_ABORTED)
 RELEASE = update(OPS).where(*_MINE).returning(OPS.c.next_poll_at)
 # Due at `w_next`, unless an event made the row due since the pass claimed it: then now.
 RELEASE_AT = RELEASE.values(

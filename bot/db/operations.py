@@ -44,7 +44,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Unpack
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.db import direct, stops
@@ -62,6 +62,8 @@ from bot.db.operation_statements import (
     RELEASE_AT,
     SAVE,
     SAVE_MOVE,
+    SAVE_TAKE_ABORTED,
+    SAVE_TAKE_IN_STOP,
     loaded,
 )
 from bot.operations import State, can_move, final_states
@@ -77,6 +79,10 @@ class LeaseLost(Exception):
 
 class ExecutionHeld(Exception):
     """Another operation holds this execution already (the partial unique index said no)."""
+
+
+class StopAborted(Exception):
+    """The rest of this operation's stop was aborted before it took its run: no cancel."""
 
 
 # A row that failed in a way no step handles is looked at again after this long.
@@ -183,9 +189,13 @@ class OperationStore(OperationClicks, LeasedStore):
                 raise ValueError(f"operation {op.id}: no transition {op.state} → {target}")
             query = SAVE_MOVE
             values["w_state"] = op.state
+            if target == State.CANCELING and op.stop_id is not None:
+                query = SAVE_TAKE_IN_STOP  # not once the stop is aborted (StopAborted)
         try:
             with self.db.core() as conn:
                 if direct.write(conn, query, values) != 1:
+                    if query is SAVE_TAKE_IN_STOP and self._aborted(conn, values):
+                        raise StopAborted(op.id)
                     raise LeaseLost(op.id)
                 if target is not None and target in final_states(op.kind) and op.stop_id is not None:
                     # One sync of a stop is settled: if it was the last, the stop is due now.
@@ -209,6 +219,11 @@ class OperationStore(OperationClicks, LeasedStore):
                 raise
             # A cancel: another row holds the execution; a start: another start of the sync is live.
             raise ExecutionHeld(op.execution_id or op.sync_id) from error
+
+    @staticmethod
+    def _aborted(conn: Connection, values: Mapping[str, Any]) -> bool:
+        keys = ("w_id", "w_owner", "w_state")
+        return bool(direct.fetch(conn, SAVE_TAKE_ABORTED, {k: values[k] for k in keys})[1])
 
     def record(self, **event: Unpack[Event]) -> None:
         """An audit row about an operation that changes nothing on it (a decision on its click)."""

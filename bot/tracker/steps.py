@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.db.audit import Event
 from bot.db.models import Operation
-from bot.db.operations import ExecutionHeld, LeaseLost
+from bot.db.operations import ExecutionHeld, LeaseLost, StopAborted
 from bot.operations import (
     FINAL,
     Binding,
@@ -247,12 +247,17 @@ class Pass(SlackSteps):
 
     def take_execution(self, **fields: Any) -> bool:
         """confirmed → canceling, which only one operation per execution can hold (the partial
-        unique index): of two clicks on one run, the second becomes a duplicate and sends nothing."""
+        unique index): of two clicks on one run, the second becomes a duplicate and sends nothing.
+        A stop's sync takes its run only while the stop is not aborted, which the same write
+        decides (bot/db/operation_statements.py): an abort at any moment before it holds."""
         try:
             self.save(state=State.CANCELING, **fields)
         except ExecutionHeld:
             winner = self.r.store.holder_of(self.execution)
             self.save(state=State.DUPLICATE, last_error=notes.already_requested_note(winner))
+            return False
+        except StopAborted:
+            self.save(state=State.DENIED, last_error=notes.ABORTED)
             return False
         return True
 
@@ -279,7 +284,11 @@ class Pass(SlackSteps):
             return DONE
         self.r.metrics.cancels_sent.inc()
         # The status read before the cancel is stale now; the next poll says what Polytomic did.
-        self.save(cancel_sent_at=self.r.clock.now(), attempts=0, last_error=None, polytomic_status=None)
+        # An effect that landed: on the row before the next remote call, or with the pass's
+        # release (a stop's sync makes none after its cancel: one write fewer). Lost with a
+        # crash in between, the next pass sends the cancel again with the same Idempotency-Key,
+        # which Polytomic answers from the first: it still acts once.
+        self.record(cancel_sent_at=self.r.clock.now(), attempts=0, last_error=None, polytomic_status=None)
         return DONE
 
     def poll(self) -> Outcome:

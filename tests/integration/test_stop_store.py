@@ -10,7 +10,8 @@ import pytest
 
 from bot.clock import ManualClock
 from bot.db.engine import Database
-from bot.db.operations import OperationStore
+from bot.db.operations import LeaseLost as LeaseLostOp
+from bot.db.operations import OperationStore, StopAborted
 from bot.db.stops import AlreadyConfirmed, Expired, LeaseLost, Picked, StopStore
 
 
@@ -126,3 +127,40 @@ def test_a_hint_during_a_pass_keeps_the_stop_due_now(
     stops.release(stop, "me", next_at=clock.now() + timedelta(seconds=30), hinted_at=stop.hinted_at)
     assert stops.get(stop_id).next_poll_at == clock.now()
     assert [s.id for s in stops.claim("me", 5)] == [stop_id]
+
+
+def test_an_abort_committed_after_the_claim_stops_the_take_of_the_run(
+    stores: tuple[StopStore, OperationStore, ManualClock],
+) -> None:
+    """The move to canceling (after which the cancel goes) is conditional on the stop not being
+    aborted, in the write itself: an abort that lands between a pass's claim (and its check)
+    and that write still holds. Another stop's syncs, and the lease's own check, are unaffected."""
+    stops, ops, _clock = stores
+    aborted_stop = _confirm(stops, _prompt(stops, count=2))
+    other_prompt = stops.save_prompt(
+        verb="cancel",
+        command="cancel all running",
+        label="",
+        requested_by="U1",
+        team_id="T1",
+        channel_id="C1",
+        syncs=[Picked("sync-other", "Other", "exec-other")],
+    )
+    other_stop = _confirm(stops, other_prompt)
+    assert isinstance(aborted_stop, int) and isinstance(other_stop, int)
+    claimed = {o.execution_id: o for o in ops.claim("w", 5)}
+    assert sorted(claimed) == ["exec-0", "exec-1", "exec-other"]
+    ops.save(claimed["exec-0"], "w", {"state": "canceling"})  # took its run before the abort
+    assert stops.abort(aborted_stop, by="U2", channel_id="C1") is True
+    with pytest.raises(StopAborted):
+        ops.save(claimed["exec-1"], "w", {"state": "canceling"})
+    assert {o.execution_id: o.state for o in stops.operations(aborted_stop)} == {
+        "exec-0": "canceling",
+        "exec-1": "confirmed",  # nothing written: the pass records the denial next
+    }
+    ops.save(claimed["exec-other"], "w", {"state": "canceling"})
+    assert [o.state for o in stops.operations(other_stop)] == ["canceling"]
+    # A row no longer ours is a lost lease, aborted or not.
+    [again] = [o for o in stops.operations(aborted_stop) if o.execution_id == "exec-1"]
+    with pytest.raises(LeaseLostOp):
+        ops.save(again, "someone-else", {"state": "canceling"})
