@@ -77,13 +77,15 @@ class AlertWorker:
         """One look: intake, digests, alerts, notes about channels gone; the rows passed over."""
         self.intake.run_once()
         done = 0
-        due = self.store.next_due()  # a read: an idle look claims (writes) nothing
+        # One read: an idle look claims (writes) nothing, and tells nobody when nobody waits.
+        due, untold = self.store.look_ahead()
         if due is not None and due <= self.clock.now():
             for digests in (True, False):
                 for row in self.store.claim(self.owner, CLAIM, digests=digests):
                     self._process(row)
                     done += 1
-        self.tell_gone()
+        if untold or done:  # a pass may have found a channel gone: its subscribers hear now
+            self.tell_gone()
         return done
 
     def _process(self, row: Alert | AlertDigest) -> None:

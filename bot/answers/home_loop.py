@@ -7,7 +7,8 @@ conditional UPDATE of the homes opened in the last 10 minutes): a tracker pass n
 a database round of its own on it, and a burst of passes costs one. This loop then claims the
 stale homes whose 5-second window has passed (bot/db/homes.py: the claim is a conditional
 UPDATE, so on several replicas each home is republished by one of them, at most once per
-window) and hands each to the homes' lane of the responder.
+window) and hands each to the homes' lane of the responder; it claims only when a read
+(`next_due`) says a home is due, so an idle round writes nothing.
 
 What it keeps in memory is only who changed in the last `SETTLE` seconds and is not yet
 marked: a process that dies in that instant leaves those homes as they were until the viewer's
@@ -100,9 +101,12 @@ class HomeRefresher:
             try:
                 # A change that marked no open home moves no due time: no claim for it.
                 if self.mark_pending() or time.monotonic() >= look_at:
-                    if len(self._claim()) == CLAIM_AT_ONCE:
-                        continue  # there may be more due now
+                    # A read first: nearly always no home is due, and the claim is a write.
                     due = self.homes.next_due()
+                    if due is not None and due <= self.clock.now():
+                        if len(self._claim()) == CLAIM_AT_ONCE:
+                            continue  # there may be more due now
+                        due = self.homes.next_due()
                     if due is not None:
                         wait = min(IDLE_WAIT, max(0.05, (due - self.clock.now()).total_seconds()))
                     look_at = time.monotonic() + wait

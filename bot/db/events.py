@@ -8,7 +8,9 @@ hint an event leaves on the operations that track its execution.
   the sync's name (`event_*`). A terminal event is final, so a later one, or a non-terminal one
   out of order, never overwrites it (`WHERE event_type IS NULL`). An event already stored
   changes nothing: a duplicated delivery, or the poller reading what the webhook brought,
-  is handled once. `bulk_sync.*` events are stored and nothing else.
+  is handled once. `bulk_sync.*` events are stored and nothing else. An event is stored
+  taken in by the alerts (`alerted_at`) unless it is terminal and some subscription is enabled,
+  as the INSERT itself reads: without subscriptions the alerts' intake never looks at it.
 * The poller's row: `lease` (one poller across replicas, as for operations; the lease is taken
   in the UPDATE's own WHERE, so of two processes exactly one gets it), `advance` (the cursor,
   with the lease checked), `release`.
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Connection, bindparam, case, delete, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, case, delete, exists, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -35,7 +37,7 @@ from bot.alerts.rules import TERMINAL
 from bot.clock import SYSTEM_CLOCK, Clock
 from bot.db import direct
 from bot.db.engine import Database
-from bot.db.models import EVENT_POLLER, OPERATIONS, POLYTOMIC_EVENTS
+from bot.db.models import EVENT_POLLER, OPERATIONS, POLYTOMIC_EVENTS, SUBSCRIPTIONS
 from bot.polytomic.events import Event
 
 __all__ = ["RETENTION", "EventStore", "Incoming", "Taken"]
@@ -62,6 +64,19 @@ _HINT_TERMINAL = _HINT.values(
         )
         for name in _SAID
     }
+)
+
+
+# An event's `alerted_at` as stored: the row's own value (None: for the alerts' intake to take
+# in), unless no subscription is enabled at all, when the intake would only mark it taken, so it
+# is stored taken (no look, read nor write of the intake's for it). Decided in the INSERT
+# itself, so a subscription enabled before the event is stored always sees it pending.
+_ALERTED_AT = case(
+    (
+        exists().where(SUBSCRIPTIONS.c.disabled_at.is_(None)),
+        bindparam("w_alerted_at", type_=EV.c.alerted_at.type),
+    ),
+    else_=bindparam("w_taken_at", type_=EV.c.alerted_at.type),
 )
 
 
@@ -157,6 +172,7 @@ class EventStore:
                 statement = sqlite_insert(EV).on_conflict_do_nothing(index_elements=["event_key"])
             else:
                 statement = insert(EV)
+            statement = statement.values(alerted_at=_ALERTED_AT)
             statement = statement.inline() if one else statement.returning(EV.c.event_key)
             _INSERTS[(dialect, one)] = statement
         return statement
@@ -174,8 +190,10 @@ class EventStore:
             "source": source,
             "payload": item.text(),
             # Alerts take in only terminal model-sync events (bot/db/alert_intake.py): any other
-            # is stored as taken already, as the intake would mark it (one write fewer each).
-            "alerted_at": None if event.type[:200] in TERMINAL else now,
+            # is stored as taken already, as the intake would mark it (one write fewer each);
+            # so is a terminal one while no subscription is enabled (`_ALERTED_AT`).
+            "w_alerted_at": None if event.type[:200] in TERMINAL else now,
+            "w_taken_at": now,
         }
 
     @staticmethod

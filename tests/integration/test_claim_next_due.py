@@ -8,11 +8,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import insert
 
 from bot.clock import ManualClock
 from bot.db.alerts import AlertStore
 from bot.db.engine import Database
 from bot.db.events import EventStore, Incoming
+from bot.db.models import SUBSCRIPTIONS
 from bot.db.operations import OperationStore
 from bot.db.stops import StopStore
 from bot.feed.ingest import Feed
@@ -84,6 +86,19 @@ def test_only_terminal_events_wait_for_the_alerts_intake_and_wake_it(db: Databas
     woken: list[int] = []
     feed = Feed(EventStore(db, clock=clock), Metrics(), on_new=lambda: woken.append(1))
     alerts = AlertStore(db, clock=clock)
+    # With a subscription enabled (without one, every event is stored taken in already:
+    # tests/integration/test_event_alerted_at.py).
+    with db.core() as conn:
+        conn.execute(
+            insert(SUBSCRIPTIONS).values(
+                channel_id="C1",
+                scope_kind="all",
+                scope_id="*",
+                mode="failures",
+                created_by="U1",
+                created_at=T0,
+            )
+        )
     feed.take([_incoming("sync.running", "ev-1"), _incoming("bulk_sync.running", "ev-2")], "webhook")
     assert woken == []  # nothing there for alerts: no look
     assert alerts.pending() == []

@@ -139,3 +139,37 @@ def test_the_refresher_marks_the_homes_told_of_together_and_keeps_them_through_a
         assert sorted(home.user_id for home in homes.claim_due(10)) == ["U0", "U1", "U2"]
     finally:
         database.dispose()
+
+
+def test_the_refresher_loop_claims_only_when_a_home_is_due(db: Database, clock: ManualClock) -> None:
+    # An idle round is a read: the claim (a write) runs only once a stale, open home is due,
+    # and that home is still handed to the homes' lane.
+    class Counted(HomeStore):
+        claims = 0
+
+        def claim_due(self, limit: int) -> list[Any]:
+            Counted.claims += 1
+            return super().claim_due(limit)
+
+    handed: list[str] = []
+    lane = cast(
+        Any, type("Lane", (), {"submit_home": lambda self, _work, home: handed.append(home.user_id)})()
+    )
+    answers = cast(Any, type("Answers", (), {"republish": None})())
+    homes = Counted(db, clock=clock)
+    refresher = HomeRefresher(homes, answers, lane, clock)
+    refresher.start()
+    try:
+        refresher.stale(["UNOBODY"])  # nobody's home is open: nothing is due
+        deadline = threading.Event()
+        deadline.wait(1.5)  # past an IDLE_WAIT: the loop looked again
+        assert Counted.claims == 0 and handed == []
+        homes.opened("U1", None, "DU1", "1.1")
+        refresher.stale(["U1"])
+        for _ in range(50):
+            if handed:
+                break
+            deadline.wait(0.1)
+        assert handed == ["U1"] and Counted.claims >= 1
+    finally:
+        refresher.stop()
