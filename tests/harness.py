@@ -425,10 +425,15 @@ def tracker_world(
 
 
 def confirmed_stop(
-    stops: StopStore, count: int, *, with_pause: bool = False, requested_by: str = "U1"
+    stops: StopStore,
+    count: int,
+    *,
+    with_pause: bool = False,
+    requested_by: str = "U1",
+    picked: Sequence[Picked] | None = None,
 ) -> int:
-    """A confirmed stop of `count` running syncs (`sync-0`, ...) in `stops`, as the prompt and
-    its Confirm click save it: its id."""
+    """A confirmed stop of `count` running syncs (`sync-0`, ...) in `stops`, or of `picked`,
+    as the prompt and its Confirm click save it: its id."""
     prompt_id = stops.save_prompt(
         verb="cancel",
         command="cancel all running",
@@ -436,7 +441,9 @@ def confirmed_stop(
         requested_by=requested_by,
         team_id="T1",
         channel_id="C1",
-        syncs=[Picked(f"sync-{i}", f"Sync {i}", f"exec-{i}") for i in range(count)],
+        syncs=list(picked)
+        if picked is not None
+        else [Picked(f"sync-{i}", f"Sync {i}", f"exec-{i}") for i in range(count)],
     )
     stop_id = stops.confirm(
         prompt_id,

@@ -16,7 +16,7 @@ from bot.db.stops import Picked
 from bot.fakes.polytomic import FakePolytomic
 from bot.fakes.slack import FakeSlack
 from bot.views import notes
-from tests.harness import TrackerWorld, tracker_world
+from tests.harness import TrackerWorld, confirmed_stop, tracker_world
 
 
 @pytest.fixture
@@ -30,24 +30,8 @@ def test_an_abort_during_the_status_read_stops_the_cancel(world: TrackerWorld) -
     syncs = [polytomic.add_sync(name=f"Sync {i}") for i in range(2)]
     runs = [sync.start_execution() for sync in syncs]
     stops = world.services.stops
-    prompt_id = stops.save_prompt(
-        verb="cancel",
-        command="cancel all running",
-        label="",
-        requested_by="UADMIN",
-        team_id="T1",
-        channel_id="C1",
-        syncs=[Picked(s.id, s.name, r.id) for s, r in zip(syncs, runs, strict=True)],
-    )
-    stop_id = stops.confirm(
-        prompt_id,
-        with_pause=False,
-        clicker="UADMIN",
-        response_url=None,
-        incident_channel=None,
-        poll_timeout=600,
-    )
-    assert isinstance(stop_id, int)
+    picked = [Picked(s.id, s.name, r.id) for s, r in zip(syncs, runs, strict=True)]
+    stop_id = confirmed_stop(stops, len(picked), requested_by="UADMIN", picked=picked)
     polytomic.set_latency(1.0, r"/status$")  # each sync's check before its cancel takes a second
     passes = threading.Thread(target=world.tracker.run_due)
     passes.start()

@@ -13,6 +13,7 @@ from bot.db.engine import Database
 from bot.db.operations import LeaseLost as LeaseLostOp
 from bot.db.operations import OperationStore, StopAborted
 from bot.db.stops import AlreadyConfirmed, Expired, LeaseLost, Picked, StopStore
+from tests.harness import confirmed_stop
 
 
 @pytest.fixture
@@ -137,16 +138,7 @@ def test_an_abort_committed_after_the_claim_stops_the_take_of_the_run(
     and that write still holds. Another stop's syncs, and the lease's own check, are unaffected."""
     stops, ops, _clock = stores
     aborted_stop = _confirm(stops, _prompt(stops, count=2))
-    other_prompt = stops.save_prompt(
-        verb="cancel",
-        command="cancel all running",
-        label="",
-        requested_by="U1",
-        team_id="T1",
-        channel_id="C1",
-        syncs=[Picked("sync-other", "Other", "exec-other")],
-    )
-    other_stop = _confirm(stops, other_prompt)
+    other_stop = confirmed_stop(stops, 1, picked=[Picked("sync-other", "Other", "exec-other")])
     assert isinstance(aborted_stop, int) and isinstance(other_stop, int)
     claimed = {o.execution_id: o for o in ops.claim("w", 5)}
     assert sorted(claimed) == ["exec-0", "exec-1", "exec-other"]
